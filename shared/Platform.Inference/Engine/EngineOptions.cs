@@ -1,0 +1,18 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Platform.Inference.Engine;
+
+/// <summary>Per-model engine settings (bound from configuration: Models:{name}:Engine).</summary>
+public sealed class EngineOptions
+{
+    /// <summary>"cpu", "cuda", "cuda:1" ... passed to torch.device.</summary>
+    [Required] public string Device { get; set; } = "cpu";
+    [Range(1, 1024)] public int MaxConcurrentSequences { get; set; } = 16;
+    [Range(0, 1_000_000)] public int MaxWaitingRequests { get; set; } = 256;
+    /// <summary>0 = the model's max_position_embeddings.</summary>
+    [Range(0, 1_048_576)] public int MaxContextTokens { get; set; }
+    /// <summary>0 = leave torch's default.</summary>
+    [Range(0, 1024)] public int Threads { get; set; }
+    /// <summary>Overrides the chat template chosen from tokenizer_config.json ("chatml", "llama3", "mistral", "demo").</summary>
+    public string? ChatTemplate { get; set; }
+}

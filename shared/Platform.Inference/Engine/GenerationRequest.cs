@@ -1,0 +1,45 @@
+namespace Platform.Inference.Engine;
+
+/// <summary>One chat message. <paramref name="Content"/> may contain <see cref="GenerationRequest.ImagePlaceholder"/>
+/// once per entry of <paramref name="Images"/>; the engine splices those visual embeddings there.</summary>
+public sealed record ChatMessage(string Role, string Content, IReadOnlyList<VisualEmbedding>? Images = null);
+
+/// <summary>Visual tokens for one input image, row-major [Tokens, Hidden] in the LM's embedding space.</summary>
+public sealed record VisualEmbedding(int Tokens, int Hidden, float[] Data);
+
+public sealed record SamplingOptions
+{
+    /// <summary>0 means greedy.</summary>
+    public float Temperature { get; init; } = 1f;
+    public int TopK { get; init; }
+    public float TopP { get; init; } = 1f;
+    public float MinP { get; init; }
+    public float RepetitionPenalty { get; init; } = 1f;
+    public ulong? Seed { get; init; }
+    public static SamplingOptions Greedy { get; } = new() { Temperature = 0f };
+}
+
+public sealed record GenerationRequest
+{
+    public const string ImagePlaceholder = "<image>";
+
+    /// <summary>Chat messages rendered through the model's chat template (with the generation prompt appended).</summary>
+    public IReadOnlyList<ChatMessage>? Messages { get; init; }
+
+    /// <summary>Raw prompt text, used instead of <see cref="Messages"/> when set.</summary>
+    public string? Prompt { get; init; }
+
+    /// <summary>Raw prompt token ids, used instead of both when set (benchmarks, parity tests).</summary>
+    public IReadOnlyList<int>? PromptTokens { get; init; }
+
+    public int MaxNewTokens { get; init; } = 256;
+    public SamplingOptions Sampling { get; init; } = new();
+    public IReadOnlyList<string> StopStrings { get; init; } = [];
+    public IReadOnlyList<int> StopTokenIds { get; init; } = [];
+
+    /// <summary>When true the engine reports GILL image slots: on [IMG0] it appends [IMG1..r-1] and returns their hidden states.</summary>
+    public bool ReportImageSlots { get; init; }
+
+    /// <summary>Opaque id used in logs and traces.</summary>
+    public string? RequestId { get; init; }
+}

@@ -1,0 +1,29 @@
+namespace Platform.Inference.Engine;
+
+/// <summary>
+/// One streamed step (or a few coalesced steps) of a sequence. <see cref="TextDelta"/> holds only complete
+/// UTF-8 characters; bytes of a character split across tokens are held back until it completes.
+/// </summary>
+public sealed record GenerationUpdate
+{
+    public string TextDelta { get; init; } = "";
+    public IReadOnlyList<int> TokenIds { get; init; } = [];
+    /// <summary>"stop", "length" or "cancelled"; null while generating.</summary>
+    public string? FinishReason { get; init; }
+    public int PromptTokens { get; init; }
+    public int CompletionTokens { get; init; }
+    /// <summary>Set when the model produced a GILL image slot at this point of the text.</summary>
+    public ImageSlot? Image { get; init; }
+}
+
+/// <summary>GILL [IMG0..r-1] outputs: last-layer hidden states and input embeddings, row-major [Tokens, Hidden].</summary>
+public sealed record ImageSlot(int Tokens, int Hidden, float[] HiddenStates, float[] InputEmbeddings);
+
+public sealed record EngineStats(int Running, int Waiting, long PromptTokensTotal, long GenerationTokensTotal);
+
+public sealed class EngineFullException(string message) : Exception(message);
+
+public sealed class ContextLengthExceededException(string message) : Exception(message);
+
+/// <summary>A model folder that cannot be loaded; the message names the file and the problem.</summary>
+public sealed class ModelLoadException(string message, Exception? inner = null) : Exception(message, inner);
