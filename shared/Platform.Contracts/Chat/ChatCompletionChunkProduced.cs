@@ -1,0 +1,14 @@
+namespace Platform.Contracts.Chat;
+
+/// <summary>
+/// Streamed output: one or more coalesced decode steps. <see cref="Sequence"/> starts at 0 and increases by one per
+/// message so the receiver can restore order. An empty <see cref="TextDelta"/> with no <see cref="FinishReason"/> is a
+/// heartbeat that proves the worker is alive. The last chunk has <see cref="FinishReason"/> set ("stop", "length").
+/// <see cref="CompletionTokens"/> is the running total for the sequence.
+/// </summary>
+public sealed record ChatCompletionChunkProduced(
+    Guid RequestId,
+    long Sequence,
+    string TextDelta,
+    int CompletionTokens,
+    string? FinishReason);

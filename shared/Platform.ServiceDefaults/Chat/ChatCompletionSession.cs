@@ -1,0 +1,160 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+using MassTransit;
+using Microsoft.Extensions.Logging;
+using Platform.Contracts.Chat;
+
+namespace Platform.ServiceDefaults.Chat;
+
+/// <summary>
+/// One generation in flight: accepted by a worker, chunks arriving on this instance's endpoint. Restores chunk order
+/// by sequence number (a transport may deliver concurrently), skips heartbeats, and fails with
+/// <see cref="ChatErrorCodes.WorkerUnavailable"/> when nothing arrives for the idle timeout. Disposing an unfinished
+/// session tells the worker to stop.
+/// </summary>
+public sealed class ChatCompletionSession : IAsyncDisposable
+{
+    private readonly Channel<object> _items = Channel.CreateUnbounded<object>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly SortedDictionary<long, ChatCompletionChunkProduced> _pending = new();
+    private readonly Lock _gate = new();
+    private readonly ChatStreamRouter _router;
+    private readonly IBus _bus;
+    private readonly PlatformMetrics _metrics;
+    private readonly ILogger _logger;
+    private readonly TimeSpan _idleTimeout;
+    private readonly long _startedAt = Stopwatch.GetTimestamp();
+    private long _next;
+    private long _firstTokenAt;
+    private long _lastTokenAt;
+    private int _completionTokens;
+    private bool _accepted;
+    private bool _finished;
+    private bool _disposed;
+
+    internal ChatCompletionSession(Guid requestId, string model, ChatStreamRouter router, IBus bus, PlatformMetrics metrics,
+        TimeSpan idleTimeout, ILogger logger)
+    {
+        RequestId = requestId;
+        Model = model;
+        _router = router;
+        _bus = bus;
+        _metrics = metrics;
+        _idleTimeout = idleTimeout;
+        _logger = logger;
+        _metrics.Waiting.WithLabels(model).Inc();
+    }
+
+    public Guid RequestId { get; }
+    public string Model { get; }
+    public string WorkerId { get; private set; } = "";
+    public Uri? ControlAddress { get; private set; }
+    public int PromptTokens { get; private set; }
+    public int CompletionTokens => _completionTokens;
+    public string? FinishReason { get; private set; }
+
+    internal void MarkAccepted(ChatCompletionAccepted accepted)
+    {
+        WorkerId = accepted.WorkerId;
+        ControlAddress = accepted.ControlAddress;
+        PromptTokens = accepted.PromptTokens;
+        _accepted = true;
+        _metrics.Waiting.WithLabels(Model).Dec();
+        _metrics.Running.WithLabels(Model).Inc();
+        _metrics.QueueTime.WithLabels(Model).Observe(Stopwatch.GetElapsedTime(_startedAt).TotalSeconds);
+        _metrics.PromptTokens.WithLabels(Model).Inc(accepted.PromptTokens);
+    }
+
+    internal void Deliver(ChatCompletionChunkProduced chunk)
+    {
+        lock (_gate)
+        {
+            if (chunk.Sequence < _next) return; // duplicate (redelivery)
+            _pending[chunk.Sequence] = chunk;
+            while (_pending.Remove(_next, out var inOrder))
+            {
+                _items.Writer.TryWrite(inOrder);
+                _next++;
+            }
+        }
+    }
+
+    internal void Fail(ChatCompletionFailed failed) => _items.Writer.TryWrite(failed);
+
+    /// <summary>Chunks with text or a finish reason, in order. Throws <see cref="ChatCompletionException"/> on failure.</summary>
+    public async IAsyncEnumerable<ChatCompletionChunkProduced> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        while (!_finished)
+        {
+            object item;
+            using (var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+            {
+                idle.CancelAfter(_idleTimeout);
+                try
+                {
+                    item = await _items.Reader.ReadAsync(idle.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+                {
+                    throw new ChatCompletionException(ChatErrorCodes.WorkerUnavailable,
+                        $"Worker '{WorkerId}' sent nothing for {_idleTimeout.TotalSeconds:0.#} s while generating for model " +
+                        $"'{Model}'; it has probably stopped. The request was abandoned.");
+                }
+            }
+
+            if (item is ChatCompletionFailed failed)
+            {
+                _finished = true;
+                throw new ChatCompletionException(failed.Code, failed.Message);
+            }
+
+            var chunk = (ChatCompletionChunkProduced)item;
+            var now = Stopwatch.GetTimestamp();
+            var newTokens = chunk.CompletionTokens - _completionTokens;
+            if (newTokens > 0)
+            {
+                if (_firstTokenAt == 0)
+                {
+                    _firstTokenAt = now;
+                    _metrics.TimeToFirstToken.WithLabels(Model).Observe(Stopwatch.GetElapsedTime(_startedAt, now).TotalSeconds);
+                }
+                _lastTokenAt = now;
+                _completionTokens = chunk.CompletionTokens;
+                _metrics.GenerationTokens.WithLabels(Model).Inc(newTokens);
+            }
+            if (chunk.FinishReason is not null)
+            {
+                _finished = true;
+                FinishReason = chunk.FinishReason;
+                _metrics.EndToEnd.WithLabels(Model).Observe(Stopwatch.GetElapsedTime(_startedAt, now).TotalSeconds);
+                if (_completionTokens > 1)
+                    _metrics.InterTokenLatency.WithLabels(Model)
+                        .Observe(Stopwatch.GetElapsedTime(_firstTokenAt, _lastTokenAt).TotalSeconds / (_completionTokens - 1));
+            }
+            if (chunk.TextDelta.Length > 0 || chunk.FinishReason is not null)
+                yield return chunk;
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        _router.Remove(RequestId);
+        if (_accepted) _metrics.Running.WithLabels(Model).Dec();
+        else _metrics.Waiting.WithLabels(Model).Dec();
+        if (_accepted && !_finished && ControlAddress is not null)
+        {
+            try
+            {
+                var endpoint = await _bus.GetSendEndpoint(ControlAddress).ConfigureAwait(false);
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+                await endpoint.Send(new CancelChatCompletion(RequestId), timeout.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                _logger.LogWarning(ex, "Could not tell worker {WorkerId} to cancel request {RequestId}", WorkerId, RequestId);
+            }
+        }
+    }
+}
