@@ -1,0 +1,111 @@
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Platform.Inference.Models.Llama;
+
+/// <summary>
+/// LlamaAttention (modeling_llama.py) with grouped-query attention. Qwen2 is the same with q/k/v biases.
+/// K/V heads are not repeated: the query heads of one group are folded into the query length
+/// ([B, kv_heads, groups*T, head_dim]) so one scaled_dot_product_attention call serves GQA without copying K/V.
+/// </summary>
+public sealed class LlamaAttention : nn.Module
+{
+    public readonly Linear q_proj;
+    public readonly Linear k_proj;
+    public readonly Linear v_proj;
+    public readonly Linear o_proj;
+    private readonly int _heads, _kvHeads, _headDim, _layerIndex;
+    private Tensor? _qkv, _qkvBias;
+
+    public LlamaAttention(LlamaConfig config, int layerIndex) : base(nameof(LlamaAttention))
+    {
+        _heads = config.NumAttentionHeads;
+        _kvHeads = config.KeyValueHeads;
+        _headDim = config.HeadDimension;
+        _layerIndex = layerIndex;
+        q_proj = nn.Linear(config.HiddenSize, _heads * _headDim, hasBias: config.HasQkvBias);
+        k_proj = nn.Linear(config.HiddenSize, _kvHeads * _headDim, hasBias: config.HasQkvBias);
+        v_proj = nn.Linear(config.HiddenSize, _kvHeads * _headDim, hasBias: config.HasQkvBias);
+        o_proj = nn.Linear(_heads * _headDim, config.HiddenSize, hasBias: config.HasOutputBias);
+        RegisterComponents();
+    }
+
+    /// <summary>One [q+k+v, H] weight (one matmul per step); q/k/v_proj weights become views of it.</summary>
+    internal void Fuse()
+    {
+        using var noGrad = no_grad();
+        (_qkv, _qkvBias) = Fusion.FuseRows([q_proj, k_proj, v_proj]);
+    }
+
+    /// <param name="x">[B, T, H] normalised hidden states.</param>
+    /// <param name="ctx">Positions, mask and cache shared by all layers for this forward.</param>
+    public Tensor Forward(Tensor x, AttentionContext ctx)
+    {
+        using var scope = NewDisposeScope();
+        long b = x.shape[0], t = x.shape[1];
+        int groups = _heads / _kvHeads;
+        Tensor qk, v;
+        if (_qkv is not null && !is_grad_enabled())
+        {
+            var qkv = nn.functional.linear(x, _qkv, _qkvBias).view(b, t, _heads + 2 * _kvHeads, _headDim);
+            // Rotary on q and k together: one pass over [B, T, heads + kv_heads, D].
+            qk = LlamaRotaryEmbedding.Apply(qkv.narrow(2, 0, _heads + _kvHeads), ctx.Cos, ctx.Sin);
+            v = qkv.narrow(2, _heads + _kvHeads, _kvHeads);
+        }
+        else
+        {
+            var q = q_proj.forward(x).view(b, t, _heads, _headDim);
+            var k = k_proj.forward(x).view(b, t, _kvHeads, _headDim);
+            qk = LlamaRotaryEmbedding.Apply(cat([q, k], 2), ctx.Cos, ctx.Sin);
+            v = v_proj.forward(x).view(b, t, _kvHeads, _headDim);
+        }
+        var query = qk.narrow(2, 0, _heads);
+        var key = qk.narrow(2, _heads, _kvHeads).transpose(1, 2);   // [B, kvH, T, D]
+        var value = v.transpose(1, 2);                               // [B, kvH, T, D]
+
+        Tensor keys, values;
+        if (ctx.Cache is { } cw)
+        {
+            var kc = cw.Cache.Keys[_layerIndex].narrow(0, cw.FirstSlot, b);
+            var vc = cw.Cache.Values[_layerIndex].narrow(0, cw.FirstSlot, b);
+            if (b == 1)
+            {
+                kc[0].narrow(1, cw.Starts[0], t).copy_(key[0]);
+                vc[0].narrow(1, cw.Starts[0], t).copy_(value[0]);
+            }
+            else
+            {
+                // Rows write at different cache indices: scatter along the token dim with a shared index.
+                kc.scatter_(2, ctx.WriteIndex!, key);
+                vc.scatter_(2, ctx.WriteIndex!, value);
+            }
+            keys = kc.narrow(2, 0, ctx.KeyLength);
+            values = vc.narrow(2, 0, ctx.KeyLength);
+        }
+        else
+        {
+            keys = key;
+            values = value;
+        }
+
+        // [B, T, H, D] -> [B, kvH, groups*T, D]: head h = g*groups + i uses kv head g (HF repeat_kv order).
+        var q2 = query.reshape(b, t, _kvHeads, groups, _headDim).permute(0, 2, 3, 1, 4).reshape(b, _kvHeads, groups * t, _headDim);
+        var attn = nn.functional.scaled_dot_product_attention(q2, keys, values, ctx.Mask);
+        var output = attn.view(b, _kvHeads, groups, t, _headDim).permute(0, 3, 1, 2, 4).reshape(b, t, _heads * _headDim);
+        return o_proj.forward(output).MoveToOuterDisposeScope();
+    }
+}
+
+/// <summary>Per-forward state shared by all layers: rotary cos/sin, the additive mask, and the cache write.</summary>
+public sealed class AttentionContext
+{
+    /// <summary>[B, T, 1, head_dim].</summary>
+    public required Tensor Cos { get; init; }
+    public required Tensor Sin { get; init; }
+    /// <summary>Additive float mask [B, 1, groups*T, KeyLength] (0 = attend, -inf = blocked).</summary>
+    public required Tensor Mask { get; init; }
+    public CacheWrite? Cache { get; init; }
+    public long KeyLength { get; init; }
+    /// <summary>For batched cache writes: [B, kvH, T, D] long indices (start[b] + t).</summary>
+    public Tensor? WriteIndex { get; init; }
+}

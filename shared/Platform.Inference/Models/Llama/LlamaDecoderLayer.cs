@@ -1,0 +1,28 @@
+using static TorchSharp.torch;
+
+namespace Platform.Inference.Models.Llama;
+
+/// <summary>LlamaDecoderLayer: pre-norm attention and MLP blocks with residuals.</summary>
+public sealed class LlamaDecoderLayer : nn.Module
+{
+    public readonly LlamaAttention self_attn;
+    public readonly LlamaMLP mlp;
+    public readonly LlamaRMSNorm input_layernorm;
+    public readonly LlamaRMSNorm post_attention_layernorm;
+
+    public LlamaDecoderLayer(LlamaConfig config, int layerIndex) : base(nameof(LlamaDecoderLayer))
+    {
+        self_attn = new LlamaAttention(config, layerIndex);
+        mlp = new LlamaMLP(config);
+        input_layernorm = new LlamaRMSNorm(config.HiddenSize, config.RmsNormEps);
+        post_attention_layernorm = new LlamaRMSNorm(config.HiddenSize, config.RmsNormEps);
+        RegisterComponents();
+    }
+
+    public Tensor Forward(Tensor x, AttentionContext ctx)
+    {
+        using var scope = NewDisposeScope();
+        var h = x + self_attn.Forward(input_layernorm.forward(x), ctx);
+        return (h + mlp.forward(post_attention_layernorm.forward(h))).MoveToOuterDisposeScope();
+    }
+}

@@ -1,0 +1,89 @@
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Platform.Inference.Models.Llama;
+
+/// <summary>
+/// LlamaForCausalLM (also serves Qwen2ForCausalLM and MistralForCausalLM): model + lm_head. With
+/// tie_word_embeddings the head reuses model.embed_tokens.weight and has no lm_head field, like HF checkpoints
+/// that omit lm_head.weight. <see cref="forward(Tensor)"/> is the plain differentiable training path.
+/// </summary>
+public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>
+{
+    public readonly LlamaModel model;
+    public readonly Linear? lm_head;
+
+    public LlamaForCausalLM(LlamaConfig config) : base(nameof(LlamaForCausalLM))
+    {
+        config.Validate();
+        Config = config;
+        model = new LlamaModel(config);
+        if (!config.TieWordEmbeddings) lm_head = nn.Linear(config.HiddenSize, config.VocabSize, hasBias: false);
+        RegisterComponents();
+    }
+
+    public LlamaConfig Config { get; }
+
+    /// <summary>The output projection [vocab, hidden] (the embedding matrix when tied).</summary>
+    public Tensor LmHeadWeight => lm_head?.weight ?? model.embed_tokens.weight!;
+
+    /// <summary>Logits [B, T, vocab] for token ids [B, T], causal, no cache (training and reference path).</summary>
+    public override Tensor forward(Tensor inputIds) => Forward(new LlamaInputs { InputIds = inputIds }).Logits!;
+
+    /// <summary>
+    /// The general forward: token ids or input embeddings, optional explicit position ids and attention mask,
+    /// optional KV cache write, logits at chosen positions and last-layer hidden states at chosen positions.
+    /// </summary>
+    public LlamaOutput Forward(LlamaInputs inputs)
+    {
+        using var scope = NewDisposeScope();
+        var (lastLayer, normed) = model.Forward(inputs);
+        Tensor? logits = null;
+        if (!inputs.SkipLogits)
+        {
+            var h = inputs.LogitPositions is { } lp ? Select(normed, lp) : normed;
+            logits = nn.functional.linear(h, LmHeadWeight).MoveToOuterDisposeScope();
+        }
+        Tensor? hidden = inputs.HiddenStatePositions is { } hp ? Select(lastLayer, hp).MoveToOuterDisposeScope() : null;
+        return new LlamaOutput(logits, hidden);
+    }
+
+    /// <summary>x [B, T, H] at positions [B, P] -> [B, P, H].</summary>
+    private static Tensor Select(Tensor x, Tensor positions) =>
+        x.gather(1, positions.unsqueeze(-1).expand(positions.shape[0], positions.shape[1], x.shape[2]));
+
+    /// <summary>Fuses q/k/v and gate/up weights into single matmuls (weights become views: no extra memory).</summary>
+    public void FuseForInference() => model.Fuse();
+}
+
+/// <summary>Inputs of <see cref="LlamaForCausalLM.Forward(LlamaInputs)"/>.</summary>
+public sealed record LlamaInputs
+{
+    /// <summary>[B, T] int64 token ids (or use <see cref="InputsEmbeds"/>).</summary>
+    public Tensor? InputIds { get; init; }
+    /// <summary>[B, T, hidden] float input embeddings (visual tokens spliced in).</summary>
+    public Tensor? InputsEmbeds { get; init; }
+    /// <summary>[B, T] int64 rotary positions; default = cache index (start + t), or t without a cache.</summary>
+    public Tensor? PositionIds { get; init; }
+    /// <summary>Largest position id, when the caller knows it (saves a device sync).</summary>
+    public long? MaxPosition { get; init; }
+    /// <summary>[B, T, KeyLength] bool, true = may attend; default causal over cache indices.</summary>
+    public Tensor? AttentionMask { get; init; }
+    /// <summary>Where the new tokens go in the KV cache; null = no cache (differentiable).</summary>
+    public CacheWrite? Cache { get; init; }
+    /// <summary>[B, P] int64 positions (within T) whose logits are computed; null = all.</summary>
+    public Tensor? LogitPositions { get; init; }
+    /// <summary>[B, P] int64 positions whose last-layer hidden states (before the final norm) are returned.</summary>
+    public Tensor? HiddenStatePositions { get; init; }
+    public bool SkipLogits { get; init; }
+}
+
+/// <summary>Logits [B, P, vocab] and hidden states [B, P, hidden] (when asked).</summary>
+public sealed record LlamaOutput(Tensor? Logits, Tensor? HiddenStates) : IDisposable
+{
+    public void Dispose()
+    {
+        Logits?.Dispose();
+        HiddenStates?.Dispose();
+    }
+}

@@ -1,0 +1,52 @@
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Platform.Inference.Models.Llama;
+
+/// <summary>LlamaMLP: down_proj(silu(gate_proj(x)) * up_proj(x)) (SwiGLU).</summary>
+public sealed class LlamaMLP : nn.Module<Tensor, Tensor>
+{
+    public readonly Linear gate_proj;
+    public readonly Linear up_proj;
+    public readonly Linear down_proj;
+    private Tensor? _gateUp;
+    private Tensor? _gateUpBias;
+    private readonly long _intermediate;
+
+    public LlamaMLP(LlamaConfig config) : base(nameof(LlamaMLP))
+    {
+        _intermediate = config.IntermediateSize;
+        gate_proj = nn.Linear(config.HiddenSize, config.IntermediateSize, hasBias: config.MlpBias);
+        up_proj = nn.Linear(config.HiddenSize, config.IntermediateSize, hasBias: config.MlpBias);
+        down_proj = nn.Linear(config.IntermediateSize, config.HiddenSize, hasBias: config.MlpBias);
+        RegisterComponents();
+    }
+
+    /// <summary>
+    /// Stores gate and up weights in one [2I, H] buffer (one matmul per step instead of two) and re-points the
+    /// two Linear weights at views of it, so no memory is duplicated and the state dict keeps the HF names.
+    /// </summary>
+    internal void Fuse()
+    {
+        using var noGrad = no_grad();
+        var (w, b) = Fusion.FuseRows([gate_proj, up_proj]);
+        _gateUp = w;
+        _gateUpBias = b;
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        Tensor hidden;
+        if (_gateUp is not null && !is_grad_enabled())
+        {
+            var gu = nn.functional.linear(x, _gateUp, _gateUpBias);
+            hidden = nn.functional.silu(gu.narrow(-1, 0, _intermediate)).mul_(gu.narrow(-1, _intermediate, _intermediate));
+        }
+        else
+        {
+            hidden = nn.functional.silu(gate_proj.forward(x)) * up_proj.forward(x);
+        }
+        return down_proj.forward(hidden).MoveToOuterDisposeScope();
+    }
+}

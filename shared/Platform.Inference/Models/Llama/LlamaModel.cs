@@ -1,0 +1,91 @@
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Platform.Inference.Models.Llama;
+
+/// <summary>LlamaModel: embed_tokens, the decoder layers and the final norm (modeling_llama.py).</summary>
+public sealed class LlamaModel : nn.Module
+{
+    public readonly Embedding embed_tokens;
+    public readonly ModuleList<LlamaDecoderLayer> layers;
+    public readonly LlamaRMSNorm norm;
+    private readonly LlamaConfig _config;
+    private readonly LlamaRotaryEmbedding _rotary;
+
+    public LlamaModel(LlamaConfig config) : base(nameof(LlamaModel))
+    {
+        _config = config;
+        embed_tokens = nn.Embedding(config.VocabSize, config.HiddenSize);
+        layers = new ModuleList<LlamaDecoderLayer>(Enumerable.Range(0, config.NumHiddenLayers).Select(i => new LlamaDecoderLayer(config, i)).ToArray());
+        norm = new LlamaRMSNorm(config.HiddenSize, config.RmsNormEps);
+        _rotary = new LlamaRotaryEmbedding(config);
+        RegisterComponents();
+    }
+
+    public LlamaRotaryEmbedding RotaryEmbedding => _rotary;
+
+    /// <summary>Runs embeddings (or given input embeddings) through all layers.</summary>
+    /// <returns>The last decoder layer's output BEFORE the final norm (GILL's hidden_states[-1] convention) and
+    /// the normalised states.</returns>
+    public (Tensor LastLayer, Tensor Normed) Forward(LlamaInputs inputs)
+    {
+        using var scope = NewDisposeScope();
+        var x = inputs.InputsEmbeds ?? embed_tokens.forward(inputs.InputIds ?? throw new ArgumentException("InputIds or InputsEmbeds is required"));
+        long b = x.shape[0], t = x.shape[1];
+        var device = x.device;
+        int groups = _config.NumAttentionHeads / _config.KeyValueHeads;
+
+        // Cache index of each new token: start[b] + t (or t without a cache).
+        Tensor tokenIndex;
+        long keyLength;
+        Tensor? writeIndex = null;
+        if (inputs.Cache is { } cw)
+        {
+            if (cw.Starts.Length != b) throw new ArgumentException($"cache starts has {cw.Starts.Length} rows, batch has {b}");
+            keyLength = cw.KeyLength(t);
+            if (cw.FirstSlot + b > cw.Cache.Slots || keyLength > cw.Cache.MaxTokens)
+                throw new ArgumentException($"cache write out of range (slots {cw.FirstSlot}+{b} of {cw.Cache.Slots}, tokens {keyLength} of {cw.Cache.MaxTokens})");
+            tokenIndex = tensor(cw.Starts, device: device).view(b, 1) + arange(t, device: device).view(1, t);
+            if (b > 1)
+                writeIndex = tokenIndex.view(b, 1, t, 1).expand(b, _config.KeyValueHeads, t, _config.HeadDimension);
+        }
+        else
+        {
+            keyLength = t;
+            tokenIndex = arange(t, device: device).view(1, t).expand(b, t);
+        }
+
+        var positionIds = inputs.PositionIds ?? tokenIndex;
+        long maxPosition = inputs.MaxPosition ?? positionIds.max().item<long>();
+        var (cos, sin) = _rotary.Gather(positionIds, maxPosition);
+
+        Tensor allowed = inputs.AttentionMask is { } m
+            ? m.to_type(ScalarType.Bool)
+            : arange(keyLength, device: device).view(1, 1, keyLength) <= tokenIndex.unsqueeze(-1);   // causal over cache indices
+        if (allowed.shape[0] != b || allowed.shape[1] != t || allowed.shape[2] != keyLength)
+            throw new ArgumentException($"attention mask must be [{b}, {t}, {keyLength}], got [{string.Join(", ", allowed.shape)}]");
+        var mask = zeros([b, t, keyLength], device: device).masked_fill_(allowed.logical_not(), float.NegativeInfinity).unsqueeze(1);
+        if (groups > 1) mask = mask.repeat(1, 1, groups, 1);
+
+        var ctx = new AttentionContext { Cos = cos, Sin = sin, Mask = mask, Cache = inputs.Cache, KeyLength = keyLength, WriteIndex = writeIndex };
+        foreach (var layer in layers) x = layer.Forward(x, ctx);
+        var normed = norm.forward(x);
+        return (x.MoveToOuterDisposeScope(), normed.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>Fuses q/k/v and gate/up weights for inference (see <see cref="LlamaAttention"/>, <see cref="LlamaMLP"/>).</summary>
+    internal void Fuse()
+    {
+        foreach (var layer in layers)
+        {
+            layer.self_attn.Fuse();
+            layer.mlp.Fuse();
+        }
+    }
+
+    protected override void Dispose(bool disposing)
+    {
+        if (disposing) _rotary.Dispose();
+        base.Dispose(disposing);
+    }
+}

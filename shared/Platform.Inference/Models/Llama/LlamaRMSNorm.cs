@@ -1,0 +1,29 @@
+using TorchSharp;
+using TorchSharp.Modules;
+using static TorchSharp.torch;
+
+namespace Platform.Inference.Models.Llama;
+
+/// <summary>
+/// LlamaRMSNorm (transformers/models/llama/modeling_llama.py): y = w * x / sqrt(mean(x^2) + eps).
+/// Hand-written because TorchSharp 0.107 has no RMSNorm module.
+/// </summary>
+public sealed class LlamaRMSNorm : nn.Module<Tensor, Tensor>
+{
+    public readonly Parameter weight;
+    private readonly double _eps;
+
+    public LlamaRMSNorm(long hiddenSize, double eps) : base(nameof(LlamaRMSNorm))
+    {
+        weight = new Parameter(ones(hiddenSize));
+        _eps = eps;
+        RegisterComponents();
+    }
+
+    public override Tensor forward(Tensor x)
+    {
+        using var scope = NewDisposeScope();
+        var variance = x.square().mean([-1L], keepdim: true);
+        return (x * (variance + _eps).rsqrt_() * weight).MoveToOuterDisposeScope();
+    }
+}

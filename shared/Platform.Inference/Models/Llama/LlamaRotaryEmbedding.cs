@@ -1,0 +1,105 @@
+using static TorchSharp.torch;
+
+namespace Platform.Inference.Models.Llama;
+
+/// <summary>
+/// LlamaRotaryEmbedding with the "default", "linear" and "llama3" rope types
+/// (transformers/modeling_rope_utils.py: _compute_default_rope_parameters, _compute_llama3_parameters).
+/// Deliberately NOT a Module: a Tensor field inside a TorchSharp Module is saved to the state dict even when
+/// registered non-persistent, and HF checkpoints have no rotary tensors, so strict loading would fail.
+/// cos/sin tables grow on demand up to the positions actually used.
+/// </summary>
+public sealed class LlamaRotaryEmbedding : IDisposable
+{
+    private readonly float[] _invFreq;
+    private readonly int _headDim;
+    private readonly object _gate = new();
+    private Tensor? _cos, _sin;
+    private Device _device = CPU;
+
+    public LlamaRotaryEmbedding(LlamaConfig config)
+    {
+        _headDim = config.HeadDimension;
+        _invFreq = ComputeInvFreq(config);
+    }
+
+    /// <summary>Inverse frequencies [head_dim/2], after rope scaling.</summary>
+    public IReadOnlyList<float> InverseFrequencies => _invFreq;
+
+    public static float[] ComputeInvFreq(LlamaConfig config)
+    {
+        int dim = config.HeadDimension;
+        var inv = new double[dim / 2];
+        for (int i = 0; i < inv.Length; i++) inv[i] = 1.0 / Math.Pow(config.RopeTheta, 2.0 * i / dim);
+        if (config.RopeScaling is { } rs)
+        {
+            if (rs.Type == "linear")
+            {
+                for (int i = 0; i < inv.Length; i++) inv[i] /= rs.Factor;
+            }
+            else if (rs.Type == "llama3")
+            {
+                // _compute_llama3_parameters: long wavelengths are divided by factor, short kept, smooth in between.
+                double lowFreqWavelen = rs.OriginalMaxPositionEmbeddings / rs.LowFreqFactor;
+                double highFreqWavelen = rs.OriginalMaxPositionEmbeddings / rs.HighFreqFactor;
+                for (int i = 0; i < inv.Length; i++)
+                {
+                    double wavelen = 2 * Math.PI / inv[i];
+                    if (wavelen > lowFreqWavelen) inv[i] /= rs.Factor;
+                    else if (wavelen >= highFreqWavelen)
+                    {
+                        double smooth = (rs.OriginalMaxPositionEmbeddings / wavelen - rs.LowFreqFactor) / (rs.HighFreqFactor - rs.LowFreqFactor);
+                        inv[i] = (1 - smooth) * inv[i] / rs.Factor + smooth * inv[i];
+                    }
+                }
+            }
+        }
+        return inv.Select(x => (float)x).ToArray();
+    }
+
+    /// <summary>cos and sin gathered at <paramref name="positionIds"/> [B,T], shaped [B,T,1,head_dim].</summary>
+    public (Tensor Cos, Tensor Sin) Gather(Tensor positionIds, long maxPosition)
+    {
+        var (cosT, sinT) = Tables(maxPosition + 1, positionIds.device);
+        var flat = positionIds.reshape(-1);
+        var shape = new long[] { positionIds.shape[0], positionIds.shape[1], 1, _headDim };
+        return (cosT.index_select(0, flat).view(shape), sinT.index_select(0, flat).view(shape));
+    }
+
+    private (Tensor, Tensor) Tables(long needed, Device device)
+    {
+        lock (_gate)
+        {
+            if (_cos is null || _cos.shape[0] < needed || _device != device)
+            {
+                long n = Math.Max(needed, Math.Max(256, (_cos?.shape[0] ?? 0) * 2));
+                using var scope = NewDisposeScope();
+                using var noGrad = no_grad();
+                // Same order of operations as HF: freqs = outer(t, inv_freq) in float32, emb = cat(freqs, freqs).
+                var t = arange(n, dtype: ScalarType.Float32);
+                var inv = tensor(_invFreq);
+                var freqs = outer(t, inv);
+                var emb = cat([freqs, freqs], -1);
+                _cos?.Dispose(); _sin?.Dispose();
+                _cos = emb.cos().to(device).DetachFromDisposeScope();
+                _sin = emb.sin().to(device).DetachFromDisposeScope();
+                _device = device;
+            }
+            return (_cos, _sin!);
+        }
+    }
+
+    /// <summary>HF apply_rotary_pos_emb: x * cos + rotate_half(x) * sin, x [B,T,heads,head_dim].</summary>
+    public static Tensor Apply(Tensor x, Tensor cos, Tensor sin)
+    {
+        long half = x.shape[^1] / 2;
+        var rotated = cat([x.narrow(-1, half, half).neg(), x.narrow(-1, 0, half)], -1);
+        return x * cos + rotated * sin;
+    }
+
+    public void Dispose()
+    {
+        _cos?.Dispose();
+        _sin?.Dispose();
+    }
+}

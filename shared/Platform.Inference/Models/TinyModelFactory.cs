@@ -1,0 +1,237 @@
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Platform.Inference.Models.Llama;
+using Platform.Inference.Tokenization;
+using TorchSharp.PyBridge;
+using static TorchSharp.torch;
+
+namespace Platform.Inference.Models;
+
+/// <summary>
+/// Writes small random models in real Hugging Face layout (config.json, model.safetensors or shards + index,
+/// tokenizer.json or tokenizer.model, tokenizer_config.json with a chat template, generation_config.json).
+/// Used by tests, benchmarks, the GGUF exporter's tests and as the platform's interim default model. The
+/// tokenizer is a real BPE trained here on a small built-in corpus (a few hundred merges), so text round trips
+/// exactly and some tokens hold partial UTF-8 characters.
+/// </summary>
+public static class TinyModelFactory
+{
+    public static readonly string[] SpecialTokens = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"];
+    public const string DemoChatTemplate =
+        "{# demo chat template (ChatML layout) #}{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}";
+
+    /// <summary>Built-in training text: English, punctuation, digits and multi-byte characters.</summary>
+    public const string Corpus =
+        "The quick brown fox jumps over the lazy dog. A small model learns to write short answers about images, " +
+        "pictures and text. Hello world! The platform serves interleaved text and images: the user asks, the model " +
+        "answers, and the image decoder draws a picture of the scene. It is a sunny day in the park; children play " +
+        "with a red ball while their parents talk. There are 12 apples, 3 oranges and 2024 stars in the sky. " +
+        "Café, naïve, résumé, Größe, über, façade. 日本語のテキスト、中文文本，한국어 텍스트. Emoji: 😀 🎉 🚀 ✨. " +
+        "What is in this image? I see a cat sitting on a mat next to a window. The weather is nice today. " +
+        "Please describe the picture in one sentence. Generate an image of a mountain lake at sunset.";
+
+    /// <summary>A tiny Llama config (hidden 64, 2 layers, GQA 4/2) sized for tests.</summary>
+    public static LlamaConfig TinyConfig(int vocabSize = 512) => new()
+    {
+        VocabSize = vocabSize, HiddenSize = 64, IntermediateSize = 128, NumHiddenLayers = 2, NumAttentionHeads = 4,
+        NumKeyValueHeads = 2, MaxPositionEmbeddings = 512, RmsNormEps = 1e-5, RopeTheta = 10000, TieWordEmbeddings = true,
+    };
+
+    /// <summary>SmolLM-135M's shape (HuggingFaceTB/SmolLM-135M config.json) with random weights.</summary>
+    public static LlamaConfig SmolLM135MConfig() => new()
+    {
+        VocabSize = 49152, HiddenSize = 576, IntermediateSize = 1536, NumHiddenLayers = 30, NumAttentionHeads = 9,
+        NumKeyValueHeads = 3, MaxPositionEmbeddings = 2048, RmsNormEps = 1e-5, RopeTheta = 10000, TieWordEmbeddings = true,
+    };
+
+    /// <summary>Writes a model folder; returns the folder. Token ids: specials first, then bytes, then merges.</summary>
+    /// <param name="extraSpecialTokens">More special tokens (e.g. GILL's [IMG0]..[IMG7]).</param>
+    public static string Create(string folder, LlamaConfig config, TokenizerKind kind = TokenizerKind.ByteLevelBpe, int seed = 0,
+        bool sharded = false, int merges = 400, IReadOnlyList<string>? extraSpecialTokens = null, string? chatTemplate = DemoChatTemplate)
+    {
+        Directory.CreateDirectory(folder);
+        var specials = SpecialTokens.Concat(extraSpecialTokens ?? []).ToArray();
+        int tokenizerSize = kind == TokenizerKind.ByteLevelBpe
+            ? WriteByteLevelTokenizer(folder, specials, merges, config.VocabSize)
+            : WriteSentencePieceModel(Path.Combine(folder, "tokenizer.model"), merges, config.VocabSize);
+        if (tokenizerSize > config.VocabSize)
+            throw new ArgumentException($"config vocab_size {config.VocabSize} is smaller than the tokenizer ({tokenizerSize} tokens)");
+
+        int eos = kind == TokenizerKind.ByteLevelBpe ? 0 : 2;   // <|endoftext|> / </s>
+        int? bos = kind == TokenizerKind.ByteLevelBpe ? null : 1;
+        var full = config with
+        {
+            EosTokenId = JsonDocument.Parse(eos.ToString()).RootElement.Clone(),
+            BosTokenId = bos ?? config.BosTokenId,
+            TorchDtype = "float32",
+            ModelType = config.Architecture == "Qwen2ForCausalLM" ? "qwen2" : config.Architecture == "MistralForCausalLM" ? "mistral" : config.ModelType,
+        };
+        File.WriteAllText(Path.Combine(folder, "config.json"), full.ToJson());
+        File.WriteAllText(Path.Combine(folder, "generation_config.json"),
+            new GenerationConfig { BosTokenId = bos, EosTokenId = full.EosTokenId }.ToJson());
+
+        var tokenizerConfig = new JsonObject
+        {
+            ["add_bos_token"] = kind == TokenizerKind.SentencePiece,
+            ["bos_token"] = kind == TokenizerKind.SentencePiece ? "<s>" : null,
+            ["eos_token"] = kind == TokenizerKind.SentencePiece ? "</s>" : "<|endoftext|>",
+            ["model_max_length"] = config.MaxPositionEmbeddings,
+        };
+        if (chatTemplate is not null) tokenizerConfig["chat_template"] = chatTemplate;
+        File.WriteAllText(Path.Combine(folder, "tokenizer_config.json"), tokenizerConfig.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+
+        WriteWeights(folder, full, seed, sharded);
+        return folder;
+    }
+
+    /// <summary>Random weights with a fixed seed: TorchSharp's default init, then norms perturbed around 1 so they matter.</summary>
+    public static void WriteWeights(string folder, LlamaConfig config, int seed, bool sharded)
+    {
+        using var scope = NewDisposeScope();
+        manual_seed(seed);
+        using var model = new LlamaForCausalLM(config);
+        using (no_grad())
+        {
+            foreach (var (name, p) in model.named_parameters())
+                if (name.EndsWith("norm.weight", StringComparison.Ordinal)) p.copy_(1 + 0.1 * randn_like(p));
+                else if (name.EndsWith(".bias", StringComparison.Ordinal)) p.copy_(0.1 * randn_like(p));
+        }
+        if (!sharded)
+        {
+            model.save_safetensors(Path.Combine(folder, "model.safetensors"));
+            return;
+        }
+        var keys = model.state_dict().Keys.ToList();
+        int half = keys.Count / 2;
+        var shards = new[] { "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors" };
+        model.save_safetensors(Path.Combine(folder, shards[0]), skip: keys.Skip(half).ToList());
+        model.save_safetensors(Path.Combine(folder, shards[1]), skip: keys.Take(half).ToList());
+        var weightMap = new JsonObject();
+        for (int i = 0; i < keys.Count; i++) weightMap[keys[i]] = shards[i < half ? 0 : 1];
+        var index = new JsonObject { ["metadata"] = new JsonObject(), ["weight_map"] = weightMap };
+        File.WriteAllText(Path.Combine(folder, "model.safetensors.index.json"), index.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+    }
+
+    private static int WriteByteLevelTokenizer(string folder, IReadOnlyList<string> specials, int mergeCount, int maxTokens)
+    {
+        var vocab = new JsonObject();
+        var added = new JsonArray();
+        int id = 0;
+        foreach (var s in specials)
+        {
+            added.Add(new JsonObject { ["id"] = id, ["content"] = s, ["single_word"] = false, ["lstrip"] = false, ["rstrip"] = false, ["normalized"] = false, ["special"] = true });
+            vocab[s] = id++;
+        }
+        for (int b = 0; b < 256; b++) vocab[ByteLevel.Encode((byte)b).ToString()] = id++;
+        var words = Regex.Matches(Corpus, TokenizerLoader.Gpt2Pattern).Select(m => ByteLevel.Encode(Encoding.UTF8.GetBytes(m.Value)))
+            .Select(w => w.Select(c => c.ToString()).ToList()).ToList();
+        var mergesJson = new JsonArray();
+        foreach (var (a, b) in TrainBpe(words, mergeCount))
+        {
+            if (vocab.ContainsKey(a + b)) continue;
+            if (id >= maxTokens) break;
+            vocab[a + b] = id++;
+            mergesJson.Add($"{a} {b}");
+        }
+        var root = new JsonObject
+        {
+            ["version"] = "1.0",
+            ["truncation"] = null,
+            ["padding"] = null,
+            ["added_tokens"] = added,
+            ["normalizer"] = null,
+            ["pre_tokenizer"] = new JsonObject { ["type"] = "ByteLevel", ["add_prefix_space"] = false, ["trim_offsets"] = true, ["use_regex"] = true },
+            ["post_processor"] = new JsonObject { ["type"] = "ByteLevel", ["add_prefix_space"] = true, ["trim_offsets"] = false, ["use_regex"] = true },
+            ["decoder"] = new JsonObject { ["type"] = "ByteLevel", ["add_prefix_space"] = true, ["trim_offsets"] = true, ["use_regex"] = true },
+            ["model"] = new JsonObject
+            {
+                ["type"] = "BPE", ["dropout"] = null, ["unk_token"] = null, ["continuing_subword_prefix"] = null,
+                ["end_of_word_suffix"] = null, ["fuse_unk"] = false, ["byte_fallback"] = false, ["vocab"] = vocab, ["merges"] = mergesJson,
+            },
+        };
+        File.WriteAllText(Path.Combine(folder, "tokenizer.json"), root.ToJsonString(new JsonSerializerOptions { WriteIndented = false }));
+        return id;
+    }
+
+    /// <summary>Plain BPE training (Sennrich et al. 2016): repeatedly merge the most frequent adjacent pair.</summary>
+    private static List<(string, string)> TrainBpe(List<List<string>> words, int count)
+    {
+        var merges = new List<(string, string)>();
+        for (int step = 0; step < count; step++)
+        {
+            var freq = new Dictionary<(string, string), int>();
+            foreach (var w in words)
+                for (int i = 0; i + 1 < w.Count; i++)
+                    freq[(w[i], w[i + 1])] = freq.GetValueOrDefault((w[i], w[i + 1])) + 1;
+            if (freq.Count == 0) break;
+            // Ties broken by ordinal order so the tokenizer is the same on every machine.
+            var best = freq.OrderByDescending(kv => kv.Value).ThenBy(kv => kv.Key.Item1, StringComparer.Ordinal).ThenBy(kv => kv.Key.Item2, StringComparer.Ordinal).First().Key;
+            merges.Add(best);
+            foreach (var w in words)
+                for (int i = 0; i + 1 < w.Count; i++)
+                    if (w[i] == best.Item1 && w[i + 1] == best.Item2) { w[i] += w[i + 1]; w.RemoveAt(i + 1); }
+        }
+        return merges;
+    }
+
+    /// <summary>
+    /// Writes a SentencePiece BPE ModelProto (sentencepiece_model.proto) by hand: the library's protobuf classes
+    /// are internal to Microsoft.ML.Tokenizers and the fields needed are few. Pieces: &lt;unk&gt;, &lt;s&gt;, &lt;/s&gt;,
+    /// the 256 byte-fallback pieces, then merged pieces scored by merge rank.
+    /// </summary>
+    public static int WriteSentencePieceModel(string path, int mergeCount, int maxTokens = int.MaxValue)
+    {
+        var pieces = new List<(string Piece, float Score, int Type)> { ("<unk>", 0, 2), ("<s>", 0, 3), ("</s>", 0, 3) };
+        for (int b = 0; b < 256; b++) pieces.Add(($"<0x{b:X2}>", 0, 6));
+        var words = Corpus.Split(' ', StringSplitOptions.RemoveEmptyEntries).Select(w => ("\u2581" + w).EnumerateRunes().Select(r => r.ToString()).ToList()).ToList();
+        var chars = words.SelectMany(w => w).Distinct().OrderBy(c => c, StringComparer.Ordinal).ToList();
+        float score = 0;
+        var known = new HashSet<string>(pieces.Select(p => p.Piece));
+        // Single characters first (they must exist for BPE to build merges), then merges while room remains.
+        foreach (var c in chars)
+            if (known.Add(c)) pieces.Add((c, score -= 1, 1));
+        foreach (var (a, b) in TrainBpe(words, mergeCount))
+            if (pieces.Count < maxTokens && known.Add(a + b)) pieces.Add((a + b, score -= 1, 1));
+
+        using var ms = new MemoryStream();
+        foreach (var (piece, s, type) in pieces)
+        {
+            var body = new MemoryStream();
+            Proto.String(body, 1, piece);
+            Proto.Float(body, 2, s);
+            Proto.Varint(body, 3, (ulong)type);
+            Proto.Bytes(ms, 1, body.ToArray());
+        }
+        var trainer = new MemoryStream();
+        Proto.Varint(trainer, 3, 2);              // model_type = BPE
+        Proto.Varint(trainer, 35, 1);             // byte_fallback = true
+        Proto.Varint(trainer, 40, 0);             // unk_id
+        Proto.Varint(trainer, 41, 1);             // bos_id
+        Proto.Varint(trainer, 42, 2);             // eos_id
+        Proto.Varint(trainer, 43, unchecked((ulong)-1L)); // pad_id = -1
+        Proto.Bytes(ms, 2, trainer.ToArray());
+        var normalizer = new MemoryStream();
+        Proto.String(normalizer, 1, "identity");
+        Proto.Varint(normalizer, 3, 1);           // add_dummy_prefix
+        Proto.Varint(normalizer, 4, 0);           // remove_extra_whitespaces
+        Proto.Varint(normalizer, 5, 1);           // escape_whitespaces
+        Proto.Bytes(ms, 3, normalizer.ToArray());
+        File.WriteAllBytes(path, ms.ToArray());
+        return pieces.Count;
+    }
+
+    private static class Proto
+    {
+        public static void Varint(Stream s, int field, ulong value) { Raw(s, (ulong)(field << 3)); Raw(s, value); }
+        public static void Float(Stream s, int field, float value) { Raw(s, (ulong)((field << 3) | 5)); s.Write(BitConverter.GetBytes(value)); }
+        public static void String(Stream s, int field, string value) => Bytes(s, field, Encoding.UTF8.GetBytes(value));
+        public static void Bytes(Stream s, int field, byte[] value) { Raw(s, (ulong)((field << 3) | 2)); Raw(s, (ulong)value.Length); s.Write(value); }
+        private static void Raw(Stream s, ulong v)
+        {
+            while (v >= 0x80) { s.WriteByte((byte)(v | 0x80)); v >>= 7; }
+            s.WriteByte((byte)v);
+        }
+    }
+}

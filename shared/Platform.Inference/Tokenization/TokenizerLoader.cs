@@ -1,0 +1,165 @@
+using System.Text.Json;
+using System.Text.RegularExpressions;
+using Microsoft.ML.Tokenizers;
+using Platform.Inference.Engine;
+
+namespace Platform.Inference.Tokenization;
+
+/// <summary>
+/// Loads a Hugging Face tokenizer folder. tokenizer.json (byte-level BPE) is parsed here because
+/// Microsoft.ML.Tokenizers 2.0.1 has no reader for it, then handed to BpeTokenizer.Create; tokenizer.model
+/// (SentencePiece) goes to LlamaTokenizer.Create.
+/// </summary>
+public static class TokenizerLoader
+{
+    /// <summary>GPT-2's pre-tokenization regex (the ByteLevel pre-tokenizer's default when use_regex is true).</summary>
+    public const string Gpt2Pattern = @"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
+
+    public static TextTokenizer Load(string folder)
+    {
+        var jsonPath = Path.Combine(folder, "tokenizer.json");
+        var spPath = Path.Combine(folder, "tokenizer.model");
+        var configPath = Path.Combine(folder, "tokenizer_config.json");
+        JsonElement? tokenizerConfig = null;
+        if (File.Exists(configPath))
+        {
+            try { tokenizerConfig = JsonDocument.Parse(File.ReadAllText(configPath)).RootElement.Clone(); }
+            catch (JsonException e) { throw new ModelLoadException($"{configPath}: invalid JSON: {e.Message}", e); }
+        }
+
+        if (File.Exists(jsonPath))
+        {
+            JsonElement root;
+            try { root = JsonDocument.Parse(File.ReadAllText(jsonPath)).RootElement.Clone(); }
+            catch (JsonException e) { throw new ModelLoadException($"{jsonPath}: invalid JSON: {e.Message}", e); }
+            if (IsByteLevelBpe(root)) return LoadByteLevel(jsonPath, root, tokenizerConfig);
+            if (!File.Exists(spPath))
+                throw new ModelLoadException($"{jsonPath}: unsupported tokenizer (only byte-level BPE is read from tokenizer.json) and no tokenizer.model beside it");
+        }
+        if (File.Exists(spPath)) return LoadSentencePiece(spPath, tokenizerConfig);
+        throw new ModelLoadException($"{jsonPath}: file not found (nor tokenizer.model)");
+    }
+
+    private static bool IsByteLevelBpe(JsonElement root)
+    {
+        if (!root.TryGetProperty("model", out var model) || Str(model, "type") is not ("BPE" or null)) return false;
+        return HasType(root, "pre_tokenizer", "ByteLevel") || HasType(root, "decoder", "ByteLevel");
+    }
+
+    private static bool HasType(JsonElement root, string property, string type)
+    {
+        if (!root.TryGetProperty(property, out var e) || e.ValueKind != JsonValueKind.Object) return false;
+        if (Str(e, "type") == type) return true;
+        foreach (var key in new[] { "pretokenizers", "decoders" })
+            if (e.TryGetProperty(key, out var list) && list.ValueKind == JsonValueKind.Array)
+                if (list.EnumerateArray().Any(x => Str(x, "type") == type)) return true;
+        return false;
+    }
+
+    private static string? Str(JsonElement e, string name) =>
+        e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+
+    private static TextTokenizer LoadByteLevel(string path, JsonElement root, JsonElement? config)
+    {
+        try
+        {
+            var model = root.GetProperty("model");
+            var vocab = new Dictionary<string, int>(StringComparer.Ordinal);
+            foreach (var p in model.GetProperty("vocab").EnumerateObject()) vocab[p.Name] = p.Value.GetInt32();
+            var merges = new List<string>();
+            if (model.TryGetProperty("merges", out var m))
+                foreach (var merge in m.EnumerateArray())
+                    merges.Add(merge.ValueKind == JsonValueKind.Array ? $"{merge[0].GetString()} {merge[1].GetString()}" : merge.GetString()!);
+            var special = new Dictionary<string, int>(StringComparer.Ordinal);
+            if (root.TryGetProperty("added_tokens", out var added))
+                foreach (var t in added.EnumerateArray())
+                    special[t.GetProperty("content").GetString()!] = t.GetProperty("id").GetInt32();
+
+            // Llama 3 / Qwen2 put their own Split regex before a ByteLevel(use_regex=false) pre-tokenizer.
+            var pattern = FindSplitRegex(root) ?? Gpt2Pattern;
+            var options = new BpeOptions(vocab.Where(kv => !special.ContainsKey(kv.Key)))
+            {
+                Merges = merges,
+                SpecialTokens = special,
+                ByteLevel = true,
+                PreTokenizer = new RegexPreTokenizer(new Regex(pattern, RegexOptions.Compiled), special),
+            };
+            var bpe = BpeTokenizer.Create(options);
+            var (bos, eos) = SpecialIds(config, special, vocab);
+            bool addBos = ReadBool(config, "add_bos_token") ?? PostProcessorAddsBos(root, bos, special);
+            return new TextTokenizer(bpe, TokenizerKind.ByteLevelBpe, vocab, special, bos, eos, addBos);
+        }
+        catch (Exception e) when (e is not ModelLoadException)
+        {
+            throw new ModelLoadException($"{path}: cannot build the BPE tokenizer: {e.Message}", e);
+        }
+    }
+
+    private static string? FindSplitRegex(JsonElement root)
+    {
+        if (!root.TryGetProperty("pre_tokenizer", out var pre) || pre.ValueKind != JsonValueKind.Object) return null;
+        IEnumerable<JsonElement> items = pre.TryGetProperty("pretokenizers", out var list) && list.ValueKind == JsonValueKind.Array
+            ? list.EnumerateArray() : [pre];
+        foreach (var item in items)
+            if (Str(item, "type") == "Split" && item.TryGetProperty("pattern", out var pat) && Str(pat, "Regex") is { } regex)
+                return regex;
+        return null;
+    }
+
+    private static bool PostProcessorAddsBos(JsonElement root, int? bos, IReadOnlyDictionary<string, int> special)
+    {
+        if (bos is null || !root.TryGetProperty("post_processor", out var pp) || pp.ValueKind != JsonValueKind.Object) return false;
+        var text = pp.GetRawText();
+        var bosToken = special.FirstOrDefault(kv => kv.Value == bos).Key;
+        return bosToken is not null && text.Contains("TemplateProcessing", StringComparison.Ordinal) && text.Contains(JsonSerializer.Serialize(bosToken).Trim('"'), StringComparison.Ordinal);
+    }
+
+    private static TextTokenizer LoadSentencePiece(string path, JsonElement? config)
+    {
+        try
+        {
+            using var stream = File.OpenRead(path);
+            var llama = LlamaTokenizer.Create(stream, addBeginOfSentence: false, addEndOfSentence: false);
+            var vocab = new Dictionary<string, int>(StringComparer.Ordinal);
+            foreach (var (tok, id) in llama.Vocabulary) vocab[tok] = id;
+            var special = new Dictionary<string, int>(StringComparer.Ordinal);
+            foreach (var (tok, id) in new[] { (llama.BeginningOfSentenceToken, llama.BeginningOfSentenceId), (llama.EndOfSentenceToken, llama.EndOfSentenceId), (llama.UnknownToken, llama.UnknownId) })
+                if (!string.IsNullOrEmpty(tok)) special[tok] = id;
+            var (bos, eos) = SpecialIds(config, special, vocab);
+            bos ??= llama.BeginningOfSentenceId;
+            eos ??= llama.EndOfSentenceId;
+            return new TextTokenizer(llama, TokenizerKind.SentencePiece, vocab, special, bos, eos, ReadBool(config, "add_bos_token") ?? true);
+        }
+        catch (Exception e) when (e is not ModelLoadException)
+        {
+            throw new ModelLoadException($"{path}: cannot read the SentencePiece model: {e.Message}", e);
+        }
+    }
+
+    private static (int? Bos, int? Eos) SpecialIds(JsonElement? config, IReadOnlyDictionary<string, int> special, IReadOnlyDictionary<string, int> vocab)
+    {
+        int? Find(string key)
+        {
+            var text = TokenText(config, key);
+            if (text is null) return null;
+            return special.TryGetValue(text, out var id) ? id : vocab.TryGetValue(text, out var v) ? v : null;
+        }
+        return (Find("bos_token"), Find("eos_token"));
+    }
+
+    /// <summary>tokenizer_config.json token entries are a string or {"content": ...}.</summary>
+    public static string? TokenText(JsonElement? config, string key)
+    {
+        if (config is not { ValueKind: JsonValueKind.Object } c || !c.TryGetProperty(key, out var v)) return null;
+        return v.ValueKind switch
+        {
+            JsonValueKind.String => v.GetString(),
+            JsonValueKind.Object => Str(v, "content"),
+            _ => null,
+        };
+    }
+
+    private static bool? ReadBool(JsonElement? config, string key) =>
+        config is { ValueKind: JsonValueKind.Object } c && c.TryGetProperty(key, out var v) && v.ValueKind is JsonValueKind.True or JsonValueKind.False
+            ? v.GetBoolean() : null;
+}
