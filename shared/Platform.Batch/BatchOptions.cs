@@ -1,0 +1,47 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Platform.Batch;
+
+public enum BatchStoreKind { Sqlite, Postgres }
+
+/// <summary>Batch API settings, section "Batch"; validated on start.</summary>
+public sealed class BatchOptions : IValidatableObject
+{
+    public const string Section = "Batch";
+
+    /// <summary>SQLite (embedded, all-in-one mode) or PostgreSQL (distributed mode).</summary>
+    public BatchStoreKind Store { get; set; } = BatchStoreKind.Sqlite;
+
+    /// <summary>ADO.NET connection string of the store (a SQLite "Data Source=file" or an Npgsql string).</summary>
+    public string ConnectionString { get; set; } = "Data Source=data/batch.db";
+
+    /// <summary>PostgreSQL schema of the tables.</summary>
+    public string PostgresSchema { get; set; } = "public";
+
+    /// <summary>Largest accepted upload; bigger ones get 413.</summary>
+    [Range(1, 2L * 1024 * 1024 * 1024)] public long MaxFileBytes { get; set; } = 200L * 1024 * 1024;
+
+    /// <summary>Most request lines in one batch input file (OpenAI: 50,000).</summary>
+    [Range(1, 1_000_000)] public int MaxRequestsPerBatch { get; set; } = 50_000;
+
+    /// <summary>
+    /// The batch concurrency budget: items of all batches generating at once from this process. Interactive chat
+    /// requests are not limited by it, so they keep the rest of the workers' sequence slots.
+    /// </summary>
+    [Range(1, 1024)] public int MaxConcurrentItems { get; set; } = 2;
+
+    /// <summary>How often the coordinator checks expiry, cancellation, stuck items and refreshes the gauges.</summary>
+    [Range(0.05, 3600)] public double SweepIntervalSeconds { get; set; } = 5;
+
+    /// <summary>An item dispatched this long ago and still without a result is published again (lost message).</summary>
+    [Range(1, 86400)] public double RedispatchAfterSeconds { get; set; } = 600;
+
+    /// <summary>How long an item waits for its model to be served (worker restarting) before it fails with 404.</summary>
+    [Range(0, 86400)] public double ModelWaitSeconds { get; set; } = 300;
+
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+    {
+        if (string.IsNullOrWhiteSpace(ConnectionString))
+            yield return new ValidationResult("Batch:ConnectionString is required.", [nameof(ConnectionString)]);
+    }
+}
