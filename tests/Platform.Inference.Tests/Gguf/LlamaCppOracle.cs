@@ -1,0 +1,88 @@
+using LLama;
+using LLama.Common;
+using LLama.Native;
+
+namespace Platform.Inference.Tests.Gguf;
+
+/// <summary>
+/// Runs a GGUF file in llama.cpp (LLamaSharp 0.30.0's native build) and returns the logits of every position of
+/// one token sequence: the independent reference our TorchSharp engine is compared against.
+/// </summary>
+internal static class LlamaCppOracle
+{
+    private static readonly Lock InitLock = new();
+    private static bool _initialised;
+
+    /// <summary>Silences llama.cpp's loader chatter (warnings and errors still reach stderr).</summary>
+    private static void EnsureInitialised()
+    {
+        lock (InitLock)
+        {
+            if (_initialised) return;
+            NativeLibraryConfig.All.WithLogCallback((level, message) =>
+            {
+                if (level is LLamaLogLevel.Error or LLamaLogLevel.Warning) Console.Error.Write(message);
+            });
+            _initialised = true;
+        }
+    }
+
+    /// <summary>Logits [tokens.Count][vocab] for <paramref name="tokens"/> decoded in one batch at positions 0..n-1.</summary>
+    public static float[][] Logits(string ggufPath, IReadOnlyList<int> tokens, int threads = 2)
+    {
+        EnsureInitialised();
+        var p = new ModelParams(ggufPath)
+        {
+            ContextSize = (uint)Math.Max(64, tokens.Count),
+            BatchSize = (uint)Math.Max(64, tokens.Count),
+            UBatchSize = (uint)Math.Max(64, tokens.Count),
+            Threads = threads,
+            BatchThreads = threads,
+            GpuLayerCount = 0,
+            // float32 KV cache and no flash attention: llama.cpp's defaults (f16 cache) would add ~1e-3 noise.
+            TypeK = GGMLType.GGML_TYPE_F32,
+            TypeV = GGMLType.GGML_TYPE_F32,
+            FlashAttention = false,
+        };
+        using var weights = LLamaWeights.LoadFromFile(p);
+        using var context = new LLamaContext(weights, p);
+        var batch = new LLamaBatch();
+        for (int i = 0; i < tokens.Count; i++) batch.Add((LLamaToken)tokens[i], (LLamaPos)i, (LLamaSeqId)0, true);
+        var rc = context.NativeHandle.Decode(batch);
+        if (rc != DecodeResult.Ok) throw new InvalidOperationException($"llama_decode returned {rc} for {ggufPath}.");
+        var result = new float[tokens.Count][];
+        for (int i = 0; i < tokens.Count; i++) result[i] = context.NativeHandle.GetLogitsIth(i).ToArray();
+        return result;
+    }
+
+    /// <summary>Tokenizes <paramref name="text"/> with the GGUF's own vocabulary (no BOS, no special-token parsing).</summary>
+    public static int[] Tokenize(string ggufPath, string text)
+    {
+        EnsureInitialised();
+        var p = new ModelParams(ggufPath) { VocabOnly = true, GpuLayerCount = 0 };
+        using var weights = LLamaWeights.LoadFromFile(p);
+        return weights.Tokenize(text, add_bos: false, special: false, System.Text.Encoding.UTF8).Select(t => (int)t).ToArray();
+    }
+
+    /// <summary>
+    /// Max over positions of max_i |a_i - b_i| / max_i |b_i|: the error relative to the logit scale of each
+    /// position (element-wise relative error is meaningless for logits near zero).
+    /// </summary>
+    public static double MaxRelativeDifference(float[][] ours, float[][] reference)
+    {
+        if (ours.Length != reference.Length) throw new ArgumentException($"{ours.Length} positions vs {reference.Length}.");
+        double worst = 0;
+        for (int t = 0; t < ours.Length; t++)
+        {
+            if (ours[t].Length != reference[t].Length) throw new ArgumentException($"position {t}: vocab {ours[t].Length} vs {reference[t].Length}.");
+            double maxDiff = 0, scale = 1e-12;
+            for (int i = 0; i < ours[t].Length; i++)
+            {
+                maxDiff = Math.Max(maxDiff, Math.Abs(ours[t][i] - reference[t][i]));
+                scale = Math.Max(scale, Math.Abs(reference[t][i]));
+            }
+            worst = Math.Max(worst, maxDiff / scale);
+        }
+        return worst;
+    }
+}
