@@ -41,7 +41,7 @@ public sealed class BatchTestHost : IAsyncDisposable
     public BatchCoordinator Coordinator => _app.Services.GetRequiredService<BatchCoordinator>();
 
     public static async Task<BatchTestHost> StartAsync(string sqlitePath, Dictionary<string, string?>? settings = null,
-        EchoChatHandler? handler = null)
+        EchoChatHandler? handler = null, TimeProvider? time = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
@@ -58,6 +58,7 @@ public sealed class BatchTestHost : IAsyncDisposable
         foreach (var (k, v) in settings ?? []) config[k] = v;
         builder.Configuration.AddInMemoryCollection(config);
         handler ??= new EchoChatHandler();
+        if (time is not null) builder.Services.AddSingleton(time);
         builder.Services.AddSingleton<IBatchEndpointHandler>(handler);
         builder.AddBatchApi();
         builder.AddPlatformBus();

@@ -21,6 +21,8 @@ public sealed class EchoChatHandler : IBatchEndpointHandler
     public TimeSpan Delay { get; set; } = TimeSpan.FromMilliseconds(20);
     /// <summary>While set, executions wait on it (lets a test hold items in flight).</summary>
     public TaskCompletionSource? Gate { get; set; }
+    /// <summary>When set, only messages starting with this text wait on <see cref="Gate"/>.</summary>
+    public string? BlockPrefix { get; set; }
 
     public string Endpoint => "/v1/chat/completions";
 
@@ -40,7 +42,9 @@ public sealed class EchoChatHandler : IBatchEndpointHandler
         try
         {
             Interlocked.Increment(ref Executions);
-            if (Gate is { } gate) await gate.Task.WaitAsync(cancellationToken);
+            var text = body.GetProperty("messages")[0].GetProperty("content").GetString() ?? "";
+            if (Gate is { } gate && (BlockPrefix is null || text.StartsWith(BlockPrefix, StringComparison.Ordinal)))
+                await gate.Task.WaitAsync(cancellationToken);
             await Task.Delay(Delay, cancellationToken);
             var model = body.GetProperty("model").GetString()!;
             var content = body.GetProperty("messages")[body.GetProperty("messages").GetArrayLength() - 1].GetProperty("content").GetString() ?? "";
