@@ -13,6 +13,8 @@ public sealed class EngineOptions
     [Range(0, 1_048_576)] public int MaxContextTokens { get; set; }
     /// <summary>0 = leave torch's default.</summary>
     [Range(0, 1024)] public int Threads { get; set; }
+    /// <summary>Prompt tokens prefilled per scheduler step, so running sequences keep decoding while a long prompt joins.</summary>
+    [Range(1, 1_048_576)] public int PrefillChunkTokens { get; set; } = 512;
     /// <summary>Overrides the chat template chosen from tokenizer_config.json ("chatml", "llama3", "mistral", "demo").</summary>
     public string? ChatTemplate { get; set; }
 }

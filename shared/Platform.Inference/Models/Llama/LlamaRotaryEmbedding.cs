@@ -70,9 +70,9 @@ public sealed class LlamaRotaryEmbedding : IDisposable
     {
         lock (_gate)
         {
-            if (_cos is null || _cos.shape[0] < needed || _device != device)
+            if (_cos is null || _cos.shape[0] < needed || _device.type != device.type || _device.index != device.index)
             {
-                long n = Math.Max(needed, Math.Max(256, (_cos?.shape[0] ?? 0) * 2));
+                long n = Math.Max(needed, 2 * (_cos?.shape[0] ?? 128));
                 using var scope = NewDisposeScope();
                 using var noGrad = no_grad();
                 // Same order of operations as HF: freqs = outer(t, inv_freq) in float32, emb = cat(freqs, freqs).

@@ -1,0 +1,55 @@
+using System.Threading.Channels;
+using Platform.Inference.Generation;
+
+namespace Platform.Inference.Engine;
+
+/// <summary>One request inside the scheduler: its prompt, cache slot, sampling state and output channel.</summary>
+internal sealed class Sequence
+{
+    public required GenerationRequest Request { get; init; }
+    public required int[] PromptTokens { get; init; }
+    /// <summary>Visual embedding rows by prompt position (GILL/LLaVA-style input images), or null.</summary>
+    public IReadOnlyDictionary<int, float[]>? PromptEmbeddingRows { get; init; }
+    public required SamplingState Sampling { get; init; }
+    public required TextStreamAssembler Text { get; init; }
+    public required HashSet<int> StopTokens { get; init; }
+    public required CancellationToken Cancellation { get; init; }
+    public Channel<GenerationUpdate> Output { get; } = Channel.CreateUnbounded<GenerationUpdate>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+
+    public int Slot { get; set; } = -1;
+    /// <summary>Tokens in the KV cache for this sequence.</summary>
+    public int CacheLength { get; set; }
+    /// <summary>Prompt tokens already prefilled.</summary>
+    public int Prefilled { get; set; }
+    public bool Decoding { get; set; }
+    /// <summary>The sampled token to feed at the next decode step.</summary>
+    public int PendingToken { get; set; }
+    /// <summary>Set when [IMG0] was sampled and the remaining image tokens must be appended.</summary>
+    public bool PendingImage { get; set; }
+    public int Generated { get; set; }
+    public bool Finished { get; set; }
+    public List<int> Completion { get; } = new();
+
+    public bool IsPrefillDone => Prefilled >= PromptTokens.Length;
+
+    public void Emit(GenerationUpdate update) => Output.Writer.TryWrite(update);
+
+    public void Finish(string reason)
+    {
+        if (Finished) return;
+        Finished = true;
+        var tail = Text.Flush();
+        Output.Writer.TryWrite(new GenerationUpdate
+        {
+            TextDelta = tail, FinishReason = reason, PromptTokens = PromptTokens.Length, CompletionTokens = Generated,
+        });
+        Output.Writer.TryComplete();
+    }
+
+    public void Fail(Exception e)
+    {
+        if (Finished) return;
+        Finished = true;
+        Output.Writer.TryComplete(e);
+    }
+}

@@ -1,0 +1,455 @@
+using System.ComponentModel.DataAnnotations;
+using System.Runtime.CompilerServices;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Platform.Inference.Generation;
+using Platform.Inference.Loading;
+using Platform.Inference.Models;
+using Platform.Inference.Models.Llama;
+using Platform.Inference.Tokenization;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Platform.Inference.Engine;
+
+/// <summary>
+/// The text-generation engine: one loaded model behind a continuous-batching scheduler. One background thread
+/// owns all tensor work. Each step it (1) admits waiting requests into free KV-cache slots, (2) prefills one
+/// chunk of one joining prompt, (3) runs ONE batched decode forward for every running sequence, then lets
+/// finished or cancelled sequences leave. Running sequences are kept packed in the low cache slots
+/// (decoding ones first, then those still prefilling) so a batch is a contiguous slot range and attention reads
+/// the cache without gathering.
+/// </summary>
+public sealed class TextEngine : ITextEngine
+{
+    private readonly LoadedModel _model;
+    private readonly EngineOptions _options;
+    private readonly ILogger _logger;
+    private readonly KvCache _cache;
+    private readonly object _gate = new();
+    private readonly Queue<Sequence> _waiting = new();
+    private readonly List<Sequence> _active = new();   // index = cache slot
+    private readonly AutoResetEvent _wake = new(false);
+    private readonly Thread _loop;
+    private readonly int[] _imageTokens;
+    private volatile bool _stopping;
+    private long _promptTokensTotal, _generationTokensTotal;
+    private int _runningCount;
+
+    public TextEngine(string modelName, LoadedModel model, EngineOptions options, ILogger? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(options);
+        Validator.ValidateObject(options, new ValidationContext(options), validateAllProperties: true);
+        ModelName = modelName;
+        _model = model;
+        _options = options;
+        _logger = logger ?? NullLogger.Instance;
+        if (options.Threads > 0) torch.set_num_threads(options.Threads);
+        MaxContextTokens = options.MaxContextTokens > 0 ? options.MaxContextTokens : model.Config.MaxPositionEmbeddings;
+        _model.Model.FuseForInference();
+        _cache = new KvCache(model.Config, options.MaxConcurrentSequences, MaxContextTokens, model.Device);
+        _imageTokens = FindImageTokens(model.Tokenizer);
+        _logger.LogInformation("Engine {Model}: {Architecture} {Layers} layers hidden {Hidden}, {Slots} slots x {Context} tokens, KV cache {CacheMiB} MiB, {Threads} threads, chat template {Template}",
+            modelName, model.Config.Architecture, model.Config.NumHiddenLayers, model.Config.HiddenSize, options.MaxConcurrentSequences,
+            MaxContextTokens, _cache.Bytes >> 20, torch.get_num_threads(), model.ChatTemplate.Name);
+        _loop = new Thread(Run) { IsBackground = true, Name = $"TextEngine:{modelName}" };
+        _loop.Start();
+    }
+
+    /// <summary>Loads a Hugging Face model folder and starts its scheduler.</summary>
+    /// <exception cref="ModelLoadException">The folder cannot be loaded (message names the file and the problem).</exception>
+    public static TextEngine Load(string modelName, string folder, EngineOptions options, ILogger? logger = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        Validator.ValidateObject(options, new ValidationContext(options), validateAllProperties: true);
+        var model = ModelLoader.Load(folder, options.Device, options.ChatTemplate);
+        try { return new TextEngine(modelName, model, options, logger); }
+        catch { model.Dispose(); throw; }
+    }
+
+    public string ModelName { get; }
+    public int MaxContextTokens { get; }
+    /// <summary>The loaded model (config, module, tokenizer, chat template, generation config).</summary>
+    public LoadedModel Model => _model;
+
+    public EngineStats Stats
+    {
+        get
+        {
+            lock (_gate) return new EngineStats(_runningCount, _waiting.Count, Interlocked.Read(ref _promptTokensTotal), Interlocked.Read(ref _generationTokensTotal));
+        }
+    }
+
+    public int CountPromptTokens(GenerationRequest request) => BuildPrompt(request).Tokens.Length;
+
+    public IAsyncEnumerable<GenerationUpdate> GenerateAsync(GenerationRequest request, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        ObjectDisposedException.ThrowIf(_stopping, this);
+        ValidateRequest(request);
+        var (tokens, rows, isChat) = BuildPrompt(request);
+        var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var stops = new HashSet<int>(request.StopTokenIds.Concat(_model.EosTokenIds));
+        if (isChat)
+            foreach (var t in _model.ChatTemplate.EndOfTurnTokens)
+                if (_model.Tokenizer.TokenToId(t) is int id) stops.Add(id);
+        var seq = new Sequence
+        {
+            Request = request,
+            PromptTokens = tokens,
+            PromptEmbeddingRows = rows,
+            Sampling = new SamplingState(request.Sampling, tokens),
+            Text = new TextStreamAssembler(request.StopStrings, _model.Tokenizer.Kind == TokenizerKind.SentencePiece),
+            StopTokens = stops,
+            Cancellation = cts.Token,
+        };
+        lock (_gate)
+        {
+            if (_runningCount + _waiting.Count >= _options.MaxConcurrentSequences + _options.MaxWaitingRequests)
+            {
+                cts.Dispose();
+                throw new EngineFullException($"engine '{ModelName}' is full: {_runningCount} running, {_waiting.Count} waiting (MaxWaitingRequests {_options.MaxWaitingRequests})");
+            }
+            _waiting.Enqueue(seq);
+        }
+        cts.Token.Register(() => _wake.Set());
+        _wake.Set();
+        _logger.LogDebug("Queued request {RequestId} with {PromptTokens} prompt tokens", request.RequestId, tokens.Length);
+        return ReadAsync(seq, cts);
+    }
+
+    private static async IAsyncEnumerable<GenerationUpdate> ReadAsync(Sequence seq, CancellationTokenSource cts, [EnumeratorCancellation] CancellationToken enumeratorToken = default)
+    {
+        try
+        {
+            // The scheduler always ends the stream (with FinishReason "cancelled" on cancellation), so read to the end.
+            await foreach (var update in seq.Output.Reader.ReadAllAsync(CancellationToken.None).ConfigureAwait(false))
+            {
+                yield return update;
+                if (enumeratorToken.IsCancellationRequested) cts.Cancel();
+            }
+        }
+        finally
+        {
+            // A consumer that stops early frees its slot at the next step.
+            cts.Cancel();
+            cts.Dispose();
+        }
+    }
+
+    private static void ValidateRequest(GenerationRequest r)
+    {
+        if (r.MaxNewTokens <= 0) throw new ArgumentException($"MaxNewTokens must be positive, got {r.MaxNewTokens}");
+        var s = r.Sampling ?? throw new ArgumentException("Sampling is required");
+        if (s.Temperature < 0 || float.IsNaN(s.Temperature)) throw new ArgumentException($"Temperature must be >= 0, got {s.Temperature}");
+        if (s.TopK < 0) throw new ArgumentException($"TopK must be >= 0, got {s.TopK}");
+        if (!(s.TopP > 0 && s.TopP <= 1)) throw new ArgumentException($"TopP must be in (0, 1], got {s.TopP}");
+        if (!(s.MinP >= 0 && s.MinP < 1)) throw new ArgumentException($"MinP must be in [0, 1), got {s.MinP}");
+        if (!(s.RepetitionPenalty > 0)) throw new ArgumentException($"RepetitionPenalty must be > 0, got {s.RepetitionPenalty}");
+    }
+
+    /// <summary>Renders and tokenizes the prompt; image placeholders become visual-embedding rows.</summary>
+    private (int[] Tokens, IReadOnlyDictionary<int, float[]>? Rows, bool IsChat) BuildPrompt(GenerationRequest request)
+    {
+        var tok = _model.Tokenizer;
+        int[] tokens;
+        Dictionary<int, float[]>? rows = null;
+        bool isChat = false;
+        if (request.PromptTokens is { } given)
+        {
+            tokens = given.ToArray();
+            foreach (var t in tokens)
+                if (t < 0 || t >= _model.Config.VocabSize) throw new ArgumentException($"prompt token {t} is outside the vocabulary (0..{_model.Config.VocabSize - 1})");
+        }
+        else if (request.Prompt is { } prompt)
+        {
+            tokens = tok.Encode(prompt, addBos: tok.AddBos).ToArray();
+        }
+        else if (request.Messages is { Count: > 0 } messages)
+        {
+            isChat = true;
+            var text = _model.ChatTemplate.Render(messages);
+            var images = messages.SelectMany(m => m.Images ?? []).ToList();
+            if (images.Count == 0) tokens = tok.Encode(text).ToArray();
+            else (tokens, rows) = SpliceImages(text, images);
+        }
+        else throw new ArgumentException("request has no Messages, Prompt or PromptTokens");
+        if (tokens.Length == 0)
+        {
+            if (tok.BosTokenId is int bos) tokens = [bos];
+            else throw new ArgumentException("prompt is empty");
+        }
+        if (tokens.Length >= MaxContextTokens)
+            throw new ContextLengthExceededException($"prompt has {tokens.Length} tokens; model '{ModelName}' accepts at most {MaxContextTokens - 1} prompt tokens (context {MaxContextTokens})");
+        return (tokens, rows, isChat);
+    }
+
+    private (int[], Dictionary<int, float[]>) SpliceImages(string text, IReadOnlyList<VisualEmbedding> images)
+    {
+        var parts = text.Split(GenerationRequest.ImagePlaceholder);
+        if (parts.Length - 1 != images.Count)
+            throw new ArgumentException($"messages contain {parts.Length - 1} '{GenerationRequest.ImagePlaceholder}' placeholders but {images.Count} images");
+        int hidden = _model.Config.HiddenSize;
+        var tokens = new List<int>();
+        var rows = new Dictionary<int, float[]>();
+        int filler = _model.Tokenizer.EosTokenId ?? 0;   // any id: its embedding row is replaced
+        for (int i = 0; i < parts.Length; i++)
+        {
+            tokens.AddRange(_model.Tokenizer.Encode(parts[i]));
+            if (i == images.Count) break;
+            var img = images[i];
+            if (img.Hidden != hidden) throw new ArgumentException($"image {i} has embedding width {img.Hidden}; the model's hidden size is {hidden}");
+            if (img.Tokens <= 0 || img.Data.Length != img.Tokens * img.Hidden)
+                throw new ArgumentException($"image {i} has {img.Data.Length} values, expected Tokens x Hidden = {img.Tokens} x {img.Hidden}");
+            for (int t = 0; t < img.Tokens; t++)
+            {
+                rows[tokens.Count] = img.Data.AsSpan(t * hidden, hidden).ToArray();
+                tokens.Add(filler);
+            }
+        }
+        return (tokens.ToArray(), rows);
+    }
+
+    private static int[] FindImageTokens(TextTokenizer tok)
+    {
+        var ids = new List<int>();
+        for (int k = 0; tok.TokenToId($"[IMG{k}]") is int id; k++) ids.Add(id);
+        return ids.ToArray();
+    }
+
+    // ---------------------------------------------------------------- scheduler thread
+
+    private void Run()
+    {
+        using var inference = torch.inference_mode();
+        while (true)
+        {
+            bool idle;
+            lock (_gate)
+            {
+                if (_stopping) break;
+                while (_waiting.Count > 0 && _active.Count < _options.MaxConcurrentSequences)
+                {
+                    var seq = _waiting.Dequeue();
+                    seq.Slot = _active.Count;
+                    _active.Add(seq);
+                    Interlocked.Add(ref _promptTokensTotal, seq.PromptTokens.Length);
+                }
+                _runningCount = _active.Count;
+                idle = _active.Count == 0;
+            }
+            if (idle)
+            {
+                _wake.WaitOne(TimeSpan.FromSeconds(1));
+                continue;
+            }
+            try
+            {
+                Step();
+            }
+            catch (Exception e)
+            {
+                _logger.LogError(e, "Engine {Model} step failed; failing {Count} running sequences", ModelName, _active.Count);
+                foreach (var s in _active) s.Fail(e);
+                _active.Clear();
+            }
+            RemoveFinished();
+        }
+        foreach (var s in _active) s.Finish("cancelled");
+        lock (_gate) while (_waiting.Count > 0) _waiting.Dequeue().Finish("cancelled");
+    }
+
+    private void Step()
+    {
+        foreach (var s in _active)
+            if (!s.Finished && s.Cancellation.IsCancellationRequested) s.Finish("cancelled");
+        RemoveFinished();
+
+        foreach (var s in _active)
+            if (s.Decoding && s.PendingImage && !s.Finished) AppendImageSlots(s);
+        RemoveFinished();
+
+        int decoding = _active.TakeWhile(s => s.Decoding).Count();
+        if (decoding < _active.Count) PrefillChunk(_active[decoding]);
+        RemoveFinished();
+
+        decoding = _active.TakeWhile(s => s.Decoding).Count();
+        if (decoding > 0) DecodeStep(decoding);
+    }
+
+    private void PrefillChunk(Sequence seq)
+    {
+        using var scope = NewDisposeScope();
+        int n = Math.Min(_options.PrefillChunkTokens, seq.PromptTokens.Length - seq.Prefilled);
+        var ids = new long[n];
+        for (int i = 0; i < n; i++) ids[i] = seq.PromptTokens[seq.Prefilled + i];
+        var idTensor = tensor(ids, device: _model.Device).view(1, n);
+        Tensor? embeds = null;
+        if (seq.PromptEmbeddingRows is { } rows && rows.Keys.Any(k => k >= seq.Prefilled && k < seq.Prefilled + n))
+        {
+            embeds = _model.Model.model.embed_tokens.forward(idTensor).clone();
+            foreach (var (pos, row) in rows)
+                if (pos >= seq.Prefilled && pos < seq.Prefilled + n)
+                    embeds[0, pos - seq.Prefilled].copy_(tensor(row, device: _model.Device));
+        }
+        bool last = seq.Prefilled + n == seq.PromptTokens.Length;
+        var output = _model.Model.Forward(new LlamaInputs
+        {
+            InputIds = embeds is null ? idTensor : null,
+            InputsEmbeds = embeds,
+            Cache = new CacheWrite { Cache = _cache, FirstSlot = seq.Slot, Starts = [seq.CacheLength] },
+            MaxPosition = seq.CacheLength + n - 1,
+            LogitPositions = last ? tensor(new long[] { n - 1 }, device: _model.Device).view(1, 1) : null,
+            SkipLogits = !last,
+        });
+        seq.Prefilled += n;
+        seq.CacheLength += n;
+        if (!last) return;
+        seq.Decoding = true;
+        var token = Sampler.Choose(output.Logits!.view(1, -1), [seq.Sampling])[0];
+        HandleToken(seq, token);
+    }
+
+    private void DecodeStep(int count)
+    {
+        using var scope = NewDisposeScope();
+        var ids = new long[count];
+        var starts = new long[count];
+        var states = new SamplingState[count];
+        long maxPos = 0;
+        for (int i = 0; i < count; i++)
+        {
+            var s = _active[i];
+            ids[i] = s.PendingToken;
+            starts[i] = s.CacheLength;
+            states[i] = s.Sampling;
+            maxPos = Math.Max(maxPos, s.CacheLength);
+        }
+        var output = _model.Model.Forward(new LlamaInputs
+        {
+            InputIds = tensor(ids, device: _model.Device).view(count, 1),
+            Cache = new CacheWrite { Cache = _cache, FirstSlot = 0, Starts = starts },
+            MaxPosition = maxPos,
+        });
+        var tokens = Sampler.Choose(output.Logits!.view(count, -1), states);
+        for (int i = 0; i < count; i++)
+        {
+            var s = _active[i];
+            s.CacheLength++;
+            if (!s.Finished) HandleToken(s, tokens[i]);
+        }
+    }
+
+    /// <summary>
+    /// GILL (Koh et al. 2023): after [IMG0] is sampled, [IMG1..IMG(r-1)] are appended in one forward and the r
+    /// positions' last-layer hidden states (hidden_states[-1], before the final norm) plus their input
+    /// embeddings are reported for the image mapper.
+    /// </summary>
+    private void AppendImageSlots(Sequence seq)
+    {
+        using var scope = NewDisposeScope();
+        seq.PendingImage = false;
+        int r = _imageTokens.Length;
+        if (seq.CacheLength + r >= MaxContextTokens) { seq.Finish("length"); return; }
+        var idTensor = tensor(_imageTokens.Select(x => (long)x).ToArray(), device: _model.Device).view(1, r);
+        var embeds = _model.Model.model.embed_tokens.forward(idTensor);
+        var output = _model.Model.Forward(new LlamaInputs
+        {
+            InputsEmbeds = embeds,
+            Cache = new CacheWrite { Cache = _cache, FirstSlot = seq.Slot, Starts = [seq.CacheLength] },
+            MaxPosition = seq.CacheLength + r - 1,
+            LogitPositions = tensor(new long[] { r - 1 }, device: _model.Device).view(1, 1),
+            HiddenStatePositions = arange(r, device: _model.Device).view(1, r),
+        });
+        seq.CacheLength += r;
+        seq.Generated += r - 1;
+        Interlocked.Add(ref _generationTokensTotal, r - 1);
+        for (int k = 1; k < r; k++) seq.Completion.Add(_imageTokens[k]);
+        int hidden = _model.Config.HiddenSize;
+        seq.Emit(new GenerationUpdate
+        {
+            TokenIds = _imageTokens,
+            PromptTokens = seq.PromptTokens.Length,
+            CompletionTokens = seq.Generated,
+            Image = new ImageSlot(r, hidden, output.HiddenStates!.to(CPU).data<float>().ToArray(), embeds.to(CPU).data<float>().ToArray()),
+        });
+        if (seq.Generated >= seq.Request.MaxNewTokens) { seq.Finish("length"); return; }
+        var next = Sampler.Choose(output.Logits!.view(1, -1), [seq.Sampling])[0];
+        HandleToken(seq, next);
+    }
+
+    private void HandleToken(Sequence seq, int token)
+    {
+        seq.Generated++;
+        seq.Completion.Add(token);
+        seq.Sampling.Observe(token);
+        Interlocked.Increment(ref _generationTokensTotal);
+        if (seq.StopTokens.Contains(token))
+        {
+            seq.Finish("stop");
+            return;
+        }
+        if (seq.Request.ReportImageSlots && _imageTokens.Length > 0 && token == _imageTokens[0])
+        {
+            // The image update (with all r ids) is emitted once the remaining slot tokens have run.
+            seq.PendingImage = true;
+            seq.PendingToken = token;
+            return;
+        }
+        var delta = seq.Text.Append(_model.Tokenizer.TokenBytes(token));
+        if (seq.Text.Stopped)
+        {
+            if (delta.Length > 0) seq.Emit(new GenerationUpdate { TextDelta = delta, TokenIds = [token], PromptTokens = seq.PromptTokens.Length, CompletionTokens = seq.Generated });
+            seq.Finish("stop");
+            return;
+        }
+        seq.Emit(new GenerationUpdate { TextDelta = delta, TokenIds = [token], PromptTokens = seq.PromptTokens.Length, CompletionTokens = seq.Generated });
+        if (seq.Generated >= seq.Request.MaxNewTokens || seq.CacheLength >= MaxContextTokens)
+        {
+            seq.Finish("length");
+            return;
+        }
+        seq.PendingToken = token;
+    }
+
+    /// <summary>Removes finished sequences, keeping the packing: decoding [0, d), prefilling [d, n).</summary>
+    private void RemoveFinished()
+    {
+        for (int i = _active.Count - 1; i >= 0; i--)
+        {
+            var seq = _active[i];
+            if (!seq.Finished) continue;
+            int hole = i;
+            if (seq.Decoding)
+            {
+                int lastDecoding = _active.FindLastIndex(s => s.Decoding);
+                if (lastDecoding != hole) { Move(lastDecoding, hole); hole = lastDecoding; }
+            }
+            int last = _active.Count - 1;
+            if (last != hole) Move(last, hole);
+            _active.RemoveAt(last);
+        }
+        lock (_gate) _runningCount = _active.Count;
+    }
+
+    private void Move(int from, int to)
+    {
+        var s = _active[from];
+        _cache.MoveSlot(from, to, s.CacheLength);
+        s.Slot = to;
+        _active[to] = s;
+        _active[from] = null!;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (_stopping) return;
+        _stopping = true;
+        _wake.Set();
+        await Task.Run(() => _loop.Join()).ConfigureAwait(false);
+        _cache.Dispose();
+        _model.Dispose();
+        _wake.Dispose();
+    }
+}
