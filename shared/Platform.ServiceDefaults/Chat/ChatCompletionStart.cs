@@ -6,6 +6,6 @@ namespace Platform.ServiceDefaults.Chat;
 public sealed record ChatCompletionStart(
     string Model,
     IReadOnlyList<ChatTurn> Messages,
-    int MaxTokens,
+    int? MaxTokens,
     SamplingParameters Sampling,
     IReadOnlyList<string> Stop);

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# The test command: installs what the tests need, starts RabbitMQ and PostgreSQL on 127.0.0.1, runs every test
+# project of Platform.sln, prints "N passed, N failed" and stops the servers whatever happens.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+RESULTS="$(mktemp -d /tmp/platform-test.XXXXXX)"
+export PLATFORM_RABBITMQ_DIR="$RESULTS/rabbitmq"
+export PLATFORM_PG_DIR="$RESULTS/postgres"
+
+cleanup() {
+  scripts/rabbitmq.sh stop || true
+  [ -x scripts/postgres.sh ] && scripts/postgres.sh stop || true
+}
+trap cleanup EXIT INT TERM
+
+echo "== installing test dependencies"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null 2>&1 || echo "test.sh: apt-get update failed; continuing with what is installed" >&2
+scripts/rabbitmq.sh install
+# Hook for more servers: each script installs (install) and starts (start) its own.
+if [ -x scripts/postgres.sh ]; then scripts/postgres.sh install; fi
+
+echo "== starting servers"
+scripts/rabbitmq.sh start || exit 1
+export PLATFORM_TEST_RABBITMQ="amqp://guest:guest@127.0.0.1:5672/"
+if [ -x scripts/postgres.sh ]; then
+  PLATFORM_TEST_POSTGRES="$(scripts/postgres.sh start | tail -1)" || exit 1
+  export PLATFORM_TEST_POSTGRES
+fi
+
+echo "== building"
+dotnet build Platform.sln -c Debug -nologo -v q -clp:NoSummary || { echo "0 passed, 1 failed"; exit 1; }
+
+echo "== testing"
+dotnet test Platform.sln --no-build -c Debug -nologo --logger "trx" --results-directory "$RESULTS/trx" \
+  --blame-hang-timeout 10m -- RunConfiguration.MaxCpuCount=1
+status=$?
+
+# Count outcomes over every project's trx (one line per test result).
+passed=0; failed=0; skipped=0
+for f in "$RESULTS"/trx/*.trx; do
+  [ -f "$f" ] || continue
+  counters=$(grep -o '<Counters [^>]*>' "$f" | head -1)
+  n() { echo "$counters" | grep -o " $1=\"[0-9]*\"" | grep -o '[0-9]*' || echo 0; }
+  passed=$((passed + $(n passed))); failed=$((failed + $(n failed) + $(n error) + $(n timeout) + $(n aborted)))
+  skipped=$((skipped + $(n notExecuted)))
+done
+if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi  # a crash or a build error counts as a failure
+echo "$passed passed, $failed failed, $skipped skipped"
+[ "$status" -eq 0 ] && [ "$failed" -eq 0 ]

@@ -1,0 +1,192 @@
+using System.Text;
+using System.Text.Json;
+using System.Threading.Channels;
+using Gateway.OpenAi;
+using Gateway.Validation;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using Platform.Contracts.Chat;
+using Platform.ServiceDefaults.Chat;
+
+namespace Gateway.Endpoints;
+
+/// <summary>POST /v1/chat/completions: validate, start one generation per choice on the workers, answer JSON or SSE.</summary>
+public static class ChatCompletionsEndpoint
+{
+    public const string WorkerHeader = "X-Platform-Worker";
+
+    public static async Task<Results<JsonHttpResult<ChatCompletionResponseDto>, JsonHttpResult<ErrorBodyDto>, EmptyHttpResult>> HandleAsync(
+        HttpContext http,
+        ChatCompletionClient client,
+        ModelDirectory directory,
+        IOptions<GatewayOptions> gatewayOptions,
+        TimeProvider time,
+        ILoggerFactory loggers)
+    {
+        var options = gatewayOptions.Value;
+        var (dto, readError) = await ReadBodyAsync(http, options);
+        if (readError is not null) return readError.ToResult(http);
+
+        var (request, error) = ChatRequestValidator.Validate(dto!, options);
+        if (error is not null) return error.ToResult(http);
+        var r = request!;
+
+        var model = directory.Find(r.Model);
+        if (model is null)
+            return ApiError.From(new ChatCompletionException(ChatErrorCodes.ModelNotFound,
+                $"The model '{r.Model}' does not exist or no worker serves it.", "model")).ToResult(http);
+        if (r.Images.Count > 0 && !model.Model.AcceptsImages)
+            return ApiError.Invalid($"The model '{r.Model}' does not accept image input.", "messages", "image_input_not_supported").ToResult(http);
+        if (r.MaxTokens >= model.Model.MaxContextTokens)
+            return new ApiError(StatusCodes.Status400BadRequest,
+                $"This model's maximum context length is {model.Model.MaxContextTokens} tokens, but {r.MaxTokens} completion tokens were requested.",
+                ApiError.InvalidRequest, "max_tokens", ChatErrorCodes.ContextLengthExceeded).ToResult(http);
+
+        var sessions = new List<ChatCompletionSession>(r.N);
+        try
+        {
+            for (var i = 0; i < r.N; i++)
+            {
+                // Each choice is its own sequence; with a seed, choice i uses seed + i so choices differ but stay reproducible.
+                var sampling = r.Sampling with { Seed = r.Sampling.Seed is { } s ? unchecked(s + (ulong)i) : null };
+                sessions.Add(await client.StartAsync(new ChatCompletionStart(r.Model, r.Messages, r.MaxTokens, sampling, r.Stop),
+                    http.RequestAborted));
+            }
+            http.Response.Headers[WorkerHeader] = string.Join(",", sessions.Select(s => s.WorkerId).Distinct());
+
+            var id = $"chatcmpl-{Guid.NewGuid():N}";
+            var created = time.GetUtcNow().ToUnixTimeSeconds();
+            var fingerprint = sessions[0].WorkerId;
+            if (r.Stream)
+            {
+                await StreamAsync(http, r, sessions, id, created, fingerprint, loggers.CreateLogger(typeof(ChatCompletionsEndpoint)));
+                return TypedResults.Empty;
+            }
+
+            var texts = new StringBuilder[r.N];
+            await foreach (var (index, chunk) in MergeAsync(sessions, http.RequestAborted))
+                (texts[index] ??= new StringBuilder()).Append(chunk.TextDelta);
+            var choices = sessions.Select((s, i) => new ChatChoiceDto(i,
+                new AssistantMessageDto("assistant", texts[i]?.ToString() ?? ""), s.FinishReason)).ToList();
+            return TypedResults.Json(new ChatCompletionResponseDto(id, "chat.completion", created, r.Model, fingerprint, choices,
+                Usage(sessions)), OpenAiJson.Options);
+        }
+        catch (ChatCompletionException ex) when (!http.Response.HasStarted)
+        {
+            return ApiError.From(ex).ToResult(http);
+        }
+        finally
+        {
+            foreach (var s in sessions) await s.DisposeAsync();
+        }
+    }
+
+    private static async Task<(ChatCompletionRequestDto?, ApiError?)> ReadBodyAsync(HttpContext http, GatewayOptions options)
+    {
+        var tooLarge = new ApiError(StatusCodes.Status413RequestEntityTooLarge,
+            $"The request body is larger than the limit of {options.MaxRequestBodyBytes} bytes.", ApiError.InvalidRequest, null, "request_too_large");
+        if (http.Request.ContentLength > options.MaxRequestBodyBytes) return (null, tooLarge);
+        if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } limit)
+            limit.MaxRequestBodySize = options.MaxRequestBodyBytes;
+        try
+        {
+            var dto = await JsonSerializer.DeserializeAsync<ChatCompletionRequestDto>(http.Request.Body, OpenAiJson.Options, http.RequestAborted);
+            return dto is null
+                ? (null, ApiError.Invalid("The request body must be a JSON object.", null, "invalid_json"))
+                : (dto, null);
+        }
+        catch (JsonException ex)
+        {
+            return (null, ApiError.Invalid(
+                $"We could not parse the JSON body of your request: {ex.Message}", ex.Path?.TrimStart('$', '.'), "invalid_json"));
+        }
+        catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413RequestEntityTooLarge)
+        {
+            return (null, tooLarge);
+        }
+    }
+
+    private static async Task StreamAsync(HttpContext http, ValidatedChatRequest r, List<ChatCompletionSession> sessions,
+        string id, long created, string fingerprint, ILogger logger)
+    {
+        var response = http.Response;
+        response.ContentType = "text/event-stream";
+        response.Headers.CacheControl = "no-cache";
+        http.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
+        var ct = http.RequestAborted;
+
+        ChatCompletionChunkDto Chunk(int index, DeltaDto delta, string? finish) =>
+            new(id, "chat.completion.chunk", created, r.Model, fingerprint, [new ChunkChoiceDto(index, delta, finish)]);
+
+        for (var i = 0; i < sessions.Count; i++)
+            await WriteEventAsync(response, Chunk(i, new DeltaDto(Role: "assistant", Content: ""), null), ct);
+        await response.Body.FlushAsync(ct);
+        try
+        {
+            await foreach (var (index, chunk) in MergeAsync(sessions, ct))
+            {
+                if (chunk.TextDelta.Length > 0)
+                    await WriteEventAsync(response, Chunk(index, new DeltaDto(Content: chunk.TextDelta), null), ct);
+                if (chunk.FinishReason is not null)
+                    await WriteEventAsync(response, Chunk(index, new DeltaDto(), chunk.FinishReason), ct);
+                await response.Body.FlushAsync(ct);
+            }
+            if (r.IncludeUsage)
+                await WriteEventAsync(response,
+                    new ChatCompletionChunkDto(id, "chat.completion.chunk", created, r.Model, fingerprint, [], Usage(sessions)), ct);
+            await response.WriteAsync("data: [DONE]\n\n", ct);
+            await response.Body.FlushAsync(ct);
+        }
+        catch (ChatCompletionException ex)
+        {
+            // Headers are gone: report the error as an event, then abort the connection so no client mistakes the
+            // truncated stream for a complete one (there is deliberately no [DONE]).
+            logger.LogWarning("Stream {Id} failed after it started: {Code} {Message}", id, ex.Code, ex.Message);
+            await WriteEventAsync(response, ApiError.From(ex).ToBody(), CancellationToken.None);
+            await response.Body.FlushAsync(CancellationToken.None);
+            http.Abort();
+        }
+    }
+
+    private static async Task WriteEventAsync<T>(HttpResponse response, T payload, CancellationToken ct)
+    {
+        var json = JsonSerializer.SerializeToUtf8Bytes(payload, OpenAiJson.Options);
+        await response.Body.WriteAsync("data: "u8.ToArray(), ct);
+        await response.Body.WriteAsync(json, ct);
+        await response.Body.WriteAsync("\n\n"u8.ToArray(), ct);
+    }
+
+    /// <summary>Chunks of all sessions as they arrive, tagged with the choice index; the first failure is rethrown.</summary>
+    private static async IAsyncEnumerable<(int Index, ChatCompletionChunkProduced Chunk)> MergeAsync(
+        List<ChatCompletionSession> sessions, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
+    {
+        if (sessions.Count == 1)
+        {
+            await foreach (var c in sessions[0].ReadAsync(ct)) yield return (0, c);
+            yield break;
+        }
+        var channel = Channel.CreateUnbounded<(int, ChatCompletionChunkProduced)>();
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var readers = sessions.Select(async (s, i) =>
+        {
+            await foreach (var c in s.ReadAsync(stop.Token)) await channel.Writer.WriteAsync((i, c), stop.Token);
+        }).ToList();
+        _ = Task.WhenAll(readers).ContinueWith(t => channel.Writer.TryComplete(t.Exception?.InnerException), TaskScheduler.Default);
+        try
+        {
+            await foreach (var item in channel.Reader.ReadAllAsync(ct)) yield return item;
+        }
+        finally
+        {
+            await stop.CancelAsync();
+        }
+    }
+
+    private static UsageDto Usage(List<ChatCompletionSession> sessions)
+    {
+        var prompt = sessions[0].PromptTokens;
+        var completion = sessions.Sum(s => s.CompletionTokens);
+        return new UsageDto(prompt, completion, prompt + completion);
+    }
+}

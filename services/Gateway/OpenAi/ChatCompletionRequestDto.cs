@@ -1,0 +1,49 @@
+using System.Text.Json.Serialization;
+
+namespace Gateway.OpenAi;
+
+/// <summary>The body of POST /v1/chat/completions as OpenAI defines it (the fields this platform reads).</summary>
+public sealed record ChatCompletionRequestDto
+{
+    public string? Model { get; init; }
+    public List<ChatMessageDto>? Messages { get; init; }
+    public int? MaxTokens { get; init; }
+    public int? MaxCompletionTokens { get; init; }
+    public float? Temperature { get; init; }
+    public float? TopP { get; init; }
+    public long? Seed { get; init; }
+    [JsonConverter(typeof(StopSequencesConverter))]
+    public List<string>? Stop { get; init; }
+    public int? N { get; init; }
+    public bool? Stream { get; init; }
+    public StreamOptionsDto? StreamOptions { get; init; }
+}
+
+public sealed record StreamOptionsDto
+{
+    public bool? IncludeUsage { get; init; }
+}
+
+public sealed record ChatMessageDto
+{
+    public string? Role { get; init; }
+    [JsonConverter(typeof(MessageContentConverter))]
+    public MessageContent? Content { get; init; }
+    public string? Name { get; init; }
+}
+
+/// <summary>OpenAI's content union: a plain string or an array of typed parts.</summary>
+public sealed record MessageContent(string? Text, IReadOnlyList<ContentPartDto>? Parts);
+
+public sealed record ContentPartDto
+{
+    public string? Type { get; init; }
+    public string? Text { get; init; }
+    public ImageUrlDto? ImageUrl { get; init; }
+}
+
+public sealed record ImageUrlDto
+{
+    public string? Url { get; init; }
+    public string? Detail { get; init; }
+}

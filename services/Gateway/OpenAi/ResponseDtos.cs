@@ -1,0 +1,32 @@
+namespace Gateway.OpenAi;
+
+public sealed record ChatCompletionResponseDto(
+    string Id, string Object, long Created, string Model, string? SystemFingerprint,
+    IReadOnlyList<ChatChoiceDto> Choices, UsageDto Usage);
+
+public sealed record ChatChoiceDto(int Index, AssistantMessageDto Message, string? FinishReason, object? Logprobs = null);
+
+public sealed record AssistantMessageDto(string Role, string Content);
+
+public sealed record ChatCompletionChunkDto(
+    string Id, string Object, long Created, string Model, string? SystemFingerprint,
+    IReadOnlyList<ChunkChoiceDto> Choices, UsageDto? Usage = null);
+
+public sealed record ChunkChoiceDto(int Index, DeltaDto Delta, string? FinishReason, object? Logprobs = null);
+
+public sealed record DeltaDto(string? Role = null, string? Content = null);
+
+public sealed record UsageDto(int PromptTokens, int CompletionTokens, int TotalTokens);
+
+public sealed record ModelListDto(string Object, IReadOnlyList<ModelDto> Data);
+
+public sealed record ModelDto(string Id, string Object, long Created, string OwnedBy);
+
+public sealed record ErrorBodyDto(ErrorDto Error);
+
+/// <summary>OpenAI's error object; <see cref="Param"/> and <see cref="Code"/> are written even when null.</summary>
+public sealed record ErrorDto(
+    string Message,
+    string Type,
+    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.Never)] string? Param,
+    [property: System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.Never)] string? Code);

@@ -1,0 +1,102 @@
+using Gateway.OpenAi;
+using Platform.Contracts.Chat;
+
+namespace Gateway.Validation;
+
+/// <summary>Checks an OpenAI chat-completions body field by field and maps it to <see cref="ValidatedChatRequest"/>.</summary>
+public static class ChatRequestValidator
+{
+    private static readonly HashSet<string> Roles = ["system", "developer", "user", "assistant"];
+
+    public static (ValidatedChatRequest? Request, ApiError? Error) Validate(ChatCompletionRequestDto dto, GatewayOptions options)
+    {
+        if (string.IsNullOrWhiteSpace(dto.Model))
+            return Fail(ApiError.Invalid("You must provide a model parameter.", "model", "missing_required_parameter"));
+        if (dto.Messages is null)
+            return Fail(ApiError.Invalid("Missing required parameter: 'messages'.", "messages", "missing_required_parameter"));
+        if (dto.Messages.Count == 0)
+            return Fail(ApiError.Invalid("'messages' must contain at least one message.", "messages", "empty_array"));
+
+        var turns = new List<ChatTurn>(dto.Messages.Count);
+        var images = new List<DecodedImage>();
+        for (var i = 0; i < dto.Messages.Count; i++)
+        {
+            var m = dto.Messages[i];
+            var at = $"messages[{i}]";
+            if (m is null) return Fail(ApiError.Invalid($"{at} is null.", at, "invalid_type"));
+            if (string.IsNullOrEmpty(m.Role))
+                return Fail(ApiError.Invalid($"Missing required parameter: '{at}.role'.", $"{at}.role", "missing_required_parameter"));
+            if (!Roles.Contains(m.Role))
+                return Fail(ApiError.Invalid(
+                    $"Invalid value '{m.Role}' for {at}.role; supported roles are system, developer, user and assistant.", $"{at}.role"));
+            if (m.Content is null)
+                return Fail(ApiError.Invalid($"Missing required parameter: '{at}.content'.", $"{at}.content", "missing_required_parameter"));
+
+            string text;
+            if (m.Content.Parts is null) text = m.Content.Text ?? "";
+            else
+            {
+                if (m.Content.Parts.Count == 0)
+                    return Fail(ApiError.Invalid($"{at}.content must not be an empty array.", $"{at}.content", "empty_array"));
+                var texts = new List<string>();
+                for (var j = 0; j < m.Content.Parts.Count; j++)
+                {
+                    var p = m.Content.Parts[j];
+                    var pat = $"{at}.content[{j}]";
+                    switch (p?.Type)
+                    {
+                        case "text":
+                            if (p.Text is null)
+                                return Fail(ApiError.Invalid($"Missing required parameter: '{pat}.text'.", $"{pat}.text", "missing_required_parameter"));
+                            texts.Add(p.Text);
+                            break;
+                        case "image_url":
+                            if (m.Role != "user")
+                                return Fail(ApiError.Invalid($"Image content is only allowed in user messages ({pat}).", pat));
+                            if (string.IsNullOrEmpty(p.ImageUrl?.Url))
+                                return Fail(ApiError.Invalid($"Missing required parameter: '{pat}.image_url.url'.", $"{pat}.image_url.url",
+                                    "missing_required_parameter"));
+                            if (images.Count >= options.MaxImagesPerRequest)
+                                return Fail(ApiError.Invalid($"Too many images; at most {options.MaxImagesPerRequest} per request.", pat));
+                            var (type, bytes, error) = DataUrlImageDecoder.Decode(p.ImageUrl.Url, options.MaxImageBytes);
+                            if (error is not null)
+                                return Fail(ApiError.Invalid(error, $"{pat}.image_url.url", "invalid_image"));
+                            images.Add(new DecodedImage(i, j, type!, bytes!));
+                            break;
+                        default:
+                            return Fail(ApiError.Invalid(
+                                $"Invalid content part type '{p?.Type}' at {pat}; supported types are text and image_url.", $"{pat}.type"));
+                    }
+                }
+                text = string.Join("\n", texts);
+            }
+            turns.Add(new ChatTurn(m.Role == "developer" ? "system" : m.Role, text));
+        }
+
+        var maxTokens = dto.MaxCompletionTokens ?? dto.MaxTokens;
+        var maxTokensParam = dto.MaxCompletionTokens is not null ? "max_completion_tokens" : "max_tokens";
+        if (maxTokens is < 1)
+            return Fail(ApiError.Invalid($"Invalid '{maxTokensParam}': {maxTokens}; it must be at least 1.", maxTokensParam));
+        if (dto.Temperature is { } t && (float.IsNaN(t) || t < 0 || t > 2))
+            return Fail(ApiError.Invalid($"Invalid 'temperature': {t}; it must be between 0 and 2.", "temperature"));
+        if (dto.TopP is { } tp && (float.IsNaN(tp) || tp <= 0 || tp > 1))
+            return Fail(ApiError.Invalid($"Invalid 'top_p': {tp}; it must be greater than 0 and at most 1.", "top_p"));
+        var n = dto.N ?? 1;
+        if (n < 1 || n > options.MaxChoices)
+            return Fail(ApiError.Invalid($"Invalid 'n': {n}; it must be between 1 and {options.MaxChoices}.", "n"));
+        var stop = dto.Stop ?? [];
+        if (stop.Count > options.MaxStopSequences)
+            return Fail(ApiError.Invalid($"Invalid 'stop': at most {options.MaxStopSequences} sequences are allowed.", "stop"));
+        if (stop.Any(string.IsNullOrEmpty))
+            return Fail(ApiError.Invalid("Invalid 'stop': sequences must not be empty.", "stop"));
+        var stream = dto.Stream ?? false;
+        if (dto.StreamOptions is not null && !stream)
+            return Fail(ApiError.Invalid("The 'stream_options' parameter is only allowed when 'stream' is enabled.", "stream_options"));
+
+        var sampling = new SamplingParameters(dto.Temperature ?? 1f, dto.TopP ?? 1f, dto.Seed is { } s ? unchecked((ulong)s) : null);
+        return (new ValidatedChatRequest(dto.Model, turns, images, maxTokens, sampling, stop, n, stream,
+            stream && dto.StreamOptions?.IncludeUsage == true), null);
+    }
+
+    private static (ValidatedChatRequest?, ApiError?) Fail(ApiError error) => (null, error);
+}

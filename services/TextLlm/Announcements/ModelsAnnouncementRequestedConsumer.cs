@@ -1,0 +1,10 @@
+using MassTransit;
+using Platform.Contracts.Models;
+
+namespace TextLlm.Announcements;
+
+/// <summary>Answers a router that just started; runs on a temporary per-instance queue so every worker hears it.</summary>
+public sealed class ModelsAnnouncementRequestedConsumer(ModelAnnouncer announcer) : IConsumer<ModelsAnnouncementRequested>
+{
+    public Task Consume(ConsumeContext<ModelsAnnouncementRequested> context) => announcer.AnnounceAsync(context.CancellationToken);
+}

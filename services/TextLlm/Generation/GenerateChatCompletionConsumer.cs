@@ -1,0 +1,111 @@
+using MassTransit;
+using Microsoft.Extensions.Options;
+using Platform.Contracts.Chat;
+using Platform.Inference.Engine;
+using TextLlm.Models;
+
+namespace TextLlm.Generation;
+
+/// <summary>
+/// Serves one request from its model's queue for the whole generation, so the endpoint's ConcurrentMessageLimit
+/// (the engine's MaxConcurrentSequences) keeps a worker from taking more than its engine runs; the rest wait in
+/// the queue for whichever worker frees a slot first. Failures before the Accepted response throw (and are retried);
+/// after it they are reported to the stream as <see cref="ChatCompletionFailed"/>, never retried, because part of
+/// the answer may already be with the client.
+/// </summary>
+public sealed class GenerateChatCompletionConsumer(
+    EngineHost engines,
+    ActiveGenerations active,
+    IOptions<TextLlmOptions> options,
+    WorkerIdentity identity,
+    ILogger<GenerateChatCompletionConsumer> logger) : IConsumer<GenerateChatCompletion>
+{
+    public async Task Consume(ConsumeContext<GenerateChatCompletion> context)
+    {
+        var m = context.Message;
+        var o = options.Value;
+        if (context.ReceiveContext.Redelivered)
+        {
+            // The broker gives a message back only when the worker holding it died. Its client may already have part
+            // of the answer from that worker, which cannot be continued here, so the request ends with a clear error.
+            const string reason = "The worker that took this request stopped before finishing it; retry the request.";
+            await context.RespondAsync(new ChatCompletionRejected(m.RequestId, identity.WorkerId, ChatErrorCodes.WorkerUnavailable, reason, null));
+            await (await context.GetSendEndpoint(m.StreamAddress)).Send(new ChatCompletionFailed(m.RequestId, ChatErrorCodes.WorkerUnavailable, reason));
+            return;
+        }
+        if (!engines.Engines.TryGetValue(m.Model, out var engine))
+        {
+            await Reject(context, ChatErrorCodes.ModelNotFound, $"The model '{m.Model}' is not served by worker '{identity.WorkerId}'.", "model");
+            return;
+        }
+
+        var request = new GenerationRequest
+        {
+            Messages = m.Messages.Select(t => new ChatMessage(t.Role, t.Content)).ToList(),
+            Sampling = new SamplingOptions { Temperature = m.Sampling.Temperature, TopP = m.Sampling.TopP, Seed = m.Sampling.Seed },
+            StopStrings = m.Stop,
+            RequestId = m.RequestId.ToString(),
+        };
+        int promptTokens;
+        try
+        {
+            promptTokens = engine.CountPromptTokens(request);
+        }
+        catch (ContextLengthExceededException ex)
+        {
+            await Reject(context, ChatErrorCodes.ContextLengthExceeded, ex.Message, "messages");
+            return;
+        }
+        var room = engine.MaxContextTokens - promptTokens;
+        if (room < 1 || m.MaxTokens > room)
+        {
+            await Reject(context, ChatErrorCodes.ContextLengthExceeded,
+                $"This model's maximum context length is {engine.MaxContextTokens} tokens. However, you requested " +
+                $"{promptTokens + (m.MaxTokens ?? 1)} tokens ({promptTokens} in the messages, {m.MaxTokens ?? 1} in the completion).",
+                "messages");
+            return;
+        }
+        request = request with { MaxNewTokens = m.MaxTokens ?? Math.Min(room, o.DefaultMaxTokens) };
+
+        using var registration = active.Register(m.RequestId, context.CancellationToken);
+        await context.RespondAsync(new ChatCompletionAccepted(m.RequestId, identity.WorkerId, identity.ControlAddress, promptTokens));
+        var stream = await context.GetSendEndpoint(m.StreamAddress);
+        try
+        {
+            await ChunkPump.RunAsync(engine.GenerateAsync(request, registration.Token), m.RequestId,
+                chunk => stream.Send(chunk, CancellationToken.None),
+                TimeSpan.FromMilliseconds(o.CoalesceMaxDelayMs), o.CoalesceMaxTokens, TimeSpan.FromMilliseconds(o.HeartbeatIntervalMs),
+                registration.Token);
+        }
+        catch (OperationCanceledException) when (registration.Token.IsCancellationRequested)
+        {
+            logger.LogInformation("Request {RequestId} was cancelled", m.RequestId);
+            if (context.CancellationToken.IsCancellationRequested)
+                await TrySendFailure(stream, m.RequestId, ChatErrorCodes.WorkerUnavailable, "The worker is shutting down.");
+        }
+        catch (EngineFullException ex)
+        {
+            await TrySendFailure(stream, m.RequestId, ChatErrorCodes.QueueFull, ex.Message);
+        }
+        catch (Exception ex)
+        {
+            logger.LogError(ex, "Request {RequestId} failed while generating", m.RequestId);
+            await TrySendFailure(stream, m.RequestId, ChatErrorCodes.ServerError, $"Generation failed: {ex.Message}");
+        }
+    }
+
+    private async Task Reject(ConsumeContext<GenerateChatCompletion> context, string code, string message, string? param) =>
+        await context.RespondAsync(new ChatCompletionRejected(context.Message.RequestId, identity.WorkerId, code, message, param));
+
+    private async Task TrySendFailure(ISendEndpoint stream, Guid requestId, string code, string message)
+    {
+        try
+        {
+            await stream.Send(new ChatCompletionFailed(requestId, code, message), CancellationToken.None);
+        }
+        catch (Exception ex)
+        {
+            logger.LogWarning(ex, "Could not report the failure of request {RequestId}", requestId);
+        }
+    }
+}

@@ -1,0 +1,70 @@
+using System.ComponentModel.DataAnnotations;
+using Microsoft.Extensions.Options;
+using Platform.Contracts.Models;
+using Platform.Inference.Engine;
+
+namespace TextLlm.Models;
+
+/// <summary>
+/// Loads every served model's engine when the host starts (before the bus starts consuming, because it is
+/// registered first) and disposes them when it stops. A missing folder or a bad model stops the start with a
+/// message that names the model and the path.
+/// </summary>
+public sealed class EngineHost(
+    IReadOnlyDictionary<string, ModelEntry> registry,
+    IOptions<TextLlmOptions> options,
+    IHostEnvironment environment,
+    ILoggerFactory loggers) : IHostedService, IAsyncDisposable
+{
+    private readonly ILogger _logger = loggers.CreateLogger<EngineHost>();
+    private readonly Dictionary<string, ITextEngine> _engines = new(StringComparer.Ordinal);
+
+    public bool Loaded { get; private set; }
+
+    public IReadOnlyDictionary<string, ITextEngine> Engines => _engines;
+
+    /// <summary>Names this worker serves, with their registry entries, chosen from configuration alone.</summary>
+    public static IReadOnlyList<(string Name, ModelEntry Entry)> Served(IReadOnlyDictionary<string, ModelEntry> registry, TextLlmOptions options)
+    {
+        if (options.Models.Length == 0)
+            return registry.Where(kv => string.Equals(kv.Value.Kind, "text", StringComparison.OrdinalIgnoreCase))
+                .Select(kv => (kv.Key, kv.Value)).OrderBy(x => x.Key, StringComparer.Ordinal).ToList();
+        return options.Models.Select(n => registry.TryGetValue(n, out var e)
+            ? (n, e)
+            : throw new InvalidOperationException($"TextLlm:Models names '{n}', which is not in the Models registry.")).ToList();
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        var served = Served(registry, options.Value);
+        if (served.Count == 0)
+            throw new InvalidOperationException("TextLlm has no model to serve: add an entry under Models (Models:{name}:Path).");
+        foreach (var (name, entry) in served)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var results = new List<ValidationResult>();
+            if (!Validator.TryValidateObject(entry.Engine, new ValidationContext(entry.Engine), results, validateAllProperties: true))
+                throw new OptionsValidationException($"Models:{name}:Engine", typeof(EngineOptions),
+                    results.Select(r => $"Models:{name}:Engine: {r.ErrorMessage}"));
+            var folder = ModelPathResolver.Resolve(name, entry.Path, environment.ContentRootPath);
+            _logger.LogInformation("Loading model {Model} from {Folder} on {Device}", name, folder, entry.Engine.Device);
+            _engines[name] = TextEngine.Load(name, folder, entry.Engine, loggers.CreateLogger($"TextEngine.{name}"));
+        }
+        Loaded = true;
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public IReadOnlyList<ServedModel> Describe() =>
+        Served(registry, options.Value)
+            .Where(x => _engines.ContainsKey(x.Name))
+            .Select(x => new ServedModel(x.Name, _engines[x.Name].MaxContextTokens, x.Entry.Engine.MaxConcurrentSequences, AcceptsImages: false))
+            .ToList();
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var engine in _engines.Values) await engine.DisposeAsync();
+        _engines.Clear();
+    }
+}
