@@ -56,6 +56,8 @@ public sealed class VisualProjection : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    public MultimodalConfig Config => _config;
+
     /// <summary>latent [B, slots, dim] -> visual tokens [B, visual_tokens, lm_hidden].</summary>
     public override Tensor forward(Tensor latent) => proj.forward(latent).reshape(-1, _config.VisualTokens, _config.LmHiddenSize);
 }

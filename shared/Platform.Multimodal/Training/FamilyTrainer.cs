@@ -1,0 +1,282 @@
+using System.Diagnostics;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Platform.Inference.Models;
+using Platform.Inference.Models.Llama;
+using Platform.Inference.Tokenization;
+using Platform.Multimodal.Models;
+using Platform.Multimodal.Onnx;
+using Platform.Multimodal.World;
+using TorchSharp;
+using TorchSharp.PyBridge;
+using static TorchSharp.torch;
+
+namespace Platform.Multimodal.Training;
+
+/// <summary>
+/// Trains the whole family from scratch, in order: decoder + its condition encoder (pixels + per-object masks),
+/// visual encoder (regresses the conditioning of a jittered image), tokenizer, language model with the visual
+/// projection (captions, questions, instructions ending in [IMG0]..[IMG7], dialogues), then GILL's mapper,
+/// retrieval head and decision classifier on the frozen LM's [IMG] states. Writes one model folder.
+/// Only <see cref="WorldSplit.Seen"/> scenes are used: held-out colour/shape pairs never reach any model.
+/// </summary>
+public sealed class FamilyTrainer(TrainOptions options, Action<string> log)
+{
+    private readonly Stopwatch _clock = Stopwatch.StartNew();
+
+    private void Log(string message) => log($"[{_clock.Elapsed.TotalSeconds,6:F1}s] {message}");
+
+    public void Run(CancellationToken cancellationToken = default)
+    {
+        if (options.Threads > 0) set_num_threads(options.Threads);
+        manual_seed(options.Seed);
+        var folder = options.OutputFolder;
+        Directory.CreateDirectory(folder);
+        var config = new MultimodalConfig { LmHiddenSize = options.LmHidden, MapperDim = Math.Max(32, options.LmHidden), MapperHeads = 4 };
+        using var heads = new MultimodalHeads(config);
+        using var decoder = new ImageDecoder(config);
+
+        TrainDecoder(heads.condition_encoder, decoder, cancellationToken);
+        TrainVisualEncoder(heads, cancellationToken);
+        var chat = BuildTokenizer(folder, config);
+        using var lm = TrainLanguageModel(folder, heads, chat, cancellationToken);
+        TrainGillHeads(lm, heads, chat, cancellationToken);
+
+        File.WriteAllText(Path.Combine(folder, ModelFiles.Config), config.ToJson());
+        heads.save_safetensors(Path.Combine(folder, ModelFiles.Heads));
+        decoder.save_safetensors(Path.Combine(folder, ModelFiles.DecoderWeights));
+        DecoderOnnxExporter.Export(decoder, Path.Combine(folder, ModelFiles.DecoderOnnx));
+        WriteGallery(folder, heads);
+        Log($"done: {folder}");
+    }
+
+    private static Tensor Masks(IReadOnlyList<Scene> scenes, int slots)
+    {
+        int s = WorldSpec.ImageSize;
+        var data = new float[scenes.Count * slots * s * s];
+        for (int i = 0; i < scenes.Count; i++)
+            for (int q = 0; q < Math.Min(slots, scenes[i].Objects.Count); q++)
+            {
+                var o = scenes[i].Objects[q];
+                int cx = WorldSpec.CellCentres[o.Column] + scenes[i].JitterX, cy = WorldSpec.CellCentres[o.Row] + scenes[i].JitterY, h = WorldSpec.HalfExtent(o.Size);
+                for (int y = Math.Max(0, cy - h); y <= Math.Min(s - 1, cy + h); y++)
+                    for (int x = Math.Max(0, cx - h); x <= Math.Min(s - 1, cx + h); x++)
+                        if (SceneRenderer.Inside(o.Shape, x - cx, y - cy, h)) data[((i * slots + q) * s + y) * s + x] = 1f;
+            }
+        return tensor(data, [scenes.Count, slots, s, s]);
+    }
+
+    /// <summary>Linear warm-up then cosine decay to 10%.</summary>
+    private static double Schedule(double peak, int step, int total)
+    {
+        int warm = Math.Max(1, Math.Min(50, total / 10));
+        if (step < warm) return peak * (step + 1) / warm;
+        double p = (step - warm) / (double)Math.Max(1, total - warm);
+        return peak * (0.1 + 0.9 * 0.5 * (1 + Math.Cos(Math.PI * p)));
+    }
+
+    private static void SetLr(optim.Optimizer opt, double lr)
+    {
+        foreach (var g in opt.ParamGroups) g.LearningRate = lr;
+    }
+
+    private void TrainDecoder(ConditionEncoder encoder, ImageDecoder decoder, CancellationToken ct)
+    {
+        var generator = new SceneGenerator(options.Seed + 1);
+        var parameters = encoder.parameters().Concat(decoder.parameters());
+        using var opt = optim.Adam(parameters, 3e-3);
+        int slots = decoder.Config.ConditionSlots;
+        for (int step = 0; step < options.DecoderSteps; step++)
+        {
+            ct.ThrowIfCancellationRequested();
+            using var scope = NewDisposeScope();
+            SetLr(opt, Schedule(3e-3, step, options.DecoderSteps));
+            var scenes = Enumerable.Range(0, options.ImageBatch).Select(_ => generator.NextScene(jitter: false)).ToList();
+            var (image, logits) = decoder.Forward(encoder.forward(ConditionEncoder.Attributes(scenes, slots)));
+            var pixelLoss = nn.functional.mse_loss(image, LmBatch.RenderImages(scenes));
+            var maskLoss = nn.functional.binary_cross_entropy_with_logits(logits, Masks(scenes, slots));
+            var loss = pixelLoss * 10 + maskLoss;
+            opt.zero_grad();
+            loss.backward();
+            opt.step();
+            if (step % 100 == 0 || step == options.DecoderSteps - 1)
+                Log($"decoder step {step}: pixel mse {pixelLoss.item<float>():F5}, mask bce {maskLoss.item<float>():F4}");
+        }
+    }
+
+    private void TrainVisualEncoder(MultimodalHeads heads, CancellationToken ct)
+    {
+        var generator = new SceneGenerator(options.Seed + 2);
+        using var opt = optim.Adam(heads.visual_encoder.parameters(), 2e-3);
+        int slots = heads.Config.ConditionSlots;
+        for (int step = 0; step < options.VisualSteps; step++)
+        {
+            ct.ThrowIfCancellationRequested();
+            using var scope = NewDisposeScope();
+            SetLr(opt, Schedule(2e-3, step, options.VisualSteps));
+            var scenes = Enumerable.Range(0, options.ImageBatch).Select(_ => generator.NextScene()).ToList();
+            Tensor target;
+            using (no_grad()) target = heads.condition_encoder.forward(ConditionEncoder.Attributes(scenes, slots));
+            var loss = nn.functional.mse_loss(heads.visual_encoder.forward(LmBatch.RenderImages(scenes)), target);
+            opt.zero_grad();
+            loss.backward();
+            opt.step();
+            if (step % 100 == 0 || step == options.VisualSteps - 1) Log($"visual encoder step {step}: latent mse {loss.item<float>():F5}");
+        }
+    }
+
+    private DemoChat BuildTokenizer(string folder, MultimodalConfig config)
+    {
+        var generator = new SceneGenerator(options.Seed + 3);
+        var corpus = new List<string>();
+        for (int i = 0; i < 3000; i++)
+            foreach (var turn in generator.Next().Turns)
+                corpus.AddRange(turn.Text.Split(WorldText.ImagePlaceholder));
+        // The held-out pairs never occur in the corpus, but their words do: the vocabulary is the same either way.
+        corpus.Add("user assistant system\n");
+        int size = DemoTokenizerWriter.Write(folder, corpus, WorldText.ImageTokens);
+        var tokenizerConfig = new JsonObject
+        {
+            ["add_bos_token"] = false,
+            ["bos_token"] = null,
+            ["eos_token"] = "<|im_end|>",
+            ["model_max_length"] = 256,
+            ["chat_template"] = TinyModelFactory.DemoChatTemplate,
+        };
+        File.WriteAllText(Path.Combine(folder, "tokenizer_config.json"), tokenizerConfig.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+        var tokenizer = TokenizerLoader.Load(folder);
+        Log($"tokenizer: {size} tokens");
+        return new DemoChat(tokenizer, config.VisualTokens);
+    }
+
+    private LlamaForCausalLM TrainLanguageModel(string folder, MultimodalHeads heads, DemoChat chat, CancellationToken ct)
+    {
+        int vocab = (chat.Tokenizer.VocabSize + 7) / 8 * 8;
+        var eos = JsonDocument.Parse($"[{chat.ImEnd}, 0]").RootElement.Clone();
+        var config = new LlamaConfig
+        {
+            VocabSize = vocab, HiddenSize = options.LmHidden, IntermediateSize = options.LmIntermediate,
+            NumHiddenLayers = options.LmLayers, NumAttentionHeads = options.LmHeads, NumKeyValueHeads = options.LmHeads,
+            MaxPositionEmbeddings = 256, RmsNormEps = 1e-5, RopeTheta = 10000, TieWordEmbeddings = true,
+            EosTokenId = eos, TorchDtype = "float32",
+        };
+        File.WriteAllText(Path.Combine(folder, "config.json"), config.ToJson());
+        File.WriteAllText(Path.Combine(folder, "generation_config.json"), new GenerationConfig { EosTokenId = eos, MaxNewTokens = 64 }.ToJson());
+
+        var lm = new LlamaForCausalLM(config);
+        // HF's initializer_range 0.02: with tied embeddings, N(0, 1) rows would make the first logits ~sqrt(hidden) wide.
+        using (no_grad()) lm.model.embed_tokens.weight!.normal_(0, 0.02);
+        var generator = new SceneGenerator(options.Seed + 4);
+        var parameters = lm.parameters().Concat(heads.visual_projection.parameters()).ToList();
+        using var opt = optim.AdamW(parameters, 2e-3, weight_decay: 0.01);
+        lm.train();
+        for (int step = 0; step < options.LmSteps; step++)
+        {
+            ct.ThrowIfCancellationRequested();
+            using var scope = NewDisposeScope();
+            SetLr(opt, Schedule(2e-3, step, options.LmSteps));
+            var batch = Enumerable.Range(0, options.LmBatch).Select(_ => chat.Encode(generator.Next().Turns)).ToList();
+            var (embeds, labels, _) = LmBatch.Build(batch, lm, heads.visual_encoder, heads.visual_projection);
+            var logits = lm.Forward(new LlamaInputs { InputsEmbeds = embeds }).Logits!;
+            var loss = nn.functional.cross_entropy(logits[.., ..^1].reshape(-1, vocab), labels[.., 1..].reshape(-1), ignore_index: -100);
+            opt.zero_grad();
+            loss.backward();
+            nn.utils.clip_grad_norm_(parameters, 1.0);
+            opt.step();
+            if (step % 100 == 0 || step == options.LmSteps - 1) Log($"lm step {step}: loss {loss.item<float>():F4}");
+        }
+        lm.eval();
+        lm.save_safetensors(Path.Combine(folder, "model.safetensors"));
+        return lm;
+    }
+
+    /// <summary>Teacher-forced [IMG] states of conversations that end in a picture (the LM is frozen, as in GILL).</summary>
+    public static (Tensor Hidden, Tensor Embeds) ImageSlotStates(LlamaForCausalLM lm, MultimodalHeads heads, IReadOnlyList<EncodedDialogue> batch)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var (embeds, _, ids) = LmBatch.Build(batch, lm, heads.visual_encoder, heads.visual_projection);
+        int r = heads.Config.ImageTokens;
+        var positions = new long[batch.Count * r];
+        for (int i = 0; i < batch.Count; i++)
+            for (int k = 0; k < r; k++) positions[i * r + k] = batch[i].ImgTokenStarts[^1] + k;
+        var pos = tensor(positions, [batch.Count, r]);
+        var output = lm.Forward(new LlamaInputs { InputsEmbeds = embeds, HiddenStatePositions = pos, SkipLogits = true });
+        var slotEmbeds = embeds.gather(1, pos.unsqueeze(-1).expand(-1, -1, embeds.shape[2]));
+        return (output.HiddenStates!.MoveToOuterDisposeScope(), slotEmbeds.MoveToOuterDisposeScope());
+    }
+
+    private void TrainGillHeads(LlamaForCausalLM lm, MultimodalHeads heads, DemoChat chat, CancellationToken ct)
+    {
+        var generator = new SceneGenerator(options.Seed + 5);
+        int n = options.HeadExamples, slots = heads.Config.ConditionSlots;
+        var dialogues = Enumerable.Range(0, n).Select(i => i % 2 == 0 ? generator.Instruction() : generator.Retrieval()).ToList();
+        var hiddenParts = new List<Tensor>();
+        var embedParts = new List<Tensor>();
+        for (int i = 0; i < n; i += 64)
+        {
+            var chunk = dialogues.Skip(i).Take(64).Select(d => chat.Encode(d.Turns)).ToList();
+            var (h, e) = ImageSlotStates(lm, heads, chunk);
+            hiddenParts.Add(h);
+            embedParts.Add(e);
+        }
+        using var hidden = cat(hiddenParts, 0);
+        using var slotEmbeds = cat(embedParts, 0);
+        hiddenParts.ForEach(t => t.Dispose());
+        embedParts.ForEach(t => t.Dispose());
+        var scenes = dialogues.Select(d => d.Turns[^1].OutputScene!).ToList();
+        using var isRetrieve = tensor(dialogues.Select(d => d.Turns[^1].Retrieve ? 1L : 0L).ToArray());
+        Tensor targets, imageLatents;
+        using (no_grad())
+        {
+            targets = heads.condition_encoder.forward(ConditionEncoder.Attributes(scenes, slots));
+            imageLatents = heads.visual_encoder.forward(LmBatch.RenderImages(scenes));
+        }
+        Log($"gill heads: {n} [IMG] states collected");
+
+        var parameters = heads.mapper.parameters().Concat(heads.retrieval.parameters()).Concat(heads.decision.parameters());
+        using var opt = optim.AdamW(parameters, 1e-3, weight_decay: 0.01);
+        var random = new Random(options.Seed + 6);
+        int batchSize = Math.Min(64, n);
+        for (int step = 0; step < options.HeadSteps; step++)
+        {
+            ct.ThrowIfCancellationRequested();
+            using var scope = NewDisposeScope();
+            SetLr(opt, Schedule(1e-3, step, options.HeadSteps));
+            var index = tensor(Enumerable.Range(0, batchSize).Select(_ => (long)random.Next(n)).ToArray());
+            var h = hidden.index_select(0, index);
+            var e = slotEmbeds.index_select(0, index);
+            var gen = isRetrieve.index_select(0, index).eq(0);
+            var mapped = heads.mapper.forward(h, e);
+            // GILL trains the mapper on generation examples only (MSE to the decoder's text-encoder output).
+            var mapLoss = (mapped - targets.index_select(0, index)).pow(2).mean([1, 2]).masked_select(gen).mean();
+            var text = heads.retrieval.EmbedText(h);
+            var image = heads.retrieval.EmbedImage(imageLatents.index_select(0, index));
+            var logits = heads.retrieval.logit_scale.exp().clamp_max(100) * text.matmul(image.t());
+            var labels = arange(batchSize);
+            var retrievalLoss = (nn.functional.cross_entropy(logits, labels) + nn.functional.cross_entropy(logits.t(), labels)) / 2;
+            var decisionLoss = nn.functional.cross_entropy(heads.decision.forward(h[.., 0]), isRetrieve.index_select(0, index));
+            var loss = mapLoss + retrievalLoss + decisionLoss;
+            opt.zero_grad();
+            loss.backward();
+            opt.step();
+            if (step % 100 == 0 || step == options.HeadSteps - 1)
+                Log($"gill heads step {step}: mapper mse {mapLoss.item<float>():F5}, retrieval {retrievalLoss.item<float>():F4}, decision {decisionLoss.item<float>():F4}");
+        }
+        targets.Dispose();
+        imageLatents.Dispose();
+    }
+
+    /// <summary>The retrieval gallery: every single-object scene of the world (held-out pairs included: retrieving
+    /// one is a composition test, since no retrieval prompt for it was trained), images and their embeddings.</summary>
+    private void WriteGallery(string folder, MultimodalHeads heads)
+    {
+        var scenes = Gallery.Scenes();
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var images = LmBatch.RenderImages(scenes);
+        var embeddings = heads.retrieval.EmbedImage(heads.visual_encoder.forward(images));
+        Gallery.Save(folder, scenes, embeddings);
+        Log($"gallery: {scenes.Count} images");
+    }
+}

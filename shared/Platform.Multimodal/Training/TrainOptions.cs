@@ -1,0 +1,30 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Platform.Multimodal.Training;
+
+/// <summary>Sizes and step counts of one training run of the whole family (all from scratch, fixed seed).</summary>
+public sealed record TrainOptions
+{
+    [Required] public string OutputFolder { get; init; } = "models/demo";
+    public int Seed { get; init; } = 1234;
+    [Range(0, 100_000)] public int DecoderSteps { get; init; } = 700;
+    [Range(0, 100_000)] public int VisualSteps { get; init; } = 700;
+    [Range(0, 100_000)] public int LmSteps { get; init; } = 1500;
+    [Range(0, 100_000)] public int HeadSteps { get; init; } = 600;
+    [Range(1, 4096)] public int ImageBatch { get; init; } = 64;
+    [Range(1, 4096)] public int LmBatch { get; init; } = 16;
+    /// <summary>Conversations whose [IMG] states train the mapper, retrieval and decision heads.</summary>
+    [Range(8, 1_000_000)] public int HeadExamples { get; init; } = 3000;
+    [Range(8, 8192)] public int LmHidden { get; init; } = 128;
+    [Range(1, 64)] public int LmLayers { get; init; } = 4;
+    [Range(1, 64)] public int LmHeads { get; init; } = 4;
+    [Range(8, 32768)] public int LmIntermediate { get; init; } = 384;
+    [Range(0, 64)] public int Threads { get; init; } = 2;
+
+    /// <summary>A few steps of everything at tiny sizes (the smoke test's settings).</summary>
+    public static TrainOptions Quick(string output) => new()
+    {
+        OutputFolder = output, DecoderSteps = 3, VisualSteps = 3, LmSteps = 3, HeadSteps = 3, ImageBatch = 8, LmBatch = 4,
+        HeadExamples = 16, LmHidden = 32, LmLayers = 1, LmHeads = 2, LmIntermediate = 64,
+    };
+}
