@@ -89,6 +89,14 @@ public static class TinyModelFactory
     /// <summary>Random weights with a fixed seed: TorchSharp's default init, then norms perturbed around 1 so they matter.</summary>
     public static void WriteWeights(string folder, LlamaConfig config, int seed, bool sharded)
     {
+        // Module init draws from torch's global generator: serialise so a seed always gives the same weights.
+        lock (SeedGate) WriteWeightsLocked(folder, config, seed, sharded);
+    }
+
+    private static readonly object SeedGate = new();
+
+    private static void WriteWeightsLocked(string folder, LlamaConfig config, int seed, bool sharded)
+    {
         using var scope = NewDisposeScope();
         manual_seed(seed);
         using var model = new LlamaForCausalLM(config);
