@@ -1,0 +1,208 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Runtime.CompilerServices;
+using System.Text;
+using Platform.Batch.Tests.Storage;
+using Platform.Inference.Models;
+
+namespace Platform.Batch.Tests.Integration;
+
+/// <summary>
+/// The distributed mode for fault tests: the gateway and TextLlm workers as separate OS processes (the built
+/// Gateway.dll and TextLlm.dll next to this test assembly), RabbitMQ from scripts/rabbitmq.sh and PostgreSQL from
+/// scripts/postgres.sh (both started by scripts/test.sh). Each cluster serves its own model name (its own chat
+/// queue) and its own PostgreSQL schema, so clusters of different tests never share work.
+/// </summary>
+public sealed class DistributedCluster : IAsyncDisposable
+{
+    private readonly List<ServiceProcess> _processes = [];
+    private readonly TempDirectory _dir = new();
+    private readonly string _schema = PostgresTestServer.NewSchema();
+    private readonly string _modelFolder;
+
+    public string Model { get; } = "tiny-" + Guid.NewGuid().ToString("N")[..8];
+    public ServiceProcess? Gateway { get; private set; }
+    public HttpClient Http { get; } = new() { Timeout = TimeSpan.FromSeconds(60) };
+
+    private DistributedCluster()
+    {
+        _modelFolder = TinyModelFactory.Create(_dir.File("model"), TinyModelFactory.TinyConfig());
+    }
+
+    public static string RepoRoot([CallerFilePath] string source = "") =>
+        Path.GetFullPath(Path.Combine(Path.GetDirectoryName(source)!, "..", "..", ".."));
+
+    /// <summary>Skips (fails under CI=true) when RabbitMQ or PostgreSQL is not reachable.</summary>
+    public static void RequireServers()
+    {
+        PostgresTestServer.RequireServer();
+        string? problem = null;
+        try
+        {
+            using var tcp = new TcpClient();
+            tcp.Connect(IPAddress.Loopback, 5672);
+        }
+        catch (SocketException ex)
+        {
+            problem = $"RabbitMQ not reachable on 127.0.0.1:5672 ({ex.Message}). Start it with scripts/rabbitmq.sh start.";
+        }
+        if (problem is null) return;
+        if (string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase))
+            Assert.Fail(problem + " CI=true: the fault tests must run.");
+        Skip.If(true, problem);
+    }
+
+    public static async Task<DistributedCluster> StartAsync()
+    {
+        RequireServers();
+        var cluster = new DistributedCluster();
+        await cluster.StartWorkerAsync();
+        await cluster.StartGatewayAsync();
+        return cluster;
+    }
+
+    private static Dictionary<string, string> Common() => new()
+    {
+        ["Bus__Transport"] = "RabbitMq",
+        ["Bus__RabbitMq__Host"] = "127.0.0.1",
+        ["Logging__LogLevel__Default"] = "Warning",
+        ["Logging__LogLevel__Platform"] = "Information",
+        ["DOTNET_gcServer"] = "0",
+    };
+
+    public async Task<ServiceProcess> StartWorkerAsync()
+    {
+        var env = Common();
+        env["TextLlm__Models__0"] = Model;
+        env[$"Models__{Model}__Path"] = _modelFolder;
+        env[$"Models__{Model}__Engine__MaxConcurrentSequences"] = "4";
+        env["TextLlm__AnnounceIntervalSeconds"] = "1";
+        env["TextLlm__HeartbeatIntervalMs"] = "200";
+        var worker = ServiceProcess.Start("TextLlm.dll", _dir.Path, env, $"worker{_processes.Count}");
+        _processes.Add(worker);
+        await worker.WaitHealthyAsync("/alive");
+        return worker;
+    }
+
+    public async Task<ServiceProcess> StartGatewayAsync()
+    {
+        var env = Common();
+        env["Gateway__HostWorkers"] = "false";
+        env["Batch__Store"] = "Postgres";
+        env["Batch__ConnectionString"] = PostgresTestServer.ConnectionString;
+        env["Batch__PostgresSchema"] = _schema;
+        env["Batch__MaxConcurrentItems"] = "2";
+        env["Batch__SweepIntervalSeconds"] = "1";
+        env["Batch__RedispatchAfterSeconds"] = "20";
+        env["ChatClient__StreamIdleTimeoutSeconds"] = "3";
+        env["ChatClient__QueueTimeoutSeconds"] = "20";
+        Gateway = ServiceProcess.Start("Gateway.dll", _dir.Path, env, $"gateway{_processes.Count}");
+        _processes.Add(Gateway);
+        Http.BaseAddress = Gateway.Address;
+        await Gateway.WaitHealthyAsync("/health"); // healthy once a worker announced the model
+        return Gateway;
+    }
+
+    public string Logs() => string.Join("\n", _processes.Select(p => p.Tail()));
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var p in _processes) await p.DisposeAsync();
+        Http.Dispose();
+        _dir.Dispose();
+    }
+}
+
+/// <summary>One service as a child process on a free loopback port; output kept in a file for diagnostics.</summary>
+public sealed class ServiceProcess : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly string _log;
+
+    private ServiceProcess(Process process, Uri address, string log, string name)
+    {
+        _process = process;
+        Address = address;
+        _log = log;
+        Name = name;
+    }
+
+    public Uri Address { get; }
+    public string Name { get; }
+    public bool HasExited => _process.HasExited;
+
+    public static ServiceProcess Start(string dll, string workDir, IReadOnlyDictionary<string, string> env, string name)
+    {
+        var path = Path.Combine(AppContext.BaseDirectory, dll);
+        if (!File.Exists(path)) throw new FileNotFoundException($"The service {dll} was not built next to the tests.", path);
+        var port = FreePort();
+        var address = new Uri($"http://127.0.0.1:{port}");
+        var log = Path.Combine(workDir, name + ".log");
+        var info = new ProcessStartInfo("dotnet")
+        {
+            WorkingDirectory = workDir, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false,
+        };
+        foreach (var a in new[] { "exec", path, "--urls", address.ToString().TrimEnd('/'), "--contentRoot", workDir }) info.ArgumentList.Add(a);
+        foreach (var (k, v) in env) info.Environment[k] = v;
+        var process = Process.Start(info) ?? throw new InvalidOperationException($"Could not start {dll}.");
+        var writer = new StreamWriter(log, append: true, Encoding.UTF8) { AutoFlush = true };
+        var gate = new object();
+        process.OutputDataReceived += (_, e) => { if (e.Data is not null) lock (gate) writer.WriteLine(e.Data); };
+        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) lock (gate) writer.WriteLine(e.Data); };
+        process.BeginOutputReadLine();
+        process.BeginErrorReadLine();
+        return new ServiceProcess(process, address, log, name);
+    }
+
+    private static int FreePort()
+    {
+        var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+
+    public async Task WaitHealthyAsync(string path)
+    {
+        using var http = new HttpClient { BaseAddress = Address, Timeout = TimeSpan.FromSeconds(5) };
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(90);
+        while (DateTime.UtcNow < deadline)
+        {
+            if (_process.HasExited) Assert.Fail($"{Name} exited with {_process.ExitCode}:\n{Tail()}");
+            try
+            {
+                if ((await http.GetAsync(path)).IsSuccessStatusCode) return;
+            }
+            catch (HttpRequestException) { }
+            catch (TaskCanceledException) { }
+            await Task.Delay(200);
+        }
+        Assert.Fail($"{Name} did not become healthy at {path} within 90 s:\n{Tail()}");
+    }
+
+    /// <summary>SIGKILL: no graceful shutdown, no acknowledgements, no withdrawal message.</summary>
+    public void Kill()
+    {
+        if (!_process.HasExited) _process.Kill(entireProcessTree: true);
+        _process.WaitForExit(10_000);
+    }
+
+    public string Tail()
+    {
+        try
+        {
+            var lines = File.ReadAllLines(_log);
+            return $"--- {Name} ---\n" + string.Join("\n", lines.TakeLast(40));
+        }
+        catch (IOException) { return $"--- {Name}: no log ---"; }
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        Kill();
+        _process.Dispose();
+        return ValueTask.CompletedTask;
+    }
+}
