@@ -43,7 +43,11 @@ public static class TextLlmExtensions
             Register = x =>
             {
                 x.AddConsumer<GenerateChatCompletionConsumer>().ExcludeFromConfigureEndpoints();
-                x.AddConsumer<ModelsAnnouncementRequestedConsumer>().Endpoint(e => e.Temporary = true);
+                x.AddConsumer<ModelsAnnouncementRequestedConsumer>().Endpoint(e =>
+            {
+                e.Temporary = true;
+                e.InstanceId = BusExtensions.InstanceSuffix;
+            });
             },
             Configure = (context, cfg) =>
             {

@@ -8,6 +8,12 @@ namespace Platform.ServiceDefaults.Bus;
 
 public static class BusExtensions
 {
+    /// <summary>
+    /// Unique per process: the suffix of temporary per-instance queues (a temporary endpoint without it gets the same
+    /// exclusive queue name in every process, and the second process to declare it fails with RESOURCE_LOCKED).
+    /// </summary>
+    public static string InstanceSuffix { get; } = $"{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..12]}";
+
     /// <summary>Adds consumers or endpoints to the bus that <see cref="AddPlatformBus"/> builds later.</summary>
     public static IHostApplicationBuilder AddBusContribution(this IHostApplicationBuilder builder, BusContribution contribution)
     {

@@ -30,7 +30,11 @@ public static class ChatClientExtensions
         builder.Services.AddHealthChecks().AddCheck<ModelsAvailableHealthCheck>("models", tags: [ServiceDefaultsExtensions.ReadyTag]);
         builder.AddBusContribution(new BusContribution
         {
-            Register = x => x.AddConsumer<ModelsAnnouncedConsumer>().Endpoint(e => e.Temporary = true),
+            Register = x => x.AddConsumer<ModelsAnnouncedConsumer>().Endpoint(e =>
+            {
+                e.Temporary = true;
+                e.InstanceId = BusExtensions.InstanceSuffix;
+            }),
         });
         return builder;
     }

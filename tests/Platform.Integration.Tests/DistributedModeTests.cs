@@ -1,0 +1,114 @@
+using System.ClientModel;
+using System.Text.RegularExpressions;
+using OpenAI;
+using OpenAI.Chat;
+
+namespace Platform.Integration.Tests;
+
+/// <summary>Gateway and TextLlm workers as separate processes on RabbitMQ, driven with the official OpenAI .NET SDK.</summary>
+public class DistributedModeTests(DistributedPlatformFixture platform) : IClassFixture<DistributedPlatformFixture>
+{
+    private static readonly string[] Prompts = ["Tell me a long story about the sea.", "Describe the park.", "Count the apples.", "Hello!"];
+
+    private ChatClient Client(string model) => new(model, new ApiKeyCredential("unused"),
+        new OpenAIClientOptions { Endpoint = new Uri(platform.Gateway.Address, "/v1"), NetworkTimeout = TimeSpan.FromSeconds(120) });
+
+    private void Require()
+    {
+        RabbitMqBroker.Require();
+        Assert.True(platform.Started, "The distributed platform did not start:\n" + platform.Logs());
+    }
+
+    /// <summary>A prompt whose greedy completion runs to max tokens (a random model may otherwise stop early on its end token).</summary>
+    private async Task<string> LongRunningPromptAsync(string model, int maxTokens)
+    {
+        foreach (var prompt in Prompts)
+        {
+            ChatCompletion c = await Client(model).CompleteChatAsync([new UserChatMessage(prompt)],
+                new ChatCompletionOptions { MaxOutputTokenCount = maxTokens, Temperature = 0 });
+            if (c.FinishReason == ChatFinishReason.Length) return prompt;
+        }
+        throw new InvalidOperationException("No test prompt runs to max_tokens with this model.");
+    }
+
+    [SkippableFact]
+    public async Task CompleteChat_ThroughRabbitMq_ReturnsTextUsageAndWorker()
+    {
+        Require();
+        ChatCompletion completion = await Client(platform.Model).CompleteChatAsync(
+            [new SystemChatMessage("Be brief."), new UserChatMessage("Hello")],
+            new ChatCompletionOptions { MaxOutputTokenCount = 5, Temperature = 0 });
+        Assert.InRange(completion.Usage.OutputTokenCount, 1, 5);
+        Assert.True(completion.Usage.InputTokenCount > 0);
+        Assert.Contains(completion.SystemFingerprint, new[] { "textllm-a", "textllm-b" });
+    }
+
+    [SkippableFact]
+    public async Task CompleteChatStreaming_ChunksArriveBeforeTheEnd()
+    {
+        Require();
+        var prompt = await LongRunningPromptAsync(platform.Model, 300);
+        var contentUpdates = 0;
+        string? metricsAtFirstChunk = null;
+        ChatFinishReason? finish = null;
+        await foreach (var update in Client(platform.Model).CompleteChatStreamingAsync([new UserChatMessage(prompt)],
+                           new ChatCompletionOptions { MaxOutputTokenCount = 300, Temperature = 0 }))
+        {
+            if (update.ContentUpdate.Count > 0 && contentUpdates++ == 0)
+                metricsAtFirstChunk = await platform.Gateway.Http.GetStringAsync("/metrics");
+            finish ??= update.FinishReason;
+        }
+        Assert.Equal(ChatFinishReason.Length, finish);
+        Assert.True(contentUpdates > 1, $"expected several content chunks, got {contentUpdates}");
+        // When the client held its first chunk, the gateway still counted the request as running: it was not over.
+        Assert.Matches(new Regex($"platform_num_requests_running\\{{model_name=\"{platform.Model}\"\\}} [1-9]"), metricsAtFirstChunk!);
+    }
+
+    [SkippableFact]
+    public async Task TwoConcurrentRequests_AreServedByTwoWorkerProcesses()
+    {
+        Require();
+        var prompt = await LongRunningPromptAsync(platform.Model, 200);
+        var options = new ChatCompletionOptions { MaxOutputTokenCount = 200, Temperature = 0 };
+        // Each worker has one engine slot (ConcurrentMessageLimit 1), so the broker must hand the second to the other.
+        var results = await Task.WhenAll(
+            Client(platform.Model).CompleteChatAsync([new UserChatMessage(prompt)], options),
+            Client(platform.Model).CompleteChatAsync([new UserChatMessage(prompt)], options));
+        var workers = results.Select(r => r.Value.SystemFingerprint).Order().ToArray();
+        Assert.Equal(["textllm-a", "textllm-b"], workers);
+        // Same greedy request, two processes, same weights: same text.
+        Assert.Equal(results[0].Value.Content[0].Text, results[1].Value.Content[0].Text);
+    }
+
+    [SkippableFact]
+    public async Task WorkerKilledMidStream_ClientGetsAnErrorInsteadOfHanging()
+    {
+        Require();
+        var prompt = await LongRunningPromptAsync(platform.VictimModel, 400);
+        using var noHang = new CancellationTokenSource(TimeSpan.FromSeconds(90));
+        var received = 0;
+        var error = await Record.ExceptionAsync(async () =>
+        {
+            await foreach (var update in Client(platform.VictimModel).CompleteChatStreamingAsync([new UserChatMessage(prompt)],
+                               new ChatCompletionOptions { MaxOutputTokenCount = 400, Temperature = 0 }, noHang.Token))
+            {
+                if (update.ContentUpdate.Count > 0 && received++ == 0)
+                    platform.Victim.Kill();
+            }
+        });
+        Assert.True(received > 0, "the stream produced no content before the kill");
+        Assert.False(noHang.IsCancellationRequested, "the client hung after its worker was killed");
+        Assert.NotNull(error);
+        Assert.True(platform.Victim.HasExited);
+    }
+
+    [SkippableFact]
+    public async Task Models_ListsWhatTheWorkersAnnounced()
+    {
+        Require();
+        var models = new OpenAIClient(new ApiKeyCredential("unused"),
+            new OpenAIClientOptions { Endpoint = new Uri(platform.Gateway.Address, "/v1") }).GetOpenAIModelClient();
+        var list = (await models.GetModelsAsync()).Value.Select(m => m.Id).ToList();
+        Assert.Contains(platform.Model, list);
+    }
+}
