@@ -1,0 +1,220 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Platform.Inference.Engine;
+using Platform.Inference.Gguf;
+using Platform.Inference.Models;
+using Platform.Inference.Tokenization;
+
+namespace Platform.Bench.Engine;
+
+/// <summary>
+/// <c>engine</c>: our TorchSharp engine against llama.cpp (LLamaSharp 0.30.0, CPU backend) on the same random
+/// float32 weights in SmolLM-135M's shape, same thread count. Measures single-stream greedy decode, prefill,
+/// 16-stream aggregate decode through our continuous-batching scheduler, the memory-bandwidth bound for
+/// single-stream decode, peak RSS, and the logit difference between the two on the same tokens.
+/// Each timing is repeated; the best run is reported with the spread (other processes share the CPU).
+/// </summary>
+internal static class EngineBenchmark
+{
+    public static async Task<int> RunAsync(string[] args)
+    {
+        EngineBenchmarkOptions o;
+        try { o = EngineBenchmarkOptions.Parse(args); }
+        catch (ArgumentException e)
+        {
+            Console.Error.WriteLine($"engine: {e.Message}");
+            return 2;
+        }
+
+        var (folder, gguf) = PrepareModel(o);
+        var tokenizer = TokenizerLoader.Load(folder);
+        var corpus = CorpusTokens(tokenizer, o.PrefillTokens + o.Streams * 16 + o.BatchedPromptTokens);
+        var weightBytes = GgufReader.Open(gguf).Tensors.Sum(t => (long)t.ByteCount);
+
+        Console.WriteLine($"memory bandwidth ({o.Threads} threads, 3 x 256 MiB arrays) ...");
+        var bw = MemoryBandwidth.Measure(o.Threads);
+        double boundTokS = bw.TriadGBs * 1e9 / weightBytes;
+        Console.WriteLine($"  copy {bw.CopyGBs:F1} GB/s, triad {bw.TriadGBs:F1} GB/s; weights {weightBytes / 1048576.0:F0} MiB -> bound {boundTokS:F1} tok/s");
+
+        // ---------------------------------------------------------------- ours
+        GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
+        ProcessMemory.ResetPeak();
+        var ours = new Timings();
+        float[][] ourLogits;
+        int[] ourGreedy;
+        double oursPeakRss;
+        var parityTokens = corpus.Take(o.ParityTokens).ToArray();
+        await using (var engine = TextEngine.Load("bench", folder, new EngineOptions
+        {
+            Threads = o.Threads, MaxConcurrentSequences = o.Streams, MaxContextTokens = o.ContextTokens,
+            MaxWaitingRequests = o.Streams, PrefillChunkTokens = o.PrefillTokens,
+        }))
+        {
+            Console.WriteLine($"ours: TorchSharp {o.Threads} threads, {o.Streams} slots x {o.ContextTokens} tokens");
+            await RunOnce(engine, corpus.Take(16).ToArray(), 8);   // warm-up
+            var decodePrompt = corpus.Take(o.DecodePromptTokens).ToArray();
+            ourGreedy = [];
+            for (int r = 0; r < o.Repeat; r++)
+            {
+                var run = await RunOnce(engine, decodePrompt, o.DecodeNewTokens);
+                ours.Decode.Add(run.DecodeTokS);
+                ourGreedy = run.Tokens;
+                if (run.Tokens.Length < o.DecodeNewTokens) Console.WriteLine($"  note: generation stopped early at {run.Tokens.Length} tokens ({run.Finish})");
+            }
+            Console.WriteLine($"  decode   {Summary(ours.Decode)} tok/s");
+            var prefillPrompt = corpus.Take(o.PrefillTokens).ToArray();
+            for (int r = 0; r < o.Repeat; r++)
+                ours.Prefill.Add(o.PrefillTokens / (await RunOnce(engine, prefillPrompt, 1)).FirstTokenSeconds);
+            Console.WriteLine($"  prefill  {Summary(ours.Prefill)} tok/s");
+            for (int r = 0; r < o.Repeat; r++)
+            {
+                var sw = Stopwatch.StartNew();
+                var runs = await Task.WhenAll(Enumerable.Range(0, o.Streams).Select(s =>
+                    RunOnce(engine, corpus.Skip(s * 16).Take(o.BatchedPromptTokens).ToArray(), o.BatchedNewTokens)));
+                ours.Batched.Add(runs.Sum(x => x.Tokens.Length) / sw.Elapsed.TotalSeconds);
+            }
+            Console.WriteLine($"  batched  {Summary(ours.Batched)} tok/s aggregate over {o.Streams} streams (end to end, prefill included)");
+            ourLogits = LogitParity.OurLogits(engine.Model.Model, parityTokens);
+            oursPeakRss = ProcessMemory.PeakRssMiB() ?? double.NaN;
+        }
+
+        // ---------------------------------------------------------------- llama.cpp
+        var peer = new Timings();
+        double rel;
+        int greedyAgree;
+        using (var llama = new LlamaCppPeer(gguf, o.Threads, o.ContextTokens))
+        {
+            Console.WriteLine($"llama.cpp: LLamaSharp 0.30.0 CPU backend, {o.Threads} threads, f32 weights and KV cache");
+            llama.Generate(corpus.Take(16).ToArray(), 8);   // warm-up
+            int[] peerGreedy = [];
+            for (int r = 0; r < o.Repeat; r++)
+            {
+                var (tokens, seconds) = llama.Generate(corpus.Take(o.DecodePromptTokens).ToArray(), o.DecodeNewTokens);
+                peer.Decode.Add((tokens.Length - 1) / seconds);
+                peerGreedy = tokens;
+            }
+            Console.WriteLine($"  decode   {Summary(peer.Decode)} tok/s");
+            for (int r = 0; r < o.Repeat; r++)
+                peer.Prefill.Add(o.PrefillTokens / llama.Prefill(corpus.Take(o.PrefillTokens).ToArray()));
+            Console.WriteLine($"  prefill  {Summary(peer.Prefill)} tok/s");
+            rel = LogitParity.MaxRelativeDifference(ourLogits, llama.Logits(parityTokens));
+            greedyAgree = ourGreedy.Zip(peerGreedy).TakeWhile(p => p.First == p.Second).Count();
+        }
+
+        PrintTable(o, ours, peer, boundTokS, bw, rel, oursPeakRss, greedyAgree, ourGreedy.Length, weightBytes);
+        if (o.JsonPath is { } path)
+        {
+            var json = new Dictionary<string, object?>
+            {
+                ["ours_decode_tok_s"] = ours.Decode.Max(),
+                ["llamacpp_decode_tok_s"] = peer.Decode.Max(),
+                ["ours_prefill_tok_s"] = ours.Prefill.Max(),
+                ["llamacpp_prefill_tok_s"] = peer.Prefill.Max(),
+                ["ours_batched16_tok_s"] = ours.Batched.Max(),
+                ["bandwidth_bound_decode_tok_s"] = boundTokS,
+                ["max_rel_logit_diff"] = rel,
+                ["peak_rss_mb"] = oursPeakRss,
+                ["runs"] = new Dictionary<string, object>
+                {
+                    ["ours_decode_tok_s"] = ours.Decode, ["llamacpp_decode_tok_s"] = peer.Decode,
+                    ["ours_prefill_tok_s"] = ours.Prefill, ["llamacpp_prefill_tok_s"] = peer.Prefill,
+                    ["ours_batched16_tok_s"] = ours.Batched,
+                },
+                ["threads"] = o.Threads,
+                ["quick"] = o.Quick,
+                ["triad_gb_s"] = bw.TriadGBs,
+                ["copy_gb_s"] = bw.CopyGBs,
+                ["weight_bytes"] = weightBytes,
+                ["greedy_tokens_agreeing"] = greedyAgree,
+                ["decode_prompt_tokens"] = o.DecodePromptTokens,
+                ["decode_new_tokens"] = o.DecodeNewTokens,
+                ["prefill_tokens"] = o.PrefillTokens,
+                ["streams"] = o.Streams,
+            };
+            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+            File.WriteAllText(path, JsonSerializer.Serialize(json, new JsonSerializerOptions { WriteIndented = true }));
+            Console.WriteLine($"wrote {path}");
+        }
+        return 0;
+    }
+
+    private sealed class Timings
+    {
+        public List<double> Decode { get; } = [];
+        public List<double> Prefill { get; } = [];
+        public List<double> Batched { get; } = [];
+    }
+
+    private sealed record Run(int[] Tokens, double FirstTokenSeconds, double DecodeTokS, string? Finish);
+
+    /// <summary>One greedy request through the scheduler; decode rate = tokens after the first / time after the first.</summary>
+    private static async Task<Run> RunOnce(ITextEngine engine, int[] prompt, int newTokens)
+    {
+        var request = new GenerationRequest { PromptTokens = prompt, MaxNewTokens = newTokens, Sampling = SamplingOptions.Greedy };
+        var sw = Stopwatch.StartNew();
+        double first = 0, last = 0;
+        int firstCount = 0, lastCount = 0;
+        string? finish = null;
+        var tokens = new List<int>();
+        await foreach (var u in engine.GenerateAsync(request, CancellationToken.None))
+        {
+            tokens.AddRange(u.TokenIds);
+            if (u.CompletionTokens > 0 && firstCount == 0) { first = sw.Elapsed.TotalSeconds; firstCount = u.CompletionTokens; }
+            if (u.CompletionTokens > 0) { last = sw.Elapsed.TotalSeconds; lastCount = u.CompletionTokens; }
+            finish = u.FinishReason ?? finish;
+        }
+        double rate = lastCount > firstCount ? (lastCount - firstCount) / (last - first) : double.NaN;
+        return new Run(tokens.ToArray(), first, rate, finish);
+    }
+
+    /// <summary>The SmolLM-135M-shaped random model (TinyModelFactory) and its GGUF export, reused across runs.</summary>
+    private static (string Folder, string Gguf) PrepareModel(EngineBenchmarkOptions o)
+    {
+        string folder = Path.Combine(o.WorkDir, "smollm-135m-random");
+        string gguf = Path.Combine(o.WorkDir, "smollm-135m-random.f32.gguf");
+        if (!File.Exists(Path.Combine(folder, "model.safetensors")))
+        {
+            var sw = Stopwatch.StartNew();
+            Console.WriteLine($"creating {folder} (SmolLM-135M shape, random float32 weights) ...");
+            TinyModelFactory.Create(folder, TinyModelFactory.SmolLM135MConfig(), seed: 0);
+            Console.WriteLine($"  {sw.Elapsed.TotalSeconds:F1} s");
+        }
+        if (!File.Exists(gguf) || File.GetLastWriteTimeUtc(gguf) < File.GetLastWriteTimeUtc(Path.Combine(folder, "model.safetensors")))
+        {
+            var sw = Stopwatch.StartNew();
+            var r = HfGgufExporter.ExportFolder(folder, gguf);
+            Console.WriteLine($"exported {r.Path} ({r.FileBytes / 1048576.0:F0} MiB) in {sw.Elapsed.TotalSeconds:F1} s");
+        }
+        return (folder, gguf);
+    }
+
+    /// <summary>Real text tokens: the factory's corpus encoded and repeated to the length needed.</summary>
+    private static int[] CorpusTokens(TextTokenizer tokenizer, int count)
+    {
+        var one = tokenizer.Encode(TinyModelFactory.Corpus).ToArray();
+        return Enumerable.Range(0, count).Select(i => one[i % one.Length]).ToArray();
+    }
+
+    private static string Summary(List<double> runs) =>
+        runs.Count == 1 ? F(runs[0]) : $"best {F(runs.Max())} (runs {string.Join(", ", runs.Select(F))})";
+
+    private static string F(double v) => v.ToString(v >= 100 ? "F0" : "F1", CultureInfo.InvariantCulture);
+
+    private static void PrintTable(EngineBenchmarkOptions o, Timings ours, Timings peer, double bound,
+        MemoryBandwidth.Result bw, double rel, double rss, int greedyAgree, int greedyLen, long weightBytes)
+    {
+        string Spread(List<double> r) => r.Count > 1 ? $"{(r.Max() - r.Min()) / r.Max() * 100:F0}%" : "-";
+        Console.WriteLine();
+        Console.WriteLine($"SmolLM-135M shape, random f32 weights ({weightBytes / 1048576.0:F0} MiB), {o.Threads} threads{(o.Quick ? ", QUICK" : "")}; best of {o.Repeat} (spread = (best-worst)/best)");
+        Console.WriteLine($"{"metric",-40}{"ours",12}{"llama.cpp",12}{"ours/peer",11}{"spread o/p",13}");
+        void Row(string name, List<double> a, List<double> b) =>
+            Console.WriteLine($"{name,-40}{F(a.Max()),12}{F(b.Max()),12}{a.Max() / b.Max(),11:F2}{Spread(a) + "/" + Spread(b),13}");
+        Row($"decode tok/s ({o.DecodePromptTokens}+{o.DecodeNewTokens}, 1 stream)", ours.Decode, peer.Decode);
+        Row($"prefill tok/s ({o.PrefillTokens} tokens)", ours.Prefill, peer.Prefill);
+        Console.WriteLine($"{$"aggregate tok/s ({o.Streams} streams x {o.BatchedNewTokens})",-40}{F(ours.Batched.Max()),12}{"-",12}{ours.Batched.Max() / peer.Decode.Max(),11:F2}{Spread(ours.Batched),13}   (vs peer 1-stream)");
+        Console.WriteLine($"{"bandwidth bound decode tok/s",-40}{F(bound),12}{"",12}{ours.Decode.Max() / bound,11:F2}   (ours/bound; peer/bound {peer.Decode.Max() / bound:F2}; triad {bw.TriadGBs:F1} GB/s)");
+        Console.WriteLine($"{"max_rel_logit_diff",-40}{rel,12:E2}   ({o.ParityTokens} positions; greedy tokens agreeing: {greedyAgree}/{greedyLen})");
+        Console.WriteLine($"{"peak RSS MiB (ours, engine phase)",-40}{rss,12:F0}");
+    }
+}
