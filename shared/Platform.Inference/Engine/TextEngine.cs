@@ -266,12 +266,13 @@ public sealed class TextEngine : ITextEngine
             if (!s.Finished && s.Cancellation.IsCancellationRequested) s.Finish("cancelled");
         RemoveFinished();
 
-        foreach (var s in _active)
-            if (s.Decoding && s.PendingImage && !s.Finished) AppendImageSlots(s);
-        RemoveFinished();
-
         int decoding = _active.TakeWhile(s => s.Decoding).Count();
         if (decoding < _active.Count) PrefillChunk(_active[decoding]);
+
+        // A sequence that just sampled [IMG0] appends its image tokens before it may join a decode batch
+        // (the batch feeds one pending token per row). Each round consumes r tokens, so this ends.
+        while (_active.FirstOrDefault(s => s.Decoding && s.PendingImage && !s.Finished) is { } pending)
+            AppendImageSlots(pending);
         RemoveFinished();
 
         decoding = _active.TakeWhile(s => s.Decoding).Count();
@@ -351,7 +352,7 @@ public sealed class TextEngine : ITextEngine
         using var scope = NewDisposeScope();
         seq.PendingImage = false;
         int r = _imageTokens.Length;
-        if (seq.CacheLength + r >= MaxContextTokens) { seq.Finish("length"); return; }
+        if (seq.CacheLength + r + 1 > MaxContextTokens) { seq.Finish("length"); return; }
         var idTensor = tensor(_imageTokens.Select(x => (long)x).ToArray(), device: _model.Device).view(1, r);
         var embeds = _model.Model.model.embed_tokens.forward(idTensor);
         var output = _model.Model.Forward(new LlamaInputs
@@ -405,7 +406,7 @@ public sealed class TextEngine : ITextEngine
             return;
         }
         seq.Emit(new GenerationUpdate { TextDelta = delta, TokenIds = [token], PromptTokens = seq.PromptTokens.Length, CompletionTokens = seq.Generated });
-        if (seq.Generated >= seq.Request.MaxNewTokens || seq.CacheLength >= MaxContextTokens)
+        if (seq.Generated >= seq.Request.MaxNewTokens || seq.CacheLength + 1 >= MaxContextTokens)
         {
             seq.Finish("length");
             return;

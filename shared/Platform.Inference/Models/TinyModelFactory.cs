@@ -86,7 +86,10 @@ public static class TinyModelFactory
         return folder;
     }
 
-    /// <summary>Random weights with a fixed seed: TorchSharp's default init, then norms perturbed around 1 so they matter.</summary>
+    /// <summary>
+    /// Random weights with a fixed seed: TorchSharp's default Linear init, embeddings N(0, 0.1) and layer outputs
+    /// scaled up so that with a tied head the layers (not just "repeat the last token") decide the output, norms perturbed around 1.
+    /// </summary>
     public static void WriteWeights(string folder, LlamaConfig config, int seed, bool sharded)
     {
         // Module init draws from torch's global generator: serialise so a seed always gives the same weights.
@@ -104,6 +107,8 @@ public static class TinyModelFactory
         {
             foreach (var (name, p) in model.named_parameters())
                 if (name.EndsWith("norm.weight", StringComparison.Ordinal)) p.copy_(1 + 0.1 * randn_like(p));
+                else if (name == "model.embed_tokens.weight") p.copy_(0.1 * randn_like(p));
+                else if (name.EndsWith("o_proj.weight", StringComparison.Ordinal) || name.EndsWith("down_proj.weight", StringComparison.Ordinal)) p.mul_(3);
                 else if (name.EndsWith(".bias", StringComparison.Ordinal)) p.copy_(0.1 * randn_like(p));
         }
         if (!sharded)

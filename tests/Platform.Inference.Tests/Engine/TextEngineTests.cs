@@ -1,0 +1,281 @@
+using Platform.Inference.Engine;
+using Platform.Inference.Loading;
+using Platform.Inference.Models.Llama;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace Platform.Inference.Tests.Engine;
+
+public class TextEngineTests
+{
+    private static EngineOptions Options(int slots = 4, int waiting = 16, int context = 256, int chunk = 512) =>
+        new() { MaxConcurrentSequences = slots, MaxWaitingRequests = waiting, MaxContextTokens = context, PrefillChunkTokens = chunk };
+
+    private static async Task<List<GenerationUpdate>> Collect(ITextEngine engine, GenerationRequest request, CancellationToken ct = default)
+    {
+        var updates = new List<GenerationUpdate>();
+        await foreach (var u in engine.GenerateAsync(request, ct)) updates.Add(u);
+        return updates;
+    }
+
+    private static List<int> Ids(IEnumerable<GenerationUpdate> updates) => updates.SelectMany(u => u.TokenIds).ToList();
+
+    private static GenerationRequest Chat(string text, int max = 12, SamplingOptions? sampling = null) => new()
+    {
+        Messages = [new ChatMessage("user", text)], MaxNewTokens = max, Sampling = sampling ?? SamplingOptions.Greedy,
+    };
+
+    [Fact]
+    public async Task GenerateAsync_FixedSeed_IsDeterministicAndSeedMatters()
+    {
+        await using var engine = TextEngine.Load("tiny", TestModels.Llama, Options());
+        var req = Chat("Tell me about the park.", 16, new SamplingOptions { Temperature = 1.5f, TopP = 0.95f, Seed = 11 });
+        var a = Ids(await Collect(engine, req));
+        var b = Ids(await Collect(engine, req));
+        var c = Ids(await Collect(engine, req with { Sampling = req.Sampling with { Seed = 12 } }));
+        Assert.Equal(a, b);
+        Assert.True(a.Count > 3, $"generated [{string.Join(",", a)}]");
+        Assert.NotEqual(a, c);
+    }
+
+    [Fact]
+    public async Task GenerateAsync_Greedy_MatchesFullRecomputeArgmax()
+    {
+        await using var engine = TextEngine.Load("tiny", TestModels.Llama, Options());
+        var prompt = new[] { 5, 300, 45, 77, 120, 9 };
+        var generated = Ids(await Collect(engine, new GenerationRequest { PromptTokens = prompt, MaxNewTokens = 8, Sampling = SamplingOptions.Greedy, StopTokenIds = [] }))
+            .Take(8).ToList();
+        using var reference = ModelLoader.Load(TestModels.Llama);
+        using var noGrad = no_grad();
+        var seq = prompt.Select(x => (long)x).ToList();
+        var expected = new List<int>();
+        for (int i = 0; i < generated.Count; i++)
+        {
+            var next = (int)reference.Model.forward(tensor(seq.ToArray()).view(1, -1))[0, -1].argmax().item<long>();
+            expected.Add(next);
+            if (reference.EosTokenIds.Contains(next)) break;
+            seq.Add(next);
+        }
+        Assert.Equal(expected, generated);
+    }
+
+    [Fact]
+    public async Task GenerateAsync_BatchedEqualsUnbatched()
+    {
+        var prompts = new[] { "Hello world!", "What is in this image? I see a cat", "Café résumé", "There are 12 apples and 3 oranges in the sky", "The weather", "Generate an image of a mountain lake" };
+        await using var engine = TextEngine.Load("tiny", TestModels.Llama, Options(slots: 4, chunk: 5));
+        var requests = prompts.Select((p, i) => new GenerationRequest
+        {
+            Prompt = p, MaxNewTokens = 10 + i, StopTokenIds = [],
+            Sampling = i % 2 == 0 ? SamplingOptions.Greedy : new SamplingOptions { Temperature = 0.9f, TopK = 20, Seed = (ulong)i },
+        }).ToList();
+        var alone = new List<List<int>>();
+        foreach (var r in requests) alone.Add(Ids(await Collect(engine, r)));
+        var together = await Task.WhenAll(requests.Select(r => Collect(engine, r)));
+        for (int i = 0; i < requests.Count; i++) Assert.Equal(alone[i], Ids(together[i]));
+    }
+
+    [Fact]
+    public async Task GenerateAsync_MaxNewTokens_FinishesWithLengthAndUsage()
+    {
+        await using var engine = TextEngine.Load("tiny", TestModels.Llama, Options());
+        var req = new GenerationRequest { PromptTokens = [5, 6, 7], MaxNewTokens = 5, Sampling = new SamplingOptions { Temperature = 1f, Seed = 1 }, StopTokenIds = [] };
+        var model = engine.Model;
+        // Never stop on EOS for this check: sample from a model whose EOS is not reachable is not guaranteed, so allow either.
+        var updates = await Collect(engine, req);
+        var last = updates[^1];
+        Assert.NotNull(last.FinishReason);
+        Assert.Equal(3, last.PromptTokens);
+        Assert.Equal(Ids(updates).Count + (last.FinishReason == "stop" ? 1 : 0), last.CompletionTokens);
+        if (last.FinishReason == "length") Assert.Equal(5, last.CompletionTokens);
+        Assert.All(updates.Take(updates.Count - 1), u => Assert.Null(u.FinishReason));
+        Assert.True(engine.Stats.GenerationTokensTotal >= last.CompletionTokens);
+        Assert.NotNull(model.Tokenizer);
+    }
+
+    [Fact]
+    public async Task GenerateAsync_StopString_TruncatesWithoutLeaking()
+    {
+        await using var engine = TextEngine.Load("tiny", TestModels.Llama, Options());
+        var req = new GenerationRequest { Prompt = "The quick brown", MaxNewTokens = 24, Sampling = new SamplingOptions { Temperature = 1.2f, Seed = 5 }, StopTokenIds = [] };
+        var full = string.Concat((await Collect(engine, req)).Select(u => u.TextDelta));
+        Assert.True(full.Length >= 6, $"need some text to cut, got '{full}'");
+        var stop = full.Substring(full.Length / 2, 2);
+        int cut = full.IndexOf(stop, StringComparison.Ordinal);
+        var updates = await Collect(engine, req with { StopStrings = [stop] });
+        var text = string.Concat(updates.Select(u => u.TextDelta));
+        Assert.Equal(full[..cut], text);
+        Assert.Equal("stop", updates[^1].FinishReason);
+    }
+
+    [Fact]
+    public async Task GenerateAsync_StopTokenId_EndsWithStop()
+    {
+        await using var engine = TextEngine.Load("tiny", TestModels.Llama, Options());
+        var baseline = await Collect(engine, new GenerationRequest { PromptTokens = [5, 6, 7], MaxNewTokens = 6, Sampling = SamplingOptions.Greedy, StopTokenIds = [] });
+        var third = Ids(baseline)[2];
+        var stopped = await Collect(engine, new GenerationRequest { PromptTokens = [5, 6, 7], MaxNewTokens = 6, Sampling = SamplingOptions.Greedy, StopTokenIds = [third] });
+        Assert.Equal("stop", stopped[^1].FinishReason);
+        Assert.DoesNotContain(third, Ids(stopped).Take(Ids(stopped).IndexOf(third) < 0 ? int.MaxValue : 0));
+        Assert.True(Ids(stopped).Count <= 2);
+    }
+
+    [Fact]
+    public async Task GenerateAsync_Cancelled_EndsWithCancelledAndFreesSlot()
+    {
+        await using var engine = TextEngine.Load("tiny", TestModels.Llama, Options(slots: 1, context: 4096));
+        using var cts = new CancellationTokenSource();
+        var updates = new List<GenerationUpdate>();
+        var req = new GenerationRequest { PromptTokens = [5, 6, 7], MaxNewTokens = 4000, Sampling = new SamplingOptions { Temperature = 1f, Seed = 3 }, StopTokenIds = [] };
+        await foreach (var u in engine.GenerateAsync(req with { StopTokenIds = Enumerable.Range(0, 0).ToArray() }, cts.Token))
+        {
+            updates.Add(u);
+            if (updates.Count == 3) cts.Cancel();
+        }
+        Assert.Contains(updates[^1].FinishReason, new[] { "cancelled", "stop" });
+        // The single slot is free again: a new request completes.
+        var next = await Collect(engine, new GenerationRequest { PromptTokens = [1, 2], MaxNewTokens = 2, Sampling = SamplingOptions.Greedy });
+        Assert.NotNull(next[^1].FinishReason);
+    }
+
+    [Fact]
+    public async Task GenerateAsync_ConsumerStopsEarly_SlotIsReleased()
+    {
+        await using var engine = TextEngine.Load("tiny", TestModels.Llama, Options(slots: 1, waiting: 0, context: 4096));
+        var req = new GenerationRequest { PromptTokens = [5, 6, 7], MaxNewTokens = 4000, Sampling = new SamplingOptions { Temperature = 1f, Seed = 3 }, StopTokenIds = [] };
+        await foreach (var _ in engine.GenerateAsync(req, default)) break;
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (engine.Stats.Running > 0 && DateTime.UtcNow < deadline) await Task.Delay(10);
+        Assert.Equal(0, engine.Stats.Running);
+    }
+
+    [Fact]
+    public async Task GenerateAsync_QueueFull_ThrowsEngineFullException()
+    {
+        await using var engine = TextEngine.Load("tiny", TestModels.Llama, Options(slots: 1, waiting: 1, context: 4096));
+        var longReq = new GenerationRequest { PromptTokens = [5, 6, 7], MaxNewTokens = 3000, Sampling = new SamplingOptions { Temperature = 1f, Seed = 1 }, StopTokenIds = [] };
+        using var cts = new CancellationTokenSource();
+        var first = engine.GenerateAsync(longReq, cts.Token);
+        var second = engine.GenerateAsync(longReq, cts.Token);
+        var e = Assert.Throws<EngineFullException>(() => engine.GenerateAsync(longReq, cts.Token));
+        Assert.Contains("full", e.Message);
+        cts.Cancel();
+        await foreach (var _ in first) { }
+        await foreach (var _ in second) { }
+    }
+
+    [Fact]
+    public async Task GenerateAsync_PromptLongerThanContext_ThrowsContextLengthExceeded()
+    {
+        await using var engine = TextEngine.Load("tiny", TestModels.Llama, Options(context: 16));
+        var req = new GenerationRequest { PromptTokens = Enumerable.Range(3, 20).ToArray() };
+        Assert.Throws<ContextLengthExceededException>(() => engine.CountPromptTokens(req));
+        Assert.Throws<ContextLengthExceededException>(() => engine.GenerateAsync(req, default));
+    }
+
+    [Fact]
+    public async Task GenerateAsync_ContextFills_FinishesWithLength()
+    {
+        await using var engine = TextEngine.Load("tiny", TestModels.Llama, Options(context: 12));
+        var updates = await Collect(engine, new GenerationRequest { PromptTokens = [5, 6, 7, 8], MaxNewTokens = 100, Sampling = new SamplingOptions { Temperature = 1f, Seed = 2 }, StopTokenIds = [] });
+        Assert.Contains(updates[^1].FinishReason, new[] { "length", "stop" });
+        Assert.True(updates[^1].CompletionTokens <= 8, $"{updates[^1].CompletionTokens} completion tokens after a 4-token prompt in a 12-token context");
+    }
+
+    [Fact]
+    public async Task GenerateAsync_ChunkedPrefill_SameTokensAsOneChunk()
+    {
+        var prompt = Enumerable.Range(0, 60).Select(i => 260 + (i * 7) % 200).ToArray();
+        var req = new GenerationRequest { PromptTokens = prompt, MaxNewTokens = 8, Sampling = SamplingOptions.Greedy, StopTokenIds = [] };
+        List<int> whole, chunked;
+        await using (var engine = TextEngine.Load("tiny", TestModels.Llama, Options(chunk: 512))) whole = Ids(await Collect(engine, req));
+        await using (var engine = TextEngine.Load("tiny", TestModels.Llama, Options(chunk: 7))) chunked = Ids(await Collect(engine, req));
+        Assert.Equal(whole, chunked);
+    }
+
+    [Fact]
+    public async Task CountPromptTokens_ChatRequest_CountsRenderedTemplate()
+    {
+        await using var engine = TextEngine.Load("tiny", TestModels.Llama, Options());
+        var req = Chat("Hello world!");
+        var expected = engine.Model.Tokenizer.Encode("<|im_start|>user\nHello world!<|im_end|>\n<|im_start|>assistant\n").Count;
+        Assert.Equal(expected, engine.CountPromptTokens(req));
+    }
+
+    [Fact]
+    public async Task GenerateAsync_ImageSlots_ReportsHiddenStatesOfAllImageTokens()
+    {
+        await using var engine = TextEngine.Load("gill", TestModels.WithImageTokens, Options());
+        var tok = engine.Model.Tokenizer;
+        var img = TestModels.ImageTokens.Select(t => tok.TokenToId(t)!.Value).ToArray();
+        var prompt = new[] { 300, 301, 302 };
+        // Make [IMG0] the greedy choice: swap its lm_head row (untied head) with the token the model would pick.
+        var first = Ids(await Collect(engine, new GenerationRequest { PromptTokens = prompt, MaxNewTokens = 1, Sampling = SamplingOptions.Greedy, StopTokenIds = [] }))[0];
+        Assert.DoesNotContain(first, img);
+        using (no_grad())
+        {
+            var e = engine.Model.Model.lm_head!.weight!;
+            var a = e[first].clone();
+            e[first].copy_(e[img[0]]);
+            e[img[0]].copy_(a);
+        }
+        var updates = await Collect(engine, new GenerationRequest { PromptTokens = prompt, MaxNewTokens = 12, Sampling = SamplingOptions.Greedy, StopTokenIds = [], ReportImageSlots = true });
+        var withImage = updates.Single(u => u.Image is not null);
+        Assert.Equal(img, withImage.TokenIds);
+        var slot = withImage.Image!;
+        Assert.Equal(8, slot.Tokens);
+        Assert.Equal(64, slot.Hidden);
+        Assert.DoesNotContain("[IMG", string.Concat(updates.Select(u => u.TextDelta)));
+
+        // Reference: full forward over prompt + [IMG0..7]; last-layer states before the final norm.
+        using var noGrad = no_grad();
+        var ids = tensor(prompt.Concat(img).Select(x => (long)x).ToArray()).view(1, -1);
+        var reference = engine.Model.Model.Forward(new LlamaInputs { InputIds = ids, HiddenStatePositions = arange(3, 11).view(1, 8), SkipLogits = true });
+        var expected = reference.HiddenStates!.reshape(-1).data<float>().ToArray();
+        Assert.Equal(expected.Length, slot.HiddenStates.Length);
+        var maxDiff = expected.Zip(slot.HiddenStates).Max(p => Math.Abs(p.First - p.Second));
+        Assert.True(maxDiff < 1e-3f * Math.Max(1f, expected.Max(Math.Abs)), $"max |diff| {maxDiff}, max |h| {expected.Max(Math.Abs)}");
+        var embeds = engine.Model.Model.model.embed_tokens.forward(tensor(img.Select(x => (long)x).ToArray())).reshape(-1).data<float>().ToArray();
+        Assert.Equal(embeds, slot.InputEmbeddings);
+    }
+
+    [Fact]
+    public async Task GenerateAsync_VisualEmbeddings_SplicedAtPlaceholder()
+    {
+        await using var engine = TextEngine.Load("tiny", TestModels.Llama, Options());
+        var model = engine.Model;
+        manual_seed(3);
+        var visual = randn(2, 64);
+        var image = new VisualEmbedding(2, 64, visual.reshape(-1).data<float>().ToArray());
+        var req = new GenerationRequest
+        {
+            Messages = [new ChatMessage("user", "Look: <image> what is it?", [image])], MaxNewTokens = 1, Sampling = SamplingOptions.Greedy, StopTokenIds = [],
+        };
+        var token = Ids(await Collect(engine, req))[0];
+
+        var before = model.Tokenizer.Encode("<|im_start|>user\nLook: ");
+        var after = model.Tokenizer.Encode(" what is it?<|im_end|>\n<|im_start|>assistant\n");
+        Assert.Equal(before.Count + 2 + after.Count, engine.CountPromptTokens(req));
+        using var noGrad = no_grad();
+        var e = model.Model.model.embed_tokens;
+        var embeds = cat([e.forward(tensor(before.Select(x => (long)x).ToArray())), visual, e.forward(tensor(after.Select(x => (long)x).ToArray()))], 0).unsqueeze(0);
+        var expected = (int)model.Model.Forward(new LlamaInputs { InputsEmbeds = embeds }).Logits![0, -1].argmax().item<long>();
+        Assert.Equal(expected, token);
+
+        var bad = req with { Messages = [new ChatMessage("user", "two <image> <image>", [image])] };
+        Assert.Throws<ArgumentException>(() => engine.GenerateAsync(bad, default));
+    }
+
+    [Fact]
+    public void Load_BadFolder_ThrowsModelLoadException()
+    {
+        var e = Assert.Throws<ModelLoadException>(() => TextEngine.Load("x", Path.Combine(TestModels.Root, "does-not-exist"), Options()));
+        Assert.Contains("does-not-exist", e.Message);
+    }
+
+    [Fact]
+    public void Load_InvalidOptions_ThrowsValidation()
+    {
+        Assert.Throws<System.ComponentModel.DataAnnotations.ValidationException>(() => TextEngine.Load("x", TestModels.Llama, new EngineOptions { MaxConcurrentSequences = 0 }));
+    }
+}
