@@ -97,9 +97,10 @@ public sealed class DistributedCluster : IAsyncDisposable
         env["Batch__RedispatchAfterSeconds"] = "20";
         env["ChatClient__StreamIdleTimeoutSeconds"] = "3";
         env["ChatClient__QueueTimeoutSeconds"] = "20";
-        Gateway = ServiceProcess.Start("Gateway.dll", _dir.Path, env, $"gateway{_processes.Count}");
+        // A restarted gateway takes the same address, as it would behind a service name.
+        Gateway = ServiceProcess.Start("Gateway.dll", _dir.Path, env, $"gateway{_processes.Count}", Gateway?.Address.Port);
         _processes.Add(Gateway);
-        Http.BaseAddress = Gateway.Address;
+        Http.BaseAddress ??= Gateway.Address;
         await Gateway.WaitHealthyAsync("/health"); // healthy once a worker announced the model
         return Gateway;
     }
@@ -132,12 +133,11 @@ public sealed class ServiceProcess : IAsyncDisposable
     public string Name { get; }
     public bool HasExited => _process.HasExited;
 
-    public static ServiceProcess Start(string dll, string workDir, IReadOnlyDictionary<string, string> env, string name)
+    public static ServiceProcess Start(string dll, string workDir, IReadOnlyDictionary<string, string> env, string name, int? port = null)
     {
         var path = Path.Combine(AppContext.BaseDirectory, dll);
         if (!File.Exists(path)) throw new FileNotFoundException($"The service {dll} was not built next to the tests.", path);
-        var port = FreePort();
-        var address = new Uri($"http://127.0.0.1:{port}");
+        var address = new Uri($"http://127.0.0.1:{port ?? FreePort()}");
         var log = Path.Combine(workDir, name + ".log");
         var info = new ProcessStartInfo("dotnet")
         {
