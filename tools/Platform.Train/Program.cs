@@ -37,11 +37,18 @@ internal static class Cli
                     new FamilyTrainer(options, Console.WriteLine).Run(cts.Token);
                     return 0;
                 }
+                case "decoder":
+                {
+                    var options = new TrainOptions { OutputFolder = flags.GetValueOrDefault("out") ?? "decoder-only" };
+                    if (flags.TryGetValue("steps", out var steps)) options = options with { DecoderSteps = int.Parse(steps) };
+                    new FamilyTrainer(options, Console.WriteLine).RunDecoderOnly(cts.Token);
+                    return 0;
+                }
                 case "eval":
                 {
                     var model = flags.GetValueOrDefault("model") ?? "models/demo";
                     int samples = flags.TryGetValue("samples", out var s) ? int.Parse(s) : 200;
-                    int threads = flags.TryGetValue("threads", out var t) ? int.Parse(t) : 2;
+                    int threads = flags.TryGetValue("threads", out var t) ? int.Parse(t) : 1;
                     var report = new FamilyEvaluator(model, samples, threads, Console.WriteLine).Run(cts.Token);
                     Console.WriteLine(report.ToMarkdown());
                     if (flags.TryGetValue("json", out var json)) File.WriteAllText(json, report.ToJson());

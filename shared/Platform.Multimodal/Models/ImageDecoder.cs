@@ -5,28 +5,28 @@ namespace Platform.Multimodal.Models;
 
 /// <summary>
 /// The image decoder: a layered renderer. Each conditioning row (one object) goes through a mask branch
-/// (Linear, Linear, three stride-2 transposed convolutions: 4x4 -> 32x32 alpha) and a colour branch (Linear to
+/// (Linear, Linear to a 16x16x8 map, one stride-2 transposed convolution to the 32x32 alpha; most of the capacity
+/// sits in the Linear layers because a first version with three transposed convolutions from 4x4 learned
+/// positions far too slowly on 2 cores) and a colour branch (Linear to
 /// RGB); the layers are composited over a learned background. Deterministic (no diffusion) because the demo
 /// world's image is a function of its attributes; every op maps to one ONNX op (Gemm, Relu, Reshape,
 /// ConvTranspose, Sigmoid, Gather, Sub, Mul, Add) so <see cref="Onnx.DecoderOnnxExporter"/> writes it by hand.
 /// </summary>
 public sealed class ImageDecoder : nn.Module<Tensor, Tensor>
 {
-    public const int BaseChannels = 32, BaseSize = 4;
+    public const int BaseChannels = 8, BaseSize = 16, Hidden = 256;
     public readonly Linear mask_fc1, mask_fc2, colour_fc;
-    public readonly ConvTranspose2d mask_up1, mask_up2, mask_up3;
+    public readonly ConvTranspose2d mask_up;
     public readonly Parameter background;
     private readonly MultimodalConfig _config;
 
     public ImageDecoder(MultimodalConfig config) : base(nameof(ImageDecoder))
     {
-        if (config.ImageSize != BaseSize * 8) throw new ArgumentException($"the decoder upsamples 4x4 three times: image_size must be 32, got {config.ImageSize}");
+        if (config.ImageSize != BaseSize * 2) throw new ArgumentException($"the decoder upsamples 16x16 once: image_size must be 32, got {config.ImageSize}");
         _config = config;
-        mask_fc1 = nn.Linear(config.ConditionDim, 128);
-        mask_fc2 = nn.Linear(128, BaseChannels * BaseSize * BaseSize);
-        mask_up1 = nn.ConvTranspose2d(BaseChannels, 16, 4, stride: 2, padding: 1);
-        mask_up2 = nn.ConvTranspose2d(16, 8, 4, stride: 2, padding: 1);
-        mask_up3 = nn.ConvTranspose2d(8, 1, 4, stride: 2, padding: 1);
+        mask_fc1 = nn.Linear(config.ConditionDim, Hidden);
+        mask_fc2 = nn.Linear(Hidden, BaseChannels * BaseSize * BaseSize);
+        mask_up = nn.ConvTranspose2d(BaseChannels, 1, 4, stride: 2, padding: 1);
         colour_fc = nn.Linear(config.ConditionDim, 3);
         background = nn.Parameter(zeros(3));
         RegisterComponents();
@@ -46,9 +46,7 @@ public sealed class ImageDecoder : nn.Module<Tensor, Tensor>
         var flat = conditioning.reshape(-1, _config.ConditionDim);
         var h = nn.functional.relu(mask_fc2.forward(nn.functional.relu(mask_fc1.forward(flat))));
         h = h.reshape(-1, BaseChannels, BaseSize, BaseSize);
-        h = nn.functional.relu(mask_up1.forward(h));
-        h = nn.functional.relu(mask_up2.forward(h));
-        var logits = mask_up3.forward(h).reshape(b, q, 1, size, size);
+        var logits = mask_up.forward(h).reshape(b, q, 1, size, size);
         var alpha = logits.sigmoid();
         var colour = colour_fc.forward(flat).sigmoid().reshape(b, q, 3, 1, 1);
         var image = background.sigmoid().reshape(1, 3, 1, 1);

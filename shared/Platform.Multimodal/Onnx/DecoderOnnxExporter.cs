@@ -61,9 +61,7 @@ public static class DecoderOnnxExporter
         var h = Node("Relu", [Gemm(flat, decoder.mask_fc1, "mask_fc1")]);
         h = Node("Relu", [Gemm(h, decoder.mask_fc2, "mask_fc2")]);
         h = Node("Reshape", [h, Int64s("base_shape", -1, ImageDecoder.BaseChannels, ImageDecoder.BaseSize, ImageDecoder.BaseSize)]);
-        h = Node("Relu", [ConvT(h, decoder.mask_up1, "mask_up1")]);
-        h = Node("Relu", [ConvT(h, decoder.mask_up2, "mask_up2")]);
-        var logits = ConvT(h, decoder.mask_up3, "mask_up3");
+        var logits = ConvT(h, decoder.mask_up, "mask_up");
         var alpha = Node("Reshape", [Node("Sigmoid", [logits]), Int64s("alpha_shape", -1, q, 1, size, size)]);
         var colour = Node("Reshape", [Node("Sigmoid", [Gemm(flat, decoder.colour_fc, "colour_fc")]), Int64s("colour_shape", -1, q, 3, 1, 1)]);
         using (no_grad())

@@ -43,7 +43,8 @@ public sealed class MultimodalModels : IDisposable
     public MultimodalConfig Config => _heads.Config;
     public int GallerySize => _galleryCaptions.Length;
     public IReadOnlyList<string> GalleryCaptions => _galleryCaptions;
-    internal MultimodalHeads Heads => _heads;
+    /// <summary>The torch modules (for evaluation and tests; serving code uses the methods).</summary>
+    public MultimodalHeads Heads => _heads;
 
     /// <summary>Loads every part; each missing or malformed file is reported by path.</summary>
     public static MultimodalModels Load(string folder, string decoderDevice = "cpu", ImageLimits? limits = null)

@@ -1,0 +1,117 @@
+using Platform.Inference.Loading;
+using Platform.Inference.Tokenization;
+using Platform.Multimodal.Evaluation;
+using Platform.Multimodal.Imaging;
+using Platform.Multimodal.Serving;
+using Platform.Multimodal.Training;
+using Platform.Multimodal.World;
+
+namespace Platform.Multimodal.Tests.Training;
+
+/// <summary>Trains the whole family once at tiny sizes (a few steps per stage) and checks the folder it writes.</summary>
+public sealed class QuickModelFixture : IDisposable
+{
+    public QuickModelFixture()
+    {
+        Folder = Directory.CreateTempSubdirectory("h4-quick-").FullName;
+        Log = [];
+        new FamilyTrainer(TrainOptions.Quick(Folder), Log.Add).Run();
+    }
+
+    public string Folder { get; }
+    public List<string> Log { get; }
+
+    public void Dispose() => Directory.Delete(Folder, recursive: true);
+}
+
+public sealed class FamilyTrainerTests(QuickModelFixture model) : IClassFixture<QuickModelFixture>
+{
+    [Fact]
+    public void Run_QuickOptions_WritesEveryFileOfTheFolder()
+    {
+        foreach (var file in new[] { "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "generation_config.json",
+                     ModelFiles.Config, ModelFiles.Heads, ModelFiles.DecoderWeights, ModelFiles.DecoderOnnx, ModelFiles.Gallery, ModelFiles.GalleryCaptions })
+            Assert.True(File.Exists(Path.Combine(model.Folder, file)), $"{file} missing");
+        Assert.Contains(model.Log, l => l.Contains("lm step 2: loss"));
+        Assert.Contains(model.Log, l => l.Contains("gill heads step 2"));
+    }
+
+    [Fact]
+    public void Run_QuickOptions_LanguageModelLoadsWithEngineLoaderAndKnowsImgTokens()
+    {
+        using var loaded = ModelLoader.Load(model.Folder);
+        Assert.Equal("demo", loaded.ChatTemplate.Name);
+        for (int i = 0; i < WorldText.ImageTokenCount; i++)
+            Assert.NotNull(loaded.Tokenizer.TokenToId($"[IMG{i}]"));
+        Assert.Equal(loaded.Tokenizer.TokenToId("[IMG0]") + 7, loaded.Tokenizer.TokenToId("[IMG7]"));
+        var ids = loaded.Tokenizer.Encode("draw a small red circle at the top left.[IMG0]");
+        Assert.Equal("draw a small red circle at the top left.[IMG0]", loaded.Tokenizer.Decode(ids));
+        Assert.Contains(loaded.Tokenizer.TokenToId("[IMG0]")!.Value, ids);
+        // Every world word is one token (the BPE was trained on the world's text).
+        Assert.Equal(2, loaded.Tokenizer.Encode(" triangle circle").Count);
+    }
+
+    [Fact]
+    public void Encode_DialogueWithImage_PutsVisualTokensAndLossOnAssistantOnly()
+    {
+        var chat = new DemoChat(TokenizerLoader.Load(model.Folder), 4);
+        var dialogue = new SceneGenerator(1).Caption();
+        var encoded = chat.Encode(dialogue.Turns);
+        Assert.Single(encoded.ImageStarts);
+        Assert.Equal(new[] { -1, -1, -1, -1 }, encoded.Ids.Skip(encoded.ImageStarts[0]).Take(4));
+        var trained = chat.Tokenizer.Decode(encoded.Ids.Where((_, i) => encoded.Loss[i]));
+        Assert.Equal(dialogue.Turns[1].Text + "<|im_end|>", trained);
+    }
+
+    [Fact]
+    public void MultimodalModels_QuickFolder_EncodesImagesAndProducesBothKindsOfPicture()
+    {
+        using var models = MultimodalModels.Load(model.Folder);
+        var png = ImageCodec.EncodePng(SceneRenderer.Render(new SceneGenerator(2).NextScene()), 32, 32);
+        var visual = models.EncodeImage(png);
+        Assert.Equal((models.Config.VisualTokens, models.Config.LmHiddenSize), (visual.Tokens, visual.Hidden));
+        Assert.Equal(visual.Tokens * visual.Hidden, visual.Data.Length);
+
+        int r = models.Config.ImageTokens, h = models.Config.LmHiddenSize;
+        var random = new Random(1);
+        var slot = new Platform.Inference.Engine.ImageSlot(r, h, Enumerable.Range(0, r * h).Select(_ => (float)random.NextDouble()).ToArray(), new float[r * h]);
+        var generated = models.ProduceImage(slot, ImageDecision.Generate);
+        Assert.Null(generated.GalleryIndex);
+        Assert.Equal(32, ImageCodec.DecodeRgb(generated.Png).Width);
+        var retrieved = models.ProduceImage(slot, ImageDecision.Retrieve);
+        Assert.InRange(retrieved.GalleryIndex!.Value, 0, models.GallerySize - 1);
+        Assert.Equal(SceneRenderer.Render(Gallery.Scenes()[retrieved.GalleryIndex.Value]), retrieved.Rgb);
+        Assert.Throws<ArgumentException>(() => models.ProduceImage(slot with { Tokens = 3 }));
+    }
+
+    [Fact]
+    public void MultimodalModels_CorruptInputImage_ThrowsImageDecodeException()
+    {
+        using var models = MultimodalModels.Load(model.Folder);
+        Assert.Throws<ImageDecodeException>(() => models.EncodeImage("GIF89a garbage"u8.ToArray(), "x.gif"));
+    }
+
+    [Fact]
+    public void MultimodalModels_MissingFile_ThrowsNamingIt()
+    {
+        var copy = Directory.CreateTempSubdirectory("h4-missing-").FullName;
+        try
+        {
+            foreach (var f in Directory.GetFiles(model.Folder)) File.Copy(f, Path.Combine(copy, Path.GetFileName(f)));
+            File.Delete(Path.Combine(copy, ModelFiles.DecoderOnnx));
+            var e = Assert.Throws<FileNotFoundException>(() => MultimodalModels.Load(copy));
+            Assert.Contains(ModelFiles.DecoderOnnx, e.Message);
+        }
+        finally { Directory.Delete(copy, recursive: true); }
+    }
+
+    [Fact]
+    public void GreedyDecoder_QuickModel_AnswersWithinTokenBudget()
+    {
+        using var loaded = ModelLoader.Load(model.Folder);
+        using var models = MultimodalModels.Load(model.Folder);
+        var decoder = new GreedyDecoder(loaded.Model, models.Heads, new DemoChat(loaded.Tokenizer, models.Config.VisualTokens), maxNewTokens: 5);
+        var answer = decoder.Answer(new SceneGenerator(3).Caption().Turns.Take(1).ToList());
+        Assert.True(loaded.Tokenizer.Encode(answer.Text).Count <= 5 + 8);
+    }
+}
