@@ -120,8 +120,8 @@ public sealed class BatchFaultTests
         var id = await CreateBatchAsync(cluster);
         await WaitForProgressAsync(cluster, id, 4);
 
-        RunScript("rabbitmq.sh", "stop");
-        RunScript("rabbitmq.sh", "start");
+        RunScript(DistributedCluster.BrokerScript, "stop");
+        RunScript(DistributedCluster.BrokerScript, "start");
 
         await AssertCompletesExactlyOnceAsync(cluster, id);
     }
@@ -142,7 +142,7 @@ public sealed class BatchFaultTests
     private static void RunScript(string script, string command)
     {
         var info = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true };
-        info.ArgumentList.Add(Path.Combine(DistributedCluster.RepoRoot(), "scripts", script));
+        info.ArgumentList.Add(script);
         info.ArgumentList.Add(command);
         using var process = Process.Start(info)!;
         var output = process.StandardOutput.ReadToEndAsync();

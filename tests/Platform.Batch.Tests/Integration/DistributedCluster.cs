@@ -30,6 +30,13 @@ public sealed class DistributedCluster : IAsyncDisposable
         _modelFolder = TinyModelFactory.Create(_dir.File("model"), TinyModelFactory.TinyConfig());
     }
 
+    /// <summary>The broker: PLATFORM_TEST_RABBITMQ (an amqp URI, as scripts/test.sh exports it), else 127.0.0.1:5672.</summary>
+    public static Uri Broker { get; } = new(Environment.GetEnvironmentVariable("PLATFORM_TEST_RABBITMQ") ?? "amqp://guest:guest@127.0.0.1:5672/");
+
+    /// <summary>Script that stops and starts the broker (broker-restart fault); PLATFORM_TEST_RABBITMQ_SCRIPT overrides.</summary>
+    public static string BrokerScript =>
+        Environment.GetEnvironmentVariable("PLATFORM_TEST_RABBITMQ_SCRIPT") ?? Path.Combine(RepoRoot(), "scripts", "rabbitmq.sh");
+
     public static string RepoRoot([CallerFilePath] string source = "") =>
         Path.GetFullPath(Path.Combine(Path.GetDirectoryName(source)!, "..", "..", ".."));
 
@@ -41,11 +48,11 @@ public sealed class DistributedCluster : IAsyncDisposable
         try
         {
             using var tcp = new TcpClient();
-            tcp.Connect(IPAddress.Loopback, 5672);
+            tcp.Connect(Broker.Host, Broker.Port);
         }
         catch (SocketException ex)
         {
-            problem = $"RabbitMQ not reachable on 127.0.0.1:5672 ({ex.Message}). Start it with scripts/rabbitmq.sh start.";
+            problem = $"RabbitMQ not reachable on {Broker.Host}:{Broker.Port} ({ex.Message}). Start it with scripts/rabbitmq.sh start.";
         }
         if (problem is null) return;
         if (string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase))
@@ -65,7 +72,8 @@ public sealed class DistributedCluster : IAsyncDisposable
     private static Dictionary<string, string> Common() => new()
     {
         ["Bus__Transport"] = "RabbitMq",
-        ["Bus__RabbitMq__Host"] = "127.0.0.1",
+        ["Bus__RabbitMq__Host"] = Broker.Host,
+        ["Bus__RabbitMq__Port"] = Broker.Port.ToString(System.Globalization.CultureInfo.InvariantCulture),
         ["Logging__LogLevel__Default"] = "Warning",
         ["Logging__LogLevel__Platform"] = "Information",
         ["DOTNET_gcServer"] = "0",
