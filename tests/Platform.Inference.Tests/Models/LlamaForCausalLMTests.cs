@@ -130,9 +130,15 @@ public class LlamaForCausalLMTests
         var mask = zeros(1, t, t).masked_fill(causal.logical_not(), float.NegativeInfinity).unsqueeze(1).repeat(1, 1, h / kv, 1);
         var ours = attn.Forward(x, new AttentionContext { Cos = cos, Sin = sin, Mask = mask, KeyLength = t });
 
-        // Reference: HF eager attention with repeat_kv (modeling_llama.py).
-        var q = LlamaRotaryEmbedding.Apply(attn.q_proj.forward(x).view(1, t, h, d), cos, sin).transpose(1, 2);
-        var k = LlamaRotaryEmbedding.Apply(attn.k_proj.forward(x).view(1, t, kv, d), cos, sin).transpose(1, 2).repeat_interleave(h / kv, 1);
+        // Reference: HF eager attention with rotate_half and repeat_kv (modeling_llama.py).
+        var inv = tensor(LlamaRotaryEmbedding.ComputeInvFreq(cfg).ToArray());
+        var freqs = outer(arange(t, dtype: ScalarType.Float32), inv);
+        var emb = cat([freqs, freqs], -1);
+        var refCos = emb.cos().view(1, t, 1, d);
+        var refSin = emb.sin().view(1, t, 1, d);
+        Tensor Rope(Tensor y) => y * refCos + cat([y.narrow(-1, d / 2, d / 2).neg(), y.narrow(-1, 0, d / 2)], -1) * refSin;
+        var q = Rope(attn.q_proj.forward(x).view(1, t, h, d)).transpose(1, 2);
+        var k = Rope(attn.k_proj.forward(x).view(1, t, kv, d)).transpose(1, 2).repeat_interleave(h / kv, 1);
         var v = attn.v_proj.forward(x).view(1, t, kv, d).transpose(1, 2).repeat_interleave(h / kv, 1);
         var scores = q.matmul(k.transpose(-1, -2)) / Math.Sqrt(d);
         scores = scores.masked_fill(causal.logical_not(), float.NegativeInfinity);

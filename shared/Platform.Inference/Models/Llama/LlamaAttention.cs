@@ -70,8 +70,8 @@ public sealed class LlamaAttention : nn.Module
             var vc = cw.Cache.Values[_layerIndex].narrow(0, cw.FirstSlot, b);
             if (b == 1)
             {
-                kc[0].narrow(1, cw.Starts[0], t).copy_(key[0]);
-                vc[0].narrow(1, cw.Starts[0], t).copy_(value[0]);
+                kc.narrow(2, cw.Starts[0], t).copy_(key);
+                vc.narrow(2, cw.Starts[0], t).copy_(value);
             }
             else
             {
@@ -88,10 +88,21 @@ public sealed class LlamaAttention : nn.Module
             values = value;
         }
 
-        // [B, T, H, D] -> [B, kvH, groups*T, D]: head h = g*groups + i uses kv head g (HF repeat_kv order).
-        var q2 = query.reshape(b, t, _kvHeads, groups, _headDim).permute(0, 2, 3, 1, 4).reshape(b, _kvHeads, groups * t, _headDim);
-        var attn = nn.functional.scaled_dot_product_attention(q2, keys, values, ctx.Mask);
-        var output = attn.view(b, _kvHeads, groups, t, _headDim).permute(0, 3, 1, 2, 4).reshape(b, t, _heads * _headDim);
+        // GQA without repeating K/V: the query heads of one kv group become that group's query rows.
+        // [B, T, H, D] -> [B, kvH, groups*T, D], head h = g*groups + i uses kv head g (HF repeat_kv order).
+        Tensor output;
+        if (t == 1)
+        {
+            // Decode: [B, 1, H, D] is already [B, kvH, groups, D] in memory order; views only.
+            var attn = nn.functional.scaled_dot_product_attention(query.reshape(b, _kvHeads, groups, _headDim), keys, values, ctx.Mask);
+            output = attn.reshape(b, 1, _heads * _headDim);
+        }
+        else
+        {
+            var q2 = query.reshape(b, t, _kvHeads, groups, _headDim).permute(0, 2, 3, 1, 4).reshape(b, _kvHeads, groups * t, _headDim);
+            var attn = nn.functional.scaled_dot_product_attention(q2, keys, values, ctx.Mask);
+            output = attn.view(b, _kvHeads, groups, t, _headDim).permute(0, 3, 1, 2, 4).reshape(b, t, _heads * _headDim);
+        }
         return o_proj.forward(output).MoveToOuterDisposeScope();
     }
 }
@@ -102,8 +113,9 @@ public sealed class AttentionContext
     /// <summary>[B, T, 1, head_dim].</summary>
     public required Tensor Cos { get; init; }
     public required Tensor Sin { get; init; }
-    /// <summary>Additive float mask [B, 1, groups*T, KeyLength] (0 = attend, -inf = blocked).</summary>
-    public required Tensor Mask { get; init; }
+    /// <summary>Additive float mask [B, 1, groups*T, KeyLength] (0 = attend, -inf = blocked), [B, 1, 1, KeyLength]
+    /// when T = 1 (broadcast over the query rows); null = attend to every key (single-sequence decode).</summary>
+    public Tensor? Mask { get; init; }
     public CacheWrite? Cache { get; init; }
     public long KeyLength { get; init; }
     /// <summary>For batched cache writes: [B, kvH, T, D] long indices (start[b] + t).</summary>

@@ -22,7 +22,13 @@ public sealed class LlamaDecoderLayer : nn.Module
     public Tensor Forward(Tensor x, AttentionContext ctx)
     {
         using var scope = NewDisposeScope();
-        var h = x + self_attn.Forward(input_layernorm.forward(x), ctx);
-        return (h + mlp.forward(post_attention_layernorm.forward(h))).MoveToOuterDisposeScope();
+        if (!is_grad_enabled())
+        {
+            // Inference: residual adds in place (no autograd graph needs x).
+            var h = self_attn.Forward(input_layernorm.forward(x), ctx).add_(x);
+            return h.add_(mlp.forward(post_attention_layernorm.forward(h))).MoveToOuterDisposeScope();
+        }
+        var hidden = x + self_attn.Forward(input_layernorm.forward(x), ctx);
+        return (hidden + mlp.forward(post_attention_layernorm.forward(hidden))).MoveToOuterDisposeScope();
     }
 }

@@ -41,7 +41,7 @@ public sealed class LlamaMLP : nn.Module<Tensor, Tensor>
         if (_gateUp is not null && !is_grad_enabled())
         {
             var gu = nn.functional.linear(x, _gateUp, _gateUpBias);
-            hidden = nn.functional.silu(gu.narrow(-1, 0, _intermediate)).mul_(gu.narrow(-1, _intermediate, _intermediate));
+            hidden = gu.narrow(-1, 0, _intermediate).silu_().mul_(gu.narrow(-1, _intermediate, _intermediate));
         }
         else
         {

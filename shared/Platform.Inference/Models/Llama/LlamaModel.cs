@@ -36,36 +36,46 @@ public sealed class LlamaModel : nn.Module
         int groups = _config.NumAttentionHeads / _config.KeyValueHeads;
 
         // Cache index of each new token: start[b] + t (or t without a cache).
-        Tensor tokenIndex;
+        Tensor? tokenIndex = null;
         long keyLength;
         Tensor? writeIndex = null;
-        if (inputs.Cache is { } cw)
+        var cw = inputs.Cache;
+        if (cw is not null)
         {
             if (cw.Starts.Length != b) throw new ArgumentException($"cache starts has {cw.Starts.Length} rows, batch has {b}");
             keyLength = cw.KeyLength(t);
             if (cw.FirstSlot + b > cw.Cache.Slots || keyLength > cw.Cache.MaxTokens)
                 throw new ArgumentException($"cache write out of range (slots {cw.FirstSlot}+{b} of {cw.Cache.Slots}, tokens {keyLength} of {cw.Cache.MaxTokens})");
-            tokenIndex = tensor(cw.Starts, device: device).view(b, 1) + arange(t, device: device).view(1, t);
-            if (b > 1)
-                writeIndex = tokenIndex.view(b, 1, t, 1).expand(b, _config.KeyValueHeads, t, _config.HeadDimension);
+        }
+        else keyLength = t;
+
+        // Single-sequence single-token decode (the latency-critical path): no index tensors, no mask.
+        bool singleDecode = cw is not null && b == 1 && t == 1 && inputs.PositionIds is null && inputs.AttentionMask is null;
+        Tensor cos, sin;
+        Tensor? mask = null;
+        if (singleDecode)
+        {
+            (cos, sin) = _rotary.At(cw!.Starts[0], device);
         }
         else
         {
-            keyLength = t;
-            tokenIndex = arange(t, device: device).view(1, t).expand(b, t);
+            tokenIndex = cw is not null
+                ? tensor(cw.Starts, device: device).view(b, 1) + arange(t, device: device).view(1, t)
+                : arange(t, device: device).view(1, t).expand(b, t);
+            if (cw is not null && b > 1)
+                writeIndex = tokenIndex.view(b, 1, t, 1).expand(b, _config.KeyValueHeads, t, _config.HeadDimension);
+            var positionIds = inputs.PositionIds ?? tokenIndex;
+            long maxPosition = inputs.MaxPosition ?? positionIds.max().item<long>();
+            (cos, sin) = _rotary.Gather(positionIds, maxPosition);
+
+            Tensor allowed = inputs.AttentionMask is { } m
+                ? m.to_type(ScalarType.Bool)
+                : arange(keyLength, device: device).view(1, 1, keyLength) <= tokenIndex.unsqueeze(-1);   // causal over cache indices
+            if (allowed.shape[0] != b || allowed.shape[1] != t || allowed.shape[2] != keyLength)
+                throw new ArgumentException($"attention mask must be [{b}, {t}, {keyLength}], got [{string.Join(", ", allowed.shape)}]");
+            mask = zeros([b, t, keyLength], device: device).masked_fill_(allowed.logical_not(), float.NegativeInfinity).unsqueeze(1);
+            if (groups > 1 && t > 1) mask = mask.repeat(1, 1, groups, 1);
         }
-
-        var positionIds = inputs.PositionIds ?? tokenIndex;
-        long maxPosition = inputs.MaxPosition ?? positionIds.max().item<long>();
-        var (cos, sin) = _rotary.Gather(positionIds, maxPosition);
-
-        Tensor allowed = inputs.AttentionMask is { } m
-            ? m.to_type(ScalarType.Bool)
-            : arange(keyLength, device: device).view(1, 1, keyLength) <= tokenIndex.unsqueeze(-1);   // causal over cache indices
-        if (allowed.shape[0] != b || allowed.shape[1] != t || allowed.shape[2] != keyLength)
-            throw new ArgumentException($"attention mask must be [{b}, {t}, {keyLength}], got [{string.Join(", ", allowed.shape)}]");
-        var mask = zeros([b, t, keyLength], device: device).masked_fill_(allowed.logical_not(), float.NegativeInfinity).unsqueeze(1);
-        if (groups > 1) mask = mask.repeat(1, 1, groups, 1);
 
         var ctx = new AttentionContext { Cos = cos, Sin = sin, Mask = mask, Cache = inputs.Cache, KeyLength = keyLength, WriteIndex = writeIndex };
         foreach (var layer in layers) x = layer.Forward(x, ctx);

@@ -1,3 +1,4 @@
+using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Platform.Inference.Models.Llama;
@@ -57,13 +58,23 @@ public sealed class LlamaRotaryEmbedding : IDisposable
         return inv.Select(x => (float)x).ToArray();
     }
 
-    /// <summary>cos and sin gathered at <paramref name="positionIds"/> [B,T], shaped [B,T,1,head_dim].</summary>
+    /// <summary>
+    /// cos and sign-folded sin gathered at <paramref name="positionIds"/> [B,T], shaped [B,T,1,head_dim]. The sin
+    /// table holds -sin in its first half, so rotate_half(x) * sin == roll(x, half) * signedSin (see <see cref="Apply"/>).
+    /// </summary>
     public (Tensor Cos, Tensor Sin) Gather(Tensor positionIds, long maxPosition)
     {
         var (cosT, sinT) = Tables(maxPosition + 1, positionIds.device);
-        var flat = positionIds.reshape(-1);
         var shape = new long[] { positionIds.shape[0], positionIds.shape[1], 1, _headDim };
+        var flat = positionIds.reshape(-1);
         return (cosT.index_select(0, flat).view(shape), sinT.index_select(0, flat).view(shape));
+    }
+
+    /// <summary>Single-token decode: views of one table row (no gather), shaped [1,1,1,head_dim].</summary>
+    public (Tensor Cos, Tensor Sin) At(long position, Device device)
+    {
+        var (cosT, sinT) = Tables(position + 1, device);
+        return (cosT.narrow(0, position, 1).view(1, 1, 1, _headDim), sinT.narrow(0, position, 1).view(1, 1, 1, _headDim));
     }
 
     private (Tensor, Tensor) Tables(long needed, Device device)
@@ -81,20 +92,25 @@ public sealed class LlamaRotaryEmbedding : IDisposable
                 var freqs = outer(t, inv);
                 var emb = cat([freqs, freqs], -1);
                 _cos?.Dispose(); _sin?.Dispose();
+                var sin = emb.sin();
+                sin.narrow(-1, 0, _headDim / 2).neg_();
                 _cos = emb.cos().to(device).DetachFromDisposeScope();
-                _sin = emb.sin().to(device).DetachFromDisposeScope();
+                _sin = sin.to(device).DetachFromDisposeScope();
                 _device = device;
             }
             return (_cos, _sin!);
         }
     }
 
-    /// <summary>HF apply_rotary_pos_emb: x * cos + rotate_half(x) * sin, x [B,T,heads,head_dim].</summary>
-    public static Tensor Apply(Tensor x, Tensor cos, Tensor sin)
+    /// <summary>
+    /// HF apply_rotary_pos_emb, x * cos + rotate_half(x) * sin with rotate_half(x) = cat(-x2, x1), written as
+    /// x * cos + roll(x, half) * signedSin: three tensor ops instead of seven (per-op overhead dominates decode).
+    /// x is [B,T,heads,head_dim]; cos/sin come from <see cref="Gather"/>.
+    /// </summary>
+    public static Tensor Apply(Tensor x, Tensor cos, Tensor signedSin)
     {
         long half = x.shape[^1] / 2;
-        var rotated = cat([x.narrow(-1, half, half).neg(), x.narrow(-1, 0, half)], -1);
-        return x * cos + rotated * sin;
+        return torch.addcmul(x * cos, x.roll(half, -1), signedSin, 1);
     }
 
     public void Dispose()
