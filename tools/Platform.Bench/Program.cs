@@ -1,11 +1,15 @@
+using Platform.Bench.Batch;
 using Platform.Bench.Engine;
 using Platform.Bench.Export;
+using Platform.Bench.Gateway;
 
 // Subcommand dispatcher; each command lives in its own folder and returns the process exit code.
 return args.Length == 0 ? Usage() : args[0] switch
 {
+    "batch" => await BatchBenchmark.RunAsync(args[1..]),
     "engine" => await EngineBenchmark.RunAsync(args[1..]),
     "export-gguf" => ExportGgufCommand.Run(args[1..]),
+    "gateway" => await GatewayBenchmark.RunAsync(args[1..]),
     "-h" or "--help" or "help" => Usage(0),
     _ => Usage(),
 };
@@ -14,8 +18,12 @@ static int Usage(int code = 2)
 {
     Console.Error.WriteLine("""
         usage: Platform.Bench <command> [options]
+          batch        [--requests N] [--max-tokens N] [--clients C] [--budget B] [--probes P] [--json PATH]
+                       a 1,000-request batch vs the same requests as concurrent interactive calls; chat latency while it runs
           engine       [--json PATH] [--threads N] [--quick] [--repeat R] [--work DIR]
                        our TorchSharp engine vs llama.cpp (LLamaSharp) on a SmolLM-135M-shaped random model
+          gateway      [--json PATH] [--requests N] [--max-tokens N] | write-default-model [FOLDER]
+                       time the gateway and bus add over the in-process engine (in-memory, RabbitMQ), 32-stream req/s
           export-gguf  <hf-model-folder> <out.gguf> [--verify] [--threads N]
                        write a Hugging Face Llama/Mistral/Qwen2 checkpoint as float32 GGUF for llama.cpp
         """);
