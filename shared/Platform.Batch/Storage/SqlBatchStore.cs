@@ -13,6 +13,10 @@ public abstract class SqlBatchStore : IBatchStore
 
     protected abstract Task<DbConnection> OpenAsync(CancellationToken cancellationToken);
 
+    /// <summary>Held around every write. SQLite has one writer at a time: queueing writers here, rather than letting
+    /// them collide and sleep in SQLite's busy handler, keeps thread-pool threads free. PostgreSQL needs no gate.</summary>
+    protected virtual ValueTask<IDisposable?> EnterWriteAsync(CancellationToken cancellationToken) => ValueTask.FromResult<IDisposable?>(null);
+
     /// <summary>Statements creating the schema; each must be idempotent (IF NOT EXISTS).</summary>
     protected abstract IReadOnlyList<string> SchemaStatements { get; }
 
@@ -39,6 +43,7 @@ public abstract class SqlBatchStore : IBatchStore
 
     public async Task<bool> TryInsertFileAsync(BatchFile file, ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
     {
+        using var writeGate = await EnterWriteAsync(cancellationToken);
         await using var connection = await OpenAsync(cancellationToken);
         var rows = await connection.ExecuteAsync(new CommandDefinition(
             """
@@ -81,6 +86,7 @@ public abstract class SqlBatchStore : IBatchStore
 
     public async Task<bool> DeleteFileAsync(string id, CancellationToken cancellationToken)
     {
+        using var writeGate = await EnterWriteAsync(cancellationToken);
         await using var connection = await OpenAsync(cancellationToken);
         return await connection.ExecuteAsync(new CommandDefinition(
             "DELETE FROM batch_files WHERE id = @id", new { id }, cancellationToken: cancellationToken)) == 1;
@@ -93,6 +99,7 @@ public abstract class SqlBatchStore : IBatchStore
 
     public async Task InsertBatchAsync(BatchJob batch, CancellationToken cancellationToken)
     {
+        using var writeGate = await EnterWriteAsync(cancellationToken);
         await using var connection = await OpenAsync(cancellationToken);
         await connection.ExecuteAsync(new CommandDefinition(
             $"""
@@ -147,6 +154,7 @@ public abstract class SqlBatchStore : IBatchStore
 
     public async Task<bool> TryUpdateBatchAsync(BatchJob updated, string expectedStatus, CancellationToken cancellationToken)
     {
+        using var writeGate = await EnterWriteAsync(cancellationToken);
         await using var connection = await OpenAsync(cancellationToken);
         var rows = await connection.ExecuteAsync(new CommandDefinition(
             """
@@ -168,6 +176,7 @@ public abstract class SqlBatchStore : IBatchStore
 
     public async Task InsertItemsAsync(IReadOnlyList<BatchItem> items, CancellationToken cancellationToken)
     {
+        using var writeGate = await EnterWriteAsync(cancellationToken);
         if (items.Count == 0) return;
         await using var connection = await OpenAsync(cancellationToken);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);
@@ -199,6 +208,7 @@ public abstract class SqlBatchStore : IBatchStore
 
     public async Task MarkDispatchedAsync(string batchId, IReadOnlyList<string> customIds, long at, CancellationToken cancellationToken)
     {
+        using var writeGate = await EnterWriteAsync(cancellationToken);
         if (customIds.Count == 0) return;
         await using var connection = await OpenAsync(cancellationToken);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);
@@ -218,6 +228,7 @@ public abstract class SqlBatchStore : IBatchStore
 
     public async Task<bool> TryRecordResultAsync(BatchItemResult result, CancellationToken cancellationToken)
     {
+        using var writeGate = await EnterWriteAsync(cancellationToken);
         await using var connection = await OpenAsync(cancellationToken);
         await using var tx = await connection.BeginTransactionAsync(cancellationToken);
         var inserted = await connection.ExecuteAsync(new CommandDefinition(

@@ -7,6 +7,7 @@ namespace Platform.Batch.Storage;
 public sealed class SqliteBatchStore(string connectionString) : SqlBatchStore
 {
     private readonly string _connectionString = Normalize(connectionString);
+    private readonly SemaphoreSlim _writer = new(1, 1);
 
     private static string Normalize(string connectionString)
     {
@@ -34,6 +35,21 @@ public sealed class SqliteBatchStore(string connectionString) : SqlBatchStore
             await pragma.ExecuteNonQueryAsync(cancellationToken);
         }
         await base.InitializeAsync(cancellationToken);
+    }
+
+    protected override async ValueTask<IDisposable?> EnterWriteAsync(CancellationToken cancellationToken)
+    {
+        await _writer.WaitAsync(cancellationToken);
+        return new Release(_writer);
+    }
+
+    private sealed class Release(SemaphoreSlim semaphore) : IDisposable
+    {
+        private int _done;
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _done, 1) == 0) semaphore.Release();
+        }
     }
 
     protected override async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
