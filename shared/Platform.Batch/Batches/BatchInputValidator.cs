@@ -1,4 +1,3 @@
-using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using Platform.Batch.Processing;
@@ -121,6 +120,4 @@ public sealed class BatchInputValidator(IBatchEndpointHandler handler, int maxRe
         {
             ["code"] = e.Code, ["message"] = e.Message, ["param"] = e.Param, ["line"] = e.Line,
         }).ToArray()).ToJsonString();
-
-    internal static byte[] Utf8(string s) => Encoding.UTF8.GetBytes(s);
 }
