@@ -19,32 +19,35 @@ public sealed class GreedyDecoder(LlamaForCausalLM lm, MultimodalHeads heads, De
     public GreedyAnswer Answer(IReadOnlyList<WorldTurn> promptTurns)
     {
         var prompt = chat.Encode(promptTurns, addGenerationPrompt: true);
-        var ids = prompt.Ids.ToList();
         var generated = new List<int>();
         int r = heads.Config.ImageTokens;
+        using var outer = NewDisposeScope();
+        using var _ = no_grad();
+        // The prompt (with its visual tokens) is embedded once; each new token's embedding is appended.
+        var (embeds, _, _) = LmBatch.Build([prompt], lm, heads.visual_encoder, heads.visual_projection);
+        Tensor Append(Tensor e, IEnumerable<int> ids) =>
+            cat([e, lm.model.embed_tokens.forward(tensor(ids.Select(i => (long)i).ToArray(), [1, ids.Count()]))], 1);
         for (int step = 0; step < maxNewTokens; step++)
         {
             using var scope = NewDisposeScope();
-            using var _ = no_grad();
-            var (embeds, _, _) = LmBatch.Build([prompt with { Ids = ids.ToArray(), Loss = new bool[ids.Count] }], lm, heads.visual_encoder, heads.visual_projection);
-            var last = tensor(new long[] { ids.Count - 1 }, [1, 1]);
+            long t = embeds.shape[1];
+            var last = tensor(new long[] { t - 1 }, [1, 1]);
             int next = (int)lm.Forward(new LlamaInputs { InputsEmbeds = embeds, LogitPositions = last }).Logits!.argmax(-1).item<long>();
             if (next == chat.ImEnd) break;
             if (next == chat.Img0)
             {
-                int start = ids.Count;
-                for (int k = 0; k < r; k++) ids.Add(chat.Img0 + k);
-                generated.AddRange(ids.Skip(start));
-                var (full, _, _) = LmBatch.Build([prompt with { Ids = ids.ToArray(), Loss = new bool[ids.Count] }], lm, heads.visual_encoder, heads.visual_projection);
-                var positions = tensor(Enumerable.Range(start, r).Select(i => (long)i).ToArray(), [1, r]);
+                var slotIds = Enumerable.Range(chat.Img0, r).ToList();
+                generated.AddRange(slotIds);
+                var full = Append(embeds, slotIds);
+                var positions = tensor(Enumerable.Range((int)t, r).Select(i => (long)i).ToArray(), [1, r]);
                 var hidden = lm.Forward(new LlamaInputs { InputsEmbeds = full, HiddenStatePositions = positions, SkipLogits = true }).HiddenStates!;
                 var slotEmbeds = full.gather(1, positions.unsqueeze(-1).expand(-1, -1, full.shape[2]));
                 int h = (int)full.shape[2];
-                var slot = new ImageSlot(r, h, hidden.data<float>().ToArray(), slotEmbeds.contiguous().data<float>().ToArray());
+                var slot = new ImageSlot(r, h, hidden.contiguous().data<float>().ToArray(), slotEmbeds.contiguous().data<float>().ToArray());
                 return new GreedyAnswer(chat.Tokenizer.Decode(generated), slot);
             }
-            ids.Add(next);
             generated.Add(next);
+            embeds = Append(embeds, [next]).MoveToOuterDisposeScope();
         }
         return new GreedyAnswer(chat.Tokenizer.Decode(generated), null);
     }

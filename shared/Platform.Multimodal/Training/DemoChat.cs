@@ -5,7 +5,8 @@ namespace Platform.Multimodal.Training;
 
 /// <summary>A conversation as token ids in the "demo" chat layout (ChatML: &lt;|im_start|&gt;role\ncontent&lt;|im_end|&gt;\n).
 /// Visual-token positions hold -1 and are filled by the projection of the image at <see cref="ImageStarts"/>.</summary>
-public sealed record EncodedDialogue(int[] Ids, bool[] Loss, IReadOnlyList<Scene> Images, IReadOnlyList<int> ImageStarts, IReadOnlyList<int> ImgTokenStarts);
+public sealed record EncodedDialogue(int[] Ids, bool[] Loss, IReadOnlyList<Scene> Images, IReadOnlyList<int> ImageStarts, IReadOnlyList<int> ImgTokenStarts,
+    IReadOnlyList<(Scene Scene, bool Retrieve)> ImgTargets);
 
 /// <summary>
 /// Tokenises conversations piece by piece exactly as the engine does for a rendered prompt: the text is split at
@@ -20,6 +21,16 @@ public sealed class DemoChat(TextTokenizer tokenizer, int visualTokens)
     public int ImEnd { get; } = tokenizer.TokenToId("<|im_end|>") ?? throw new InvalidOperationException("tokenizer has no <|im_end|>");
     public int Img0 { get; } = tokenizer.TokenToId(WorldText.ImageTokens[0]) ?? throw new InvalidOperationException("tokenizer has no [IMG0]");
 
+    /// <summary>Token ids of the colour words and shape words (each one BPE token, with its leading space).</summary>
+    public int[] ColourIds { get; } = Palette.Names.Select(n => SingleToken(tokenizer, " " + n)).ToArray();
+    public int[] ShapeIds { get; } = Enum.GetValues<Shape>().Select(s => SingleToken(tokenizer, " " + WorldText.ShapeName(s))).ToArray();
+
+    private static int SingleToken(TextTokenizer tokenizer, string word)
+    {
+        var ids = tokenizer.Encode(word);
+        return ids.Count == 1 ? ids[0] : -1;
+    }
+
     public EncodedDialogue Encode(IReadOnlyList<WorldTurn> turns, bool addGenerationPrompt = false)
     {
         var ids = new List<int>();
@@ -27,11 +38,17 @@ public sealed class DemoChat(TextTokenizer tokenizer, int visualTokens)
         var images = new List<Scene>();
         var imageStarts = new List<int>();
         var imgStarts = new List<int>();
+        var imgTargets = new List<(Scene, bool)>();
+        WorldTurn? current = null;
         void Add(string text, bool train)
         {
             foreach (var id in tokenizer.Encode(text))
             {
-                if (id == Img0) imgStarts.Add(ids.Count);
+                if (id == Img0 && current?.OutputScene is { } output)
+                {
+                    imgStarts.Add(ids.Count);
+                    imgTargets.Add((output, current.Retrieve));
+                }
                 ids.Add(id);
                 loss.Add(train);
             }
@@ -39,6 +56,7 @@ public sealed class DemoChat(TextTokenizer tokenizer, int visualTokens)
         foreach (var turn in turns)
         {
             bool assistant = turn.Role == "assistant";
+            current = turn;
             Add($"<|im_start|>{turn.Role}\n", false);
             var pieces = turn.Text.Split(WorldText.ImagePlaceholder);
             if (pieces.Length - 1 != turn.InputImages.Count)
@@ -57,6 +75,6 @@ public sealed class DemoChat(TextTokenizer tokenizer, int visualTokens)
             Add("\n", false);
         }
         if (addGenerationPrompt) Add("<|im_start|>assistant\n", false);
-        return new EncodedDialogue(ids.ToArray(), loss.ToArray(), images, imageStarts, imgStarts);
+        return new EncodedDialogue(ids.ToArray(), loss.ToArray(), images, imageStarts, imgStarts, imgTargets);
     }
 }

@@ -200,8 +200,12 @@ public sealed class FamilyTrainer(TrainOptions options, Action<string> log)
         // HF's initializer_range 0.02: with tied embeddings, N(0, 1) rows would make the first logits ~sqrt(hidden) wide.
         using (no_grad()) lm.model.embed_tokens.weight!.normal_(0, 0.02);
         var generator = new SceneGenerator(options.Seed + 4);
-        var parameters = lm.parameters().Concat(heads.visual_projection.parameters()).ToList();
+        var noise = new Random(options.Seed + 7);
+        // GILL trains the [IMG] embeddings and the mapper together with the LM loss (its eq. 3 and 4); here the whole LM
+        // is trained, so the mapper and decision losses also shape the [IMG] hidden states they read.
+        var parameters = lm.parameters().Concat(heads.visual_projection.parameters()).Concat(heads.mapper.parameters()).Concat(heads.decision.parameters()).ToList();
         using var opt = optim.AdamW(parameters, 2e-3, weight_decay: 0.01);
+        int r = heads.Config.ImageTokens, slots = heads.Config.ConditionSlots;
         lm.train();
         for (int step = 0; step < options.LmSteps; step++)
         {
@@ -209,14 +213,43 @@ public sealed class FamilyTrainer(TrainOptions options, Action<string> log)
             using var scope = NewDisposeScope();
             SetLr(opt, Schedule(2e-3, step, options.LmSteps));
             var batch = Enumerable.Range(0, options.LmBatch).Select(_ => chat.Encode(generator.Next().Turns)).ToList();
-            var (embeds, labels, _) = LmBatch.Build(batch, lm, heads.visual_encoder, heads.visual_projection);
-            var logits = lm.Forward(new LlamaInputs { InputsEmbeds = embeds }).Logits!;
-            var loss = nn.functional.cross_entropy(logits[.., ..^1].reshape(-1, vocab), labels[.., 1..].reshape(-1), ignore_index: -100);
+            var (embeds, labels, _) = LmBatch.Build(batch, lm, heads.visual_encoder, heads.visual_projection, chat, noise, 0.5);
+            long b = embeds.shape[0], t = embeds.shape[1];
+            var output = lm.Forward(new LlamaInputs { InputsEmbeds = embeds, HiddenStatePositions = arange(t).view(1, t).expand(b, t) });
+            var lmLoss = nn.functional.cross_entropy(output.Logits![.., ..^1].reshape(-1, vocab), labels[.., 1..].reshape(-1), ignore_index: -100);
+            var loss = lmLoss;
+            var rows = new List<long>();
+            var targets = new List<(Scene Scene, bool Retrieve)>();
+            for (int i = 0; i < batch.Count; i++)
+                for (int k = 0; k < batch[i].ImgTokenStarts.Count; k++)
+                {
+                    for (int j = 0; j < r; j++) rows.Add(i * t + batch[i].ImgTokenStarts[k] + j);
+                    targets.Add(batch[i].ImgTargets[k]);
+                }
+            float mapLossValue = 0;
+            if (targets.Count > 0)
+            {
+                var index = tensor(rows.ToArray());
+                var hidden = output.HiddenStates!.reshape(b * t, -1).index_select(0, index).reshape(targets.Count, r, -1);
+                var slotEmbeds = embeds.reshape(b * t, -1).index_select(0, index).reshape(targets.Count, r, -1);
+                var decisionLoss = nn.functional.cross_entropy(heads.decision.forward(hidden[.., 0]), tensor(targets.Select(x => x.Retrieve ? 1L : 0L).ToArray()));
+                loss = loss + 0.5 * decisionLoss;
+                var gen = targets.Select((x, i) => (x, i)).Where(p => !p.x.Retrieve).ToList();
+                if (gen.Count > 0)
+                {
+                    var genIndex = tensor(gen.Select(p => (long)p.i).ToArray());
+                    Tensor target;
+                    using (no_grad()) target = heads.condition_encoder.forward(ConditionEncoder.Attributes(gen.Select(p => p.x.Scene).ToList(), slots));
+                    var mapLoss = nn.functional.mse_loss(heads.mapper.forward(hidden.index_select(0, genIndex), slotEmbeds.index_select(0, genIndex)), target);
+                    loss = loss + mapLoss;
+                    mapLossValue = mapLoss.item<float>();
+                }
+            }
             opt.zero_grad();
             loss.backward();
             nn.utils.clip_grad_norm_(parameters, 1.0);
             opt.step();
-            if (step % 100 == 0 || step == options.LmSteps - 1) Log($"lm step {step}: loss {loss.item<float>():F4}");
+            if (step % 100 == 0 || step == options.LmSteps - 1) Log($"lm step {step}: loss {lmLoss.item<float>():F4}, mapper mse {mapLossValue:F4}");
         }
         lm.eval();
         lm.save_safetensors(Path.Combine(folder, "model.safetensors"));

@@ -10,7 +10,7 @@ public sealed record TrainOptions
     [Range(0, 100_000)] public int DecoderSteps { get; init; } = 1500;
     [Range(0, 100_000)] public int VisualSteps { get; init; } = 1000;
     [Range(0, 100_000)] public int LmSteps { get; init; } = 800;
-    [Range(0, 100_000)] public int HeadSteps { get; init; } = 600;
+    [Range(0, 100_000)] public int HeadSteps { get; init; } = 2000;
     [Range(1, 4096)] public int ImageBatch { get; init; } = 32;
     [Range(1, 4096)] public int LmBatch { get; init; } = 16;
     /// <summary>Conversations whose [IMG] states train the mapper, retrieval and decision heads.</summary>

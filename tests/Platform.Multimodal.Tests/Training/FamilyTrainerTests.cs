@@ -106,6 +106,26 @@ public sealed class FamilyTrainerTests(QuickModelFixture model) : IClassFixture<
     }
 
     [Fact]
+    public async Task TextEngine_QuickFolderWithVisualTokens_GeneratesThroughEngine()
+    {
+        using var models = MultimodalModels.Load(model.Folder);
+        var png = ImageCodec.EncodePng(SceneRenderer.Render(new SceneGenerator(4).NextScene()), 32, 32);
+        await using var engine = Platform.Inference.Engine.TextEngine.Load("demo", model.Folder, new Platform.Inference.Engine.EngineOptions());
+        var request = new Platform.Inference.Engine.GenerationRequest
+        {
+            Messages = [new Platform.Inference.Engine.ChatMessage("user", "<image> describe the image.", [models.EncodeImage(png)])],
+            MaxNewTokens = 6, Sampling = Platform.Inference.Engine.SamplingOptions.Greedy, ReportImageSlots = true,
+        };
+        var updates = new List<Platform.Inference.Engine.GenerationUpdate>();
+        await foreach (var u in engine.GenerateAsync(request, CancellationToken.None)) updates.Add(u);
+        Assert.NotNull(updates[^1].FinishReason);
+        // Prompt length as the engine counts it equals ours (same tokenizer, same splice of 4 visual tokens).
+        var chat = new DemoChat(TokenizerLoader.Load(model.Folder), models.Config.VisualTokens);
+        var ours = chat.Encode([new WorldTurn("user", "<image> describe the image.", [new SceneGenerator(4).NextScene()])], addGenerationPrompt: true);
+        Assert.Equal(ours.Ids.Length, updates[^1].PromptTokens);
+    }
+
+    [Fact]
     public void GreedyDecoder_QuickModel_AnswersWithinTokenBudget()
     {
         using var loaded = ModelLoader.Load(model.Folder);
