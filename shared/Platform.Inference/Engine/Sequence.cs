@@ -34,10 +34,14 @@ internal sealed class Sequence
 
     public void Emit(GenerationUpdate update) => Output.Writer.TryWrite(update);
 
+    public string? FinishReason { get; private set; }
+    public long StartedAt { get; } = System.Diagnostics.Stopwatch.GetTimestamp();
+
     public void Finish(string reason)
     {
         if (Finished) return;
         Finished = true;
+        FinishReason = reason;
         var tail = Text.Flush();
         Output.Writer.TryWrite(new GenerationUpdate
         {
@@ -50,6 +54,7 @@ internal sealed class Sequence
     {
         if (Finished) return;
         Finished = true;
+        FinishReason = "error";
         Output.Writer.TryComplete(e);
     }
 }

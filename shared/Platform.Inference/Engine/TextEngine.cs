@@ -36,6 +36,7 @@ public sealed class TextEngine : ITextEngine
     private long _promptTokensTotal, _generationTokensTotal;
     private int _runningCount;
 
+    /// <summary>Starts a scheduler over an already loaded model; the engine takes ownership of <paramref name="model"/>.</summary>
     public TextEngine(string modelName, LoadedModel model, EngineOptions options, ILogger? logger = null)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -57,7 +58,7 @@ public sealed class TextEngine : ITextEngine
         _loop.Start();
     }
 
-    /// <summary>Loads a Hugging Face model folder and starts its scheduler.</summary>
+    /// <summary>Loads a Hugging Face model folder and starts its scheduler. The engine owns the model (disposes it).</summary>
     /// <exception cref="ModelLoadException">The folder cannot be loaded (message names the file and the problem).</exception>
     public static TextEngine Load(string modelName, string folder, EngineOptions options, ILogger? logger = null)
     {
@@ -421,6 +422,8 @@ public sealed class TextEngine : ITextEngine
         {
             var seq = _active[i];
             if (!seq.Finished) continue;
+            _logger.LogDebug("Request {RequestId} finished ({FinishReason}): {PromptTokens} prompt + {CompletionTokens} completion tokens in {ElapsedMs:F0} ms",
+                seq.Request.RequestId, seq.FinishReason, seq.PromptTokens.Length, seq.Generated, System.Diagnostics.Stopwatch.GetElapsedTime(seq.StartedAt).TotalMilliseconds);
             int hole = i;
             if (seq.Decoding)
             {

@@ -33,6 +33,7 @@ public sealed class LlamaAttention : nn.Module
     /// <summary>One [q+k+v, H] weight (one matmul per step); q/k/v_proj weights become views of it.</summary>
     internal void Fuse()
     {
+        if (_qkv is not null) return;
         using var noGrad = no_grad();
         (_qkv, _qkvBias) = Fusion.FuseRows([q_proj, k_proj, v_proj]);
     }

@@ -28,6 +28,7 @@ public sealed class LlamaMLP : nn.Module<Tensor, Tensor>
     /// </summary>
     internal void Fuse()
     {
+        if (_gateUp is not null) return;
         using var noGrad = no_grad();
         var (w, b) = Fusion.FuseRows([gate_proj, up_proj]);
         _gateUp = w;
