@@ -1,0 +1,262 @@
+using System.Diagnostics;
+using System.Net.Sockets;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Gateway;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Platform.Inference.Engine;
+using Platform.Inference.Models;
+using Platform.ServiceDefaults.Bus;
+
+namespace Platform.Bench.Gateway;
+
+/// <summary>
+/// `gateway`: what the gateway and the bus add to a request, against calling the engine in-process on the same
+/// model with the same greedy request (so both do identical work), for the in-memory bus and for RabbitMQ (a broker
+/// on 127.0.0.1:5672, e.g. scripts/rabbitmq.sh start); and requests/s with 32 concurrent streaming clients.
+/// `gateway write-default-model [FOLDER]`: writes the interim default model (models/tiny-chat).
+/// </summary>
+public static class GatewayBenchmark
+{
+    private const string Model = "bench";
+    private static readonly ChatMessage[] Messages = [new("user", "Describe the picture in one sentence.")];
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        if (args.Length > 0 && args[0] == "write-default-model")
+            return WriteDefaultModel(args.Length > 1 ? args[1] : Path.Combine("models", "tiny-chat"));
+
+        string? json = null;
+        string? modelFolder = null;
+        var requests = 300;
+        var maxTokens = 8;
+        var streamRequests = 256;
+        for (var i = 0; i < args.Length; i++)
+        {
+            switch (args[i])
+            {
+                case "--json": json = args[++i]; break;
+                case "--model": modelFolder = args[++i]; break;
+                case "--requests": requests = int.Parse(args[++i]); break;
+                case "--max-tokens": maxTokens = int.Parse(args[++i]); break;
+                case "--stream-requests": streamRequests = int.Parse(args[++i]); break;
+                default:
+                    Console.Error.WriteLine("""
+                        usage: Platform.Bench gateway [--json PATH] [--model FOLDER] [--requests N] [--max-tokens N] [--stream-requests N]
+                               Platform.Bench gateway write-default-model [FOLDER]
+                        The RabbitMQ figures need a broker on 127.0.0.1:5672 (scripts/rabbitmq.sh start); without one they are skipped.
+                        """);
+                    return 2;
+            }
+        }
+
+        var temp = Path.Combine(Path.GetTempPath(), "gateway-bench-" + Guid.NewGuid().ToString("N")[..8]);
+        try
+        {
+            modelFolder ??= DefaultModelFolder() ?? TinyModelFactory.Create(Path.Combine(temp, "model"), TinyModelFactory.TinyConfig());
+            Console.WriteLine($"model: {modelFolder}; {requests} sequential requests per path, greedy, max_tokens {maxTokens}");
+
+            await using var engine = TextEngine.Load(Model, modelFolder, new EngineOptions { MaxConcurrentSequences = 32 });
+            var request = new GenerationRequest { Messages = Messages, MaxNewTokens = maxTokens, Sampling = SamplingOptions.Greedy };
+            var body = JsonSerializer.Serialize(new
+            {
+                model = Model,
+                messages = Messages.Select(m => new { role = m.Role, content = m.Content }),
+                max_tokens = maxTokens,
+                temperature = 0,
+            });
+
+            var results = new JsonObject();
+            var inMemory = await MeasureAddedAsync("in-memory", engine, request, body, modelFolder, temp, requests, rabbit: false);
+            results["inmemory_added_ms_p50"] = inMemory.P50;
+            results["inmemory_added_ms_p99"] = inMemory.P99;
+            if (BrokerReachable())
+            {
+                var rabbit = await MeasureAddedAsync("rabbitmq", engine, request, body, modelFolder, temp, requests, rabbit: true);
+                results["rabbitmq_added_ms_p50"] = rabbit.P50;
+                results["rabbitmq_added_ms_p99"] = rabbit.P99;
+            }
+            else
+            {
+                Console.WriteLine("rabbitmq: no broker on 127.0.0.1:5672, skipped (scripts/rabbitmq.sh start)");
+                results["rabbitmq_added_ms_p50"] = null;
+                results["rabbitmq_added_ms_p99"] = null;
+            }
+            results["streams32_req_s"] = await MeasureStreamsAsync(modelFolder, temp, streamRequests, maxTokens: 32);
+
+            Console.WriteLine(results.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            if (json is not null)
+            {
+                Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(json))!);
+                await File.WriteAllTextAsync(json, results.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
+            }
+            return 0;
+        }
+        finally
+        {
+            try { Directory.Delete(temp, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        }
+    }
+
+    /// <summary>
+    /// Alternates one in-process engine request and one HTTP request through the gateway (sequential, so neither
+    /// queues), then compares the latency distributions: added = gateway percentile - engine percentile.
+    /// </summary>
+    private static async Task<(double P50, double P99)> MeasureAddedAsync(string name, ITextEngine engine, GenerationRequest request,
+        string body, string modelFolder, string temp, int requests, bool rabbit)
+    {
+        await using var gateway = await StartGatewayAsync(modelFolder, temp, rabbit, maxConcurrent: 4);
+        using var http = new HttpClient { BaseAddress = gateway.Address };
+        var direct = new List<double>(requests);
+        var viaGateway = new List<double>(requests);
+        int directTokens = 0, gatewayTokens = 0;
+        for (var i = -20; i < requests; i++) // 20 warm-up rounds
+        {
+            var sw = Stopwatch.StartNew();
+            var tokens = 0;
+            await foreach (var u in engine.GenerateAsync(request, CancellationToken.None)) tokens = u.CompletionTokens;
+            var d = sw.Elapsed.TotalMilliseconds;
+
+            sw.Restart();
+            using var response = await http.PostAsync("/v1/chat/completions", new StringContent(body, Encoding.UTF8, "application/json"));
+            response.EnsureSuccessStatusCode();
+            var node = JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+            var g = sw.Elapsed.TotalMilliseconds;
+            if (i < 0) continue;
+            direct.Add(d);
+            viaGateway.Add(g);
+            directTokens += tokens;
+            gatewayTokens += node["usage"]!["completion_tokens"]!.GetValue<int>();
+        }
+        if (directTokens != gatewayTokens)
+            throw new InvalidOperationException($"{name}: the two paths generated different token counts ({directTokens} vs {gatewayTokens}).");
+        double P(List<double> xs, double q) => xs.Order().ElementAt(Math.Min(xs.Count - 1, (int)Math.Ceiling(q * xs.Count) - 1));
+        var p50 = P(viaGateway, 0.5) - P(direct, 0.5);
+        var p99 = P(viaGateway, 0.99) - P(direct, 0.99);
+        Console.WriteLine($"{name}: engine p50 {P(direct, 0.5):0.000} ms p99 {P(direct, 0.99):0.000} ms | gateway p50 {P(viaGateway, 0.5):0.000} ms " +
+                          $"p99 {P(viaGateway, 0.99):0.000} ms | added p50 {p50:0.000} ms p99 {p99:0.000} ms");
+        return (Math.Round(p50, 3), Math.Round(p99, 3));
+    }
+
+    /// <summary>32 clients, each streaming requests back to back until <paramref name="total"/> are done (all-in-one, in-memory bus).</summary>
+    private static async Task<double> MeasureStreamsAsync(string modelFolder, string temp, int total, int maxTokens)
+    {
+        await using var gateway = await StartGatewayAsync(modelFolder, temp, rabbit: false, maxConcurrent: 32);
+        using var http = new HttpClient { BaseAddress = gateway.Address, Timeout = TimeSpan.FromMinutes(10) };
+        var body = JsonSerializer.Serialize(new
+        {
+            model = Model,
+            messages = Messages.Select(m => new { role = m.Role, content = m.Content }),
+            max_tokens = maxTokens,
+            stream = true,
+        });
+        var remaining = total;
+        async Task ClientAsync()
+        {
+            while (Interlocked.Decrement(ref remaining) >= 0)
+            {
+                using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
+                {
+                    Content = new StringContent(body, Encoding.UTF8, "application/json"),
+                };
+                using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+                response.EnsureSuccessStatusCode();
+                using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+                string? last = null;
+                while (await reader.ReadLineAsync() is { } line)
+                    if (line.StartsWith("data: ", StringComparison.Ordinal)) last = line;
+                if (last != "data: [DONE]") throw new InvalidOperationException("A stream ended without [DONE].");
+            }
+        }
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => ClientAsync())); // warm-up pass
+        remaining = total;
+        var sw = Stopwatch.StartNew();
+        await Task.WhenAll(Enumerable.Range(0, 32).Select(_ => ClientAsync()));
+        var rate = total / sw.Elapsed.TotalSeconds;
+        Console.WriteLine($"streams32: {total} streamed requests (max_tokens {maxTokens}) by 32 clients in {sw.Elapsed.TotalSeconds:0.00} s = {rate:0.0} req/s");
+        return Math.Round(rate, 2);
+    }
+
+    private sealed class RunningGateway(WebApplication app, Uri address) : IAsyncDisposable
+    {
+        public Uri Address { get; } = address;
+
+        public async ValueTask DisposeAsync()
+        {
+            await app.StopAsync();
+            await app.DisposeAsync();
+        }
+    }
+
+    /// <summary>The gateway as Program.cs composes it, hosting the worker; on RabbitMQ the request still crosses the broker.</summary>
+    private static async Task<RunningGateway> StartGatewayAsync(string modelFolder, string temp, bool rabbit, int maxConcurrent)
+    {
+        var root = Path.Combine(temp, "host-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(root);
+        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = root, EnvironmentName = "Production" });
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Logging:LogLevel:Default"] = "Warning",
+            [$"Models:{Model}:Path"] = modelFolder,
+            [$"Models:{Model}:Engine:MaxConcurrentSequences"] = maxConcurrent.ToString(),
+            ["Bus:Transport"] = rabbit ? "RabbitMq" : "InMemory",
+            ["Gateway:HostWorkers"] = "true",
+        });
+        builder.WebHost.UseUrls("http://127.0.0.1:0");
+        builder.AddGateway();
+        builder.AddPlatformBus();
+        var app = builder.Build();
+        app.MapGateway();
+        await app.StartAsync();
+        var address = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
+        using var http = new HttpClient { BaseAddress = address };
+        var deadline = Stopwatch.StartNew();
+        while (!(await http.GetAsync("/health")).IsSuccessStatusCode)
+        {
+            if (deadline.Elapsed > TimeSpan.FromSeconds(60)) throw new TimeoutException("The gateway did not become healthy.");
+            await Task.Delay(50);
+        }
+        return new RunningGateway(app, address);
+    }
+
+    private static bool BrokerReachable()
+    {
+        try
+        {
+            using var client = new TcpClient();
+            return client.ConnectAsync("127.0.0.1", 5672).Wait(TimeSpan.FromSeconds(2)) && client.Connected;
+        }
+        catch (Exception ex) when (ex is SocketException or AggregateException)
+        {
+            return false;
+        }
+    }
+
+    private static string? DefaultModelFolder()
+    {
+        for (var dir = new DirectoryInfo(Directory.GetCurrentDirectory()); dir is not null; dir = dir.Parent)
+        {
+            var candidate = Path.Combine(dir.FullName, "models", "tiny-chat");
+            if (File.Exists(Path.Combine(candidate, "config.json"))) return candidate;
+        }
+        return null;
+    }
+
+    private static int WriteDefaultModel(string folder)
+    {
+        if (Directory.Exists(folder) && Directory.EnumerateFileSystemEntries(folder).Any())
+        {
+            Console.Error.WriteLine($"{folder} is not empty; remove it first.");
+            return 1;
+        }
+        TinyModelFactory.Create(folder, TinyModelFactory.TinyConfig(), seed: 0);
+        Console.WriteLine($"wrote {Path.GetFullPath(folder)}: {string.Join(", ", Directory.GetFiles(folder).Select(Path.GetFileName))}");
+        return 0;
+    }
+}
