@@ -116,6 +116,12 @@ public sealed class BatchFaultTests
     [SkippableFact]
     public async Task BrokerRestarted_MidBatch_CompletesWithEveryCustomIdOnce()
     {
+        // Restart only a broker this test run owns (scripts/test.sh exports PLATFORM_RABBITMQ_DIR), never someone else's.
+        var owned = Environment.GetEnvironmentVariable("PLATFORM_RABBITMQ_DIR") is not null
+                    || Environment.GetEnvironmentVariable("PLATFORM_TEST_RABBITMQ_SCRIPT") is not null;
+        if (!owned && string.Equals(Environment.GetEnvironmentVariable("CI"), "true", StringComparison.OrdinalIgnoreCase))
+            Assert.Fail("CI=true but neither PLATFORM_RABBITMQ_DIR nor PLATFORM_TEST_RABBITMQ_SCRIPT says which broker to restart.");
+        Skip.IfNot(owned, "The broker is not owned by this run (set PLATFORM_RABBITMQ_DIR as scripts/test.sh does, or PLATFORM_TEST_RABBITMQ_SCRIPT).");
         await using var cluster = await DistributedCluster.StartAsync();
         var id = await CreateBatchAsync(cluster);
         await WaitForProgressAsync(cluster, id, 4);
