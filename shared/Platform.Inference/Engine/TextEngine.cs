@@ -114,10 +114,18 @@ public sealed class TextEngine : ITextEngine
             }
             _waiting.Enqueue(seq);
         }
-        cts.Token.Register(() => _wake.Set());
-        _wake.Set();
+        cts.Token.Register(Wake);
+        Wake();
         _logger.LogDebug("Queued request {RequestId} with {PromptTokens} prompt tokens", request.RequestId, tokens.Length);
         return ReadAsync(seq, cts);
+    }
+
+    /// <summary>Wakes the scheduler (a cancellation may arrive after the engine is disposed: then nothing to do).</summary>
+    private void Wake()
+    {
+        if (_stopping) return;
+        try { _wake.Set(); }
+        catch (ObjectDisposedException) { }
     }
 
     private static async IAsyncEnumerable<GenerationUpdate> ReadAsync(Sequence seq, CancellationTokenSource cts, [EnumeratorCancellation] CancellationToken enumeratorToken = default)
@@ -454,6 +462,5 @@ public sealed class TextEngine : ITextEngine
         await Task.Run(() => _loop.Join()).ConfigureAwait(false);
         _cache.Dispose();
         _model.Dispose();
-        _wake.Dispose();
     }
 }

@@ -267,6 +267,23 @@ public class TextEngineTests
     }
 
     [Fact]
+    public async Task DisposeAsync_WhileStreaming_EndsStreamWithCancelled()
+    {
+        var engine = TextEngine.Load("tiny", TestModels.Llama, Options(slots: 1, context: 4096));
+        using var cts = new CancellationTokenSource();
+        var req = new GenerationRequest { PromptTokens = [5, 6, 7], MaxNewTokens = 4000, Sampling = new SamplingOptions { Temperature = 1f, Seed = 3 }, StopTokenIds = [] };
+        var updates = new List<GenerationUpdate>();
+        await foreach (var u in engine.GenerateAsync(req, cts.Token))
+        {
+            updates.Add(u);
+            if (updates.Count == 2) await engine.DisposeAsync();
+        }
+        Assert.Equal("cancelled", updates[^1].FinishReason);
+        cts.Cancel();   // a late cancellation after disposal is harmless
+        Assert.Throws<ObjectDisposedException>(() => engine.GenerateAsync(req, default));
+    }
+
+    [Fact]
     public void Load_BadFolder_ThrowsModelLoadException()
     {
         var e = Assert.Throws<ModelLoadException>(() => TextEngine.Load("x", Path.Combine(TestModels.Root, "does-not-exist"), Options()));
