@@ -23,6 +23,7 @@ public sealed class DistributedCluster : IAsyncDisposable
 
     public string Model { get; } = "tiny-" + Guid.NewGuid().ToString("N")[..8];
     public ServiceProcess? Gateway { get; private set; }
+    public List<ServiceProcess> Workers { get; } = [];
     public HttpClient Http { get; } = new() { Timeout = TimeSpan.FromSeconds(60) };
 
     private DistributedCluster()
@@ -89,6 +90,7 @@ public sealed class DistributedCluster : IAsyncDisposable
         env["TextLlm__HeartbeatIntervalMs"] = "200";
         var worker = ServiceProcess.Start("TextLlm.dll", _dir.Path, env, $"worker{_processes.Count}");
         _processes.Add(worker);
+        Workers.Add(worker);
         await worker.WaitHealthyAsync("/alive");
         return worker;
     }
