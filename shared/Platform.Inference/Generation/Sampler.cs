@@ -30,38 +30,74 @@ public static class Sampler
             }
         }
         var result = new int[b];
-        bool anyGreedy = rows.Any(r => r.IsGreedy);
-        if (anyGreedy)
+        if (rows.Any(r => r.IsGreedy))
         {
             var argmax = logits.argmax(-1).to(CPU).data<long>().ToArray();
             for (int r = 0; r < b; r++) result[r] = (int)argmax[r];
         }
-        for (int r = 0; r < b; r++)
-            if (!rows[r].IsGreedy) result[r] = SampleRow(logits[r], rows[r]);
+        // Rows that need sorted probabilities (top-k / top-p) and rows that do not are sampled as two groups,
+        // so the computation applied to a row depends only on its own options, never on its batch neighbours.
+        long vocab = logits.shape[1];
+        foreach (var group in Enumerable.Range(0, b).Where(r => !rows[r].IsGreedy).GroupBy(r => NeedsSort(rows[r].Options, vocab)))
+        {
+            var sampled = group.ToArray();
+            var picks = SampleRows(sampled.Length == b ? logits : logits.index_select(0, tensor(sampled.Select(x => (long)x).ToArray(), device: logits.device)),
+                sampled.Select(r => rows[r]).ToArray(), group.Key);
+            for (int i = 0; i < sampled.Length; i++) result[sampled[i]] = picks[i];
+        }
         return result;
     }
 
-    private static int SampleRow(Tensor row, SamplingState s)
+    private static bool NeedsSort(SamplingOptions o, long vocab) => (o.TopK > 0 && o.TopK < vocab) || o.TopP < 1f;
+
+    /// <summary>
+    /// All sampling rows in one set of tensor ops (a fixed number of ops per step, whatever the batch size);
+    /// every op is row-wise and a neutral setting (k = vocab, p = 1, min_p = 0) keeps every token, so a row's
+    /// result does not depend on the other rows. Sorted only for the group that uses top-k or top-p.
+    /// </summary>
+    private static int[] SampleRows(Tensor logits, SamplingState[] rows, bool sort)
     {
-        var o = s.Options;
-        var scaled = row / o.Temperature;
-        Tensor values, indices;
-        if (o.TopK > 0 && o.TopK < scaled.shape[0]) (values, indices) = scaled.topk(o.TopK);
-        else (values, indices) = scaled.sort(descending: true);
-        var probs = values.softmax(0);
-        var keep = ones_like(probs, ScalarType.Bool);
-        if (o.TopP < 1f)
+        int n = rows.Length;
+        long vocab = logits.shape[1];
+        var device = logits.device;
+        Tensor Column(float[] values) => tensor(values, device: device).view(n, 1);
+        var scaled = logits / Column(rows.Select(r => r.Options.Temperature).ToArray());
+        bool topK = rows.Any(r => r.Options.TopK > 0 && r.Options.TopK < vocab);
+        bool topP = rows.Any(r => r.Options.TopP < 1f);
+        bool minP = rows.Any(r => r.Options.MinP > 0f);
+        Tensor? order = null;
+        Tensor probs;
+        if (sort)
         {
-            // Keep the smallest prefix whose mass reaches top_p (the first token always stays).
-            var before = probs.cumsum(0) - probs;
-            keep = keep.logical_and(before < o.TopP);
+            (var sorted, order) = scaled.sort(-1, descending: true);
+            probs = sorted.softmax(-1);
         }
-        if (o.MinP > 0f) keep = keep.logical_and(probs >= probs[0] * o.MinP);
-        var cdf = probs.where(keep, 0f).cumsum(0);
-        double u = s.NextDouble() * cdf[-1].item<float>();
-        long pick = searchsorted(cdf, tensor(new[] { (float)u }, device: row.device), right: true).item<long>();
-        pick = Math.Min(pick, cdf.shape[0] - 1);
-        return (int)indices[pick].item<long>();
+        else probs = scaled.softmax(-1);
+
+        Tensor? keep = null;
+        Tensor And(Tensor? a, Tensor c) => a is null ? c : a.logical_and(c);
+        if (topK)
+        {
+            var k = tensor(rows.Select(r => (long)(r.Options.TopK > 0 ? r.Options.TopK : vocab)).ToArray(), device: device).view(n, 1);
+            keep = And(keep, arange(vocab, device: device).view(1, vocab) < k);
+        }
+        if (topP)
+        {
+            // Keep the smallest prefix whose mass reaches top_p (the most likely token always stays).
+            keep = And(keep, (probs.cumsum(-1) - probs) < Column(rows.Select(r => r.Options.TopP < 1f ? r.Options.TopP : float.PositiveInfinity).ToArray()));
+        }
+        if (minP)
+        {
+            var max = probs.amax([-1L], keepdim: true);
+            keep = And(keep, probs >= max * Column(rows.Select(r => r.Options.MinP).ToArray()));
+        }
+        var cdf = (keep is null ? probs : probs.where(keep, 0f)).cumsum(-1);
+        var u = tensor(rows.Select(r => r.NextDouble()).ToArray(), device: device).to(ScalarType.Float32).view(n, 1);
+        var target = u * cdf.narrow(1, vocab - 1, 1);
+        var pick = searchsorted(cdf, target, right: true).clamp_max(vocab - 1);
+        var ids = order is null ? pick : order.gather(1, pick);
+        var host = ids.to(CPU).data<long>().ToArray();
+        return host.Select(x => (int)x).ToArray();
     }
 }
 

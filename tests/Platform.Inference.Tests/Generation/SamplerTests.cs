@@ -82,4 +82,19 @@ public class SamplerTests
             Assert.Equal(single, batch[1]);
         }
     }
+
+    [Fact]
+    public void Choose_MixedOptionsInOneBatch_SameAsEachAlone()
+    {
+        var a = new SamplingOptions { Temperature = 0.8f, TopK = 5, Seed = 1 };
+        var b = new SamplingOptions { Temperature = 1.3f, TopP = 0.9f, MinP = 0.01f, Seed = 2 };
+        var c = new SamplingOptions { Temperature = 1f, Seed = 3 };
+        var rowsData = Enumerable.Range(0, 3).Select(k => Enumerable.Range(0, 40).Select(i => (float)Math.Sin(i * (k + 1))).ToArray()).ToArray();
+        SamplingState[] alone = [State(a), State(b), State(c)], together = [State(a), State(b), State(c)];
+        for (int step = 0; step < 10; step++)
+        {
+            var batch = Sampler.Choose(tensor(rowsData.SelectMany(x => x).ToArray()).view(3, 40), together);
+            for (int r = 0; r < 3; r++) Assert.Equal(Sampler.Choose(Logits(rowsData[r]), [alone[r]])[0], batch[r]);
+        }
+    }
 }
