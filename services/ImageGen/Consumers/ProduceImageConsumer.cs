@@ -1,0 +1,37 @@
+using ImageGen.Models;
+using MassTransit;
+using Platform.Contracts.Images;
+using Platform.Inference.Engine;
+using Platform.Multimodal.Serving;
+
+namespace ImageGen.Consumers;
+
+/// <summary>Output side (GILL): an [IMG] slot's hidden states -> decision (generate or retrieve) -> PNG, drawn by the
+/// mapper and the ONNX decoder or picked from the gallery by the retrieval head.</summary>
+public sealed class ProduceImageConsumer(ImageModelHost host, ILogger<ProduceImageConsumer> logger) : IConsumer<ProduceImage>
+{
+    public async Task Consume(ConsumeContext<ProduceImage> context)
+    {
+        var m = context.Message;
+        if (!host.Models.TryGetValue(m.Model, out var models))
+        {
+            await context.RespondAsync(new ImageRequestRejected(m.RequestId, ImageErrorCodes.ModelNotFound,
+                $"The model '{m.Model}' has no image side on this ImageGen instance."));
+            return;
+        }
+        ProducedImage produced;
+        try
+        {
+            produced = models.ProduceImage(new ImageSlot(m.Slot.Tokens, m.Slot.Hidden, m.Slot.HiddenStates, m.Slot.InputEmbeddings));
+        }
+        catch (ArgumentException ex)
+        {
+            await context.RespondAsync(new ImageRequestRejected(m.RequestId, ImageErrorCodes.InvalidSlot, ex.Message));
+            return;
+        }
+        var size = models.Config.ImageSize;
+        logger.LogDebug("Request {RequestId}: {Decision} (P(retrieve) {P:0.00})", m.RequestId, produced.Decision, produced.RetrieveProbability);
+        await context.RespondAsync(new ImageProduced(m.RequestId, produced.Decision == ImageDecision.Retrieve ? "retrieve" : "generate",
+            produced.RetrieveProbability, produced.Png, size, size, produced.GalleryIndex, produced.GalleryCaption));
+    }
+}

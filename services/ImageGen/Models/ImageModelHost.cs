@@ -1,0 +1,87 @@
+using Microsoft.Extensions.Options;
+using Platform.Multimodal.Imaging;
+using Platform.Multimodal.Serving;
+
+namespace ImageGen.Models;
+
+/// <summary>
+/// Loads the multimodal parts of every served model when the host starts (registered before the bus, so before any
+/// message is consumed) and disposes them at the end. A missing folder or file stops the start with a message that
+/// names the model and the path.
+/// </summary>
+public sealed class ImageModelHost(
+    IReadOnlyDictionary<string, MultimodalModelEntry> registry,
+    IOptions<ImageGenOptions> options,
+    IHostEnvironment environment,
+    ILogger<ImageModelHost> logger) : IHostedService, IDisposable
+{
+    private readonly Dictionary<string, MultimodalModels> _models = new(StringComparer.Ordinal);
+
+    public bool Loaded { get; private set; }
+
+    public IReadOnlyDictionary<string, MultimodalModels> Models => _models;
+
+    /// <summary>Names this instance serves, chosen from configuration alone (the bus endpoints are built from it).</summary>
+    public static IReadOnlyList<(string Name, MultimodalModelEntry Entry)> Served(
+        IReadOnlyDictionary<string, MultimodalModelEntry> registry, ImageGenOptions options)
+    {
+        if (options.Models.Length == 0)
+            return registry.Where(kv => kv.Value.Multimodal).Select(kv => (kv.Key, kv.Value))
+                .OrderBy(x => x.Key, StringComparer.Ordinal).ToList();
+        return options.Models.Select(n => registry.TryGetValue(n, out var e)
+            ? (n, e)
+            : throw new InvalidOperationException($"ImageGen:Models names '{n}', which is not in the Models registry.")).ToList();
+    }
+
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        var o = options.Value;
+        var limits = new ImageLimits { MaxBytes = o.MaxImageBytes, MaxPixels = o.MaxImagePixels };
+        var served = Served(registry, o);
+        if (served.Count == 0) logger.LogInformation("ImageGen has no multimodal model to serve (no Models entry with Multimodal = true)");
+        foreach (var (name, entry) in served)
+        {
+            cancellationToken.ThrowIfCancellationRequested();
+            var folder = ResolveFolder(name, entry.Path, environment.ContentRootPath);
+            logger.LogInformation("Loading multimodal model {Model} from {Folder}, decoder on {Device}", name, folder, o.DecoderDevice);
+            _models[name] = MultimodalModels.Load(folder, o.DecoderDevice, limits);
+        }
+        Loaded = true;
+        return Task.CompletedTask;
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>
+    /// The registry's path rule (same as the text worker's ModelPathResolver, which lives in the TextLlm service this
+    /// one must not reference): absolute as given; relative against the content root, then the repository root.
+    /// </summary>
+    public static string ResolveFolder(string name, string path, string contentRoot)
+    {
+        if (string.IsNullOrWhiteSpace(path))
+            throw new InvalidOperationException($"Model '{name}': Models:{name}:Path is not set.");
+        var candidates = new List<string>();
+        if (System.IO.Path.IsPathRooted(path)) candidates.Add(path);
+        else
+        {
+            candidates.Add(System.IO.Path.GetFullPath(System.IO.Path.Combine(contentRoot, path)));
+            foreach (var start in new[] { contentRoot, AppContext.BaseDirectory })
+                for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+                    if (File.Exists(System.IO.Path.Combine(dir.FullName, "Platform.sln")))
+                    {
+                        candidates.Add(System.IO.Path.GetFullPath(System.IO.Path.Combine(dir.FullName, path)));
+                        break;
+                    }
+        }
+        foreach (var c in candidates.Distinct())
+            if (Directory.Exists(c)) return c;
+        throw new DirectoryNotFoundException(
+            $"Model '{name}': folder '{path}' (Models:{name}:Path) was not found; looked in {string.Join(", ", candidates.Distinct())}.");
+    }
+
+    public void Dispose()
+    {
+        foreach (var m in _models.Values) m.Dispose();
+        _models.Clear();
+    }
+}
