@@ -2,6 +2,11 @@ using Platform.Bench.Batch;
 using Platform.Bench.Engine;
 using Platform.Bench.Export;
 using Platform.Bench.Gateway;
+using Platform.Inference.Runtime;
+
+// Before any native library loads: short OpenMP spin (see OpenMpEnvironment); applies to libtorch and llama.cpp alike.
+string? omp = OpenMpEnvironment.ApplyDefaults();
+if (omp is not null) Console.WriteLine($"OpenMP: {omp}");
 
 // Subcommand dispatcher; each command lives in its own folder and returns the process exit code.
 return args.Length == 0 ? Usage() : args[0] switch
