@@ -1,4 +1,5 @@
 using Gateway.Endpoints;
+using Gateway.Images;
 using ImageGen;
 using Platform.ServiceDefaults;
 using Platform.ServiceDefaults.Bus;
@@ -20,6 +21,7 @@ public static class GatewayExtensions
             .ValidateDataAnnotations().ValidateOnStart();
         builder.Services.AddSingleton(TimeProvider.System);
         builder.AddChatCompletionClient();
+        builder.AddGatewayImages();
 
         var transport = builder.Configuration.GetSection(BusOptions.Section).Get<BusOptions>()?.Transport ?? BusTransport.InMemory;
         var hostWorkers = builder.Configuration.GetSection(GatewayOptions.Section).Get<GatewayOptions>()?.HostWorkers
@@ -40,6 +42,7 @@ public static class GatewayExtensions
         v1.MapPost("/chat/completions", ChatCompletionsEndpoint.HandleAsync);
         v1.MapGet("/models", ModelsEndpoint.List);
         v1.MapGet("/models/{id}", ModelsEndpoint.Get);
+        v1.MapImages();
         return app;
     }
 }

@@ -1,6 +1,6 @@
-using System.Text;
 using System.Text.Json;
 using System.Threading.Channels;
+using Gateway.Images;
 using Gateway.OpenAi;
 using Gateway.Validation;
 using Microsoft.AspNetCore.Http.Features;
@@ -43,6 +43,27 @@ public static class ChatCompletionsEndpoint
                 $"This model's maximum context length is {model.Model.MaxContextTokens} tokens, but {r.MaxTokens} completion tokens were requested.",
                 ApiError.InvalidRequest, "max_tokens", ChatErrorCodes.ContextLengthExceeded).ToResult(http);
 
+        // Input images are encoded by ImageGen before any generation starts, so a bad image is a plain 400.
+        // Resolved here rather than as parameters so direct callers (the batch handler) keep the same signature.
+        var imageInputs = http.RequestServices.GetRequiredService<ImageInputs>();
+        var imageResults = http.RequestServices.GetRequiredService<ImageResults>();
+        var messages = r.Messages;
+        if (r.Images.Count > 0)
+        {
+            try
+            {
+                var (turns, imageError) = await imageInputs.AttachAsync(dto!, r, http.RequestAborted);
+                if (imageError is not null) return imageError.ToResult(http);
+                messages = turns!;
+            }
+            catch (ChatCompletionException ex)
+            {
+                return ApiError.From(ex).ToResult(http);
+            }
+        }
+        var multimodal = model.Model.AcceptsImages;
+        var baseUrl = imageResults.BaseUrl(http);
+
         var sessions = new List<ChatCompletionSession>(r.N);
         try
         {
@@ -50,7 +71,7 @@ public static class ChatCompletionsEndpoint
             {
                 // Each choice is its own sequence; with a seed, choice i uses seed + i so choices differ but stay reproducible.
                 var sampling = r.Sampling with { Seed = r.Sampling.Seed is { } s ? unchecked(s + (ulong)i) : null };
-                sessions.Add(await client.StartAsync(new ChatCompletionStart(r.Model, r.Messages, r.MaxTokens, sampling, r.Stop),
+                sessions.Add(await client.StartAsync(new ChatCompletionStart(r.Model, messages, r.MaxTokens, sampling, r.Stop),
                     http.RequestAborted));
             }
             http.Response.Headers[WorkerHeader] = string.Join(",", sessions.Select(s => s.WorkerId).Distinct());
@@ -60,15 +81,21 @@ public static class ChatCompletionsEndpoint
             var fingerprint = sessions[0].WorkerId;
             if (r.Stream)
             {
-                await StreamAsync(http, r, sessions, id, created, fingerprint, loggers.CreateLogger(typeof(ChatCompletionsEndpoint)));
+                await StreamAsync(http, r, sessions, id, created, fingerprint, loggers.CreateLogger(typeof(ChatCompletionsEndpoint)),
+                    multimodal ? imageResults : null, baseUrl);
                 return TypedResults.Empty;
             }
 
-            var texts = new StringBuilder[r.N];
+            // Text and images in order: an image slot becomes a PNG from ImageGen, stored and referenced by URL.
+            var answers = Enumerable.Range(0, r.N).Select(_ => new InterleavedAnswer()).ToArray();
             await foreach (var (index, chunk) in MergeAsync(sessions, http.RequestAborted))
-                (texts[index] ??= new StringBuilder()).Append(chunk.TextDelta);
+            {
+                answers[index].AddText(chunk.TextDelta);
+                if (chunk.Image is not null)
+                    answers[index].AddImage(await imageResults.ProduceAsync(r.Model, chunk.Image, null, baseUrl, http.RequestAborted));
+            }
             var choices = sessions.Select((s, i) => new ChatChoiceDto(i,
-                new AssistantMessageDto("assistant", texts[i]?.ToString() ?? ""), s.FinishReason)).ToList();
+                new AssistantMessageDto("assistant", answers[i].Content, multimodal ? answers[i].Parts : null), s.FinishReason)).ToList();
             return TypedResults.Json(new ChatCompletionResponseDto(id, "chat.completion", created, r.Model, fingerprint, choices,
                 Usage(sessions)), OpenAiJson.Options);
         }
@@ -108,7 +135,7 @@ public static class ChatCompletionsEndpoint
     }
 
     private static async Task StreamAsync(HttpContext http, ValidatedChatRequest r, List<ChatCompletionSession> sessions,
-        string id, long created, string fingerprint, ILogger logger)
+        string id, long created, string fingerprint, ILogger logger, ImageResults? images, string baseUrl)
     {
         var response = http.Response;
         response.ContentType = "text/event-stream";
@@ -127,7 +154,14 @@ public static class ChatCompletionsEndpoint
             await foreach (var (index, chunk) in MergeAsync(sessions, ct))
             {
                 if (chunk.TextDelta.Length > 0)
-                    await WriteEventAsync(response, Chunk(index, new DeltaDto(Content: chunk.TextDelta), null), ct);
+                    await WriteEventAsync(response, Chunk(index, new DeltaDto(Content: chunk.TextDelta,
+                        Parts: images is null ? null : [OutputPartDto.ForText(chunk.TextDelta)]), null), ct);
+                if (chunk.Image is not null && images is not null)
+                {
+                    var image = await images.ProduceAsync(r.Model, chunk.Image, null, baseUrl, ct);
+                    await WriteEventAsync(response, Chunk(index, new DeltaDto(Content: image.Markdown,
+                        Parts: [OutputPartDto.ForImage(image.Url)]), null), ct);
+                }
                 if (chunk.FinishReason is not null)
                     await WriteEventAsync(response, Chunk(index, new DeltaDto(), chunk.FinishReason), ct);
                 await response.Body.FlushAsync(ct);

@@ -6,7 +6,8 @@ public sealed record ChatCompletionResponseDto(
 
 public sealed record ChatChoiceDto(int Index, AssistantMessageDto Message, string? FinishReason, object? Logprobs = null);
 
-public sealed record AssistantMessageDto(string Role, string Content);
+/// <summary><see cref="Parts"/>: the answer as interleaved text and image parts (multimodal models; an extension of OpenAI's shape).</summary>
+public sealed record AssistantMessageDto(string Role, string Content, IReadOnlyList<Gateway.Images.OutputPartDto>? Parts = null);
 
 public sealed record ChatCompletionChunkDto(
     string Id, string Object, long Created, string Model, string? SystemFingerprint,
@@ -14,7 +15,7 @@ public sealed record ChatCompletionChunkDto(
 
 public sealed record ChunkChoiceDto(int Index, DeltaDto Delta, string? FinishReason, object? Logprobs = null);
 
-public sealed record DeltaDto(string? Role = null, string? Content = null);
+public sealed record DeltaDto(string? Role = null, string? Content = null, IReadOnlyList<Gateway.Images.OutputPartDto>? Parts = null);
 
 public sealed record UsageDto(int PromptTokens, int CompletionTokens, int TotalTokens);
 

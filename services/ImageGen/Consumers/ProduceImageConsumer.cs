@@ -19,10 +19,21 @@ public sealed class ProduceImageConsumer(ImageModelHost host, ILogger<ProduceIma
                 $"The model '{m.Model}' has no image side on this ImageGen instance."));
             return;
         }
+        ImageDecision? force;
+        switch (m.Decision)
+        {
+            case null: force = null; break;
+            case "generate": force = ImageDecision.Generate; break;
+            case "retrieve": force = ImageDecision.Retrieve; break;
+            default:
+                await context.RespondAsync(new ImageRequestRejected(m.RequestId, ImageErrorCodes.InvalidSlot,
+                    $"Decision '{m.Decision}' is not 'generate' or 'retrieve'."));
+                return;
+        }
         ProducedImage produced;
         try
         {
-            produced = models.ProduceImage(new ImageSlot(m.Slot.Tokens, m.Slot.Hidden, m.Slot.HiddenStates, m.Slot.InputEmbeddings));
+            produced = models.ProduceImage(new ImageSlot(m.Slot.Tokens, m.Slot.Hidden, m.Slot.HiddenStates, m.Slot.InputEmbeddings), force);
         }
         catch (ArgumentException ex)
         {

@@ -1,0 +1,28 @@
+using Gateway.OpenAi;
+
+namespace Gateway.Images;
+
+/// <summary>One part of an interleaved answer (choices[].message.parts, delta.parts): {"type":"text","text":...} or
+/// {"type":"image_url","image_url":{"url":...}}, the same shape as OpenAI's input content parts.</summary>
+public sealed record OutputPartDto(string Type, string? Text = null, ImageUrlDto? ImageUrl = null)
+{
+    public static OutputPartDto ForText(string text) => new("text", text);
+    public static OutputPartDto ForImage(string url) => new("image_url", ImageUrl: new ImageUrlDto { Url = url });
+}
+
+/// <summary>The body of POST /v1/images/generations (OpenAI images API; quality, style and user are accepted and ignored).</summary>
+public sealed record ImageGenerationRequestDto
+{
+    public string? Prompt { get; init; }
+    public string? Model { get; init; }
+    public int? N { get; init; }
+    public string? ResponseFormat { get; init; }
+    public string? Size { get; init; }
+    public string? Quality { get; init; }
+    public string? Style { get; init; }
+    public string? User { get; init; }
+}
+
+public sealed record ImageGenerationResponseDto(long Created, IReadOnlyList<GeneratedImageDto> Data);
+
+public sealed record GeneratedImageDto(string? Url = null, string? B64Json = null, string? RevisedPrompt = null);

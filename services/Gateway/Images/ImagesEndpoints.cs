@@ -1,0 +1,116 @@
+using System.Text.Json;
+using Gateway.OpenAi;
+using Gateway.Validation;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Microsoft.Extensions.Options;
+using Platform.Contracts.Chat;
+using Platform.ServiceDefaults.Chat;
+
+namespace Gateway.Images;
+
+/// <summary>GET /v1/images/{id}.png (produced images) and POST /v1/images/generations (OpenAI images API).</summary>
+public static class ImagesEndpoints
+{
+    public static RouteGroupBuilder MapImages(this RouteGroupBuilder v1)
+    {
+        v1.MapGet("/images/{file}", Get);
+        v1.MapPost("/images/generations", GenerateAsync);
+        return v1;
+    }
+
+    public static Results<FileContentHttpResult, JsonHttpResult<ErrorBodyDto>> Get(string file, ImageStore store, HttpContext http)
+    {
+        var id = file.EndsWith(".png", StringComparison.Ordinal) ? file[..^4] : file;
+        return store.Get(id) is { } png
+            ? TypedResults.File(png, "image/png")
+            : new ApiError(StatusCodes.Status404NotFound, $"No image '{file}' is stored here (unknown id, or evicted).",
+                ApiError.InvalidRequest, "id", "image_not_found").ToResult(http);
+    }
+
+    /// <summary>
+    /// The prompt is rendered as a drawing instruction in the demo world's phrasing (lower case, "draw " prepended
+    /// unless it already starts with one of the world's drawing verbs, a final "."), sent through the same chat path
+    /// as /v1/chat/completions (greedy), and the first image slot of each answer is drawn by ImageGen with the decision
+    /// forced to "generate" (the API promises a generated image, not a retrieved one).
+    /// </summary>
+    public static async Task<Results<JsonHttpResult<ImageGenerationResponseDto>, JsonHttpResult<ErrorBodyDto>>> GenerateAsync(
+        HttpContext http,
+        ChatCompletionClient client,
+        ModelDirectory directory,
+        ImageResults images,
+        IOptions<ImageServingOptions> imageOptions,
+        TimeProvider time)
+    {
+        var o = imageOptions.Value;
+        ImageGenerationRequestDto? dto;
+        try
+        {
+            dto = await JsonSerializer.DeserializeAsync<ImageGenerationRequestDto>(http.Request.Body, OpenAiJson.Options, http.RequestAborted);
+        }
+        catch (JsonException ex)
+        {
+            return ApiError.Invalid($"We could not parse the JSON body of your request: {ex.Message}", ex.Path?.TrimStart('$', '.'), "invalid_json")
+                .ToResult(http);
+        }
+        if (dto is null) return ApiError.Invalid("The request body must be a JSON object.", null, "invalid_json").ToResult(http);
+        if (string.IsNullOrWhiteSpace(dto.Prompt))
+            return ApiError.Invalid("Missing required parameter: 'prompt'.", "prompt", "missing_required_parameter").ToResult(http);
+        if (dto.Prompt.Length > o.MaxPromptLength)
+            return ApiError.Invalid($"Invalid 'prompt': it is longer than {o.MaxPromptLength} characters.", "prompt").ToResult(http);
+        var n = dto.N ?? 1;
+        if (n < 1 || n > o.MaxImagesPerGeneration)
+            return ApiError.Invalid($"Invalid 'n': {n}; it must be between 1 and {o.MaxImagesPerGeneration}.", "n").ToResult(http);
+        var format = dto.ResponseFormat ?? "url";
+        if (format is not ("url" or "b64_json"))
+            return ApiError.Invalid($"Invalid 'response_format': '{format}'; it must be 'url' or 'b64_json'.", "response_format").ToResult(http);
+        if (dto.Size is not null && dto.Size != o.GenerationSize)
+            return ApiError.Invalid($"Invalid 'size': '{dto.Size}'; this platform's image models make {o.GenerationSize} only.", "size").ToResult(http);
+        var modelName = string.IsNullOrWhiteSpace(dto.Model) ? o.DefaultModel : dto.Model;
+        var model = directory.Find(modelName);
+        if (model is null)
+            return ApiError.From(new ChatCompletionException(ChatErrorCodes.ModelNotFound,
+                $"The model '{modelName}' does not exist or no worker serves it.", "model")).ToResult(http);
+        if (!model.Model.AcceptsImages)
+            return ApiError.Invalid($"The model '{modelName}' cannot generate images.", "model", "image_generation_not_supported").ToResult(http);
+
+        var instruction = RenderInstruction(dto.Prompt);
+        var baseUrl = images.BaseUrl(http);
+        try
+        {
+            var results = await Task.WhenAll(Enumerable.Range(0, n).Select(_ =>
+                GenerateOneAsync(client, images, modelName, instruction, o.GenerationMaxTokens, baseUrl, http.RequestAborted)));
+            var data = results.Select(img => format == "url"
+                ? new GeneratedImageDto(Url: img.Url, RevisedPrompt: instruction)
+                : new GeneratedImageDto(B64Json: Convert.ToBase64String(img.Produced.Png), RevisedPrompt: instruction)).ToList();
+            return TypedResults.Json(new ImageGenerationResponseDto(time.GetUtcNow().ToUnixTimeSeconds(), data), OpenAiJson.Options);
+        }
+        catch (ChatCompletionException ex)
+        {
+            return ApiError.From(ex).ToResult(http);
+        }
+    }
+
+    /// <summary>The demo world's instruction phrasing: "draw a large red circle at the middle center."</summary>
+    public static string RenderInstruction(string prompt)
+    {
+        var text = prompt.Trim().ToLowerInvariant().TrimEnd('.', '!', '?', ' ');
+        var hasVerb = Platform.Multimodal.World.WorldText.DrawVerbs.Any(v => text.StartsWith(v + " ", StringComparison.Ordinal));
+        return (hasVerb ? text : "draw " + text) + ".";
+    }
+
+    private static async Task<StoredImage> GenerateOneAsync(ChatCompletionClient client, ImageResults images, string model,
+        string instruction, int maxTokens, string baseUrl, CancellationToken ct)
+    {
+        await using var session = await client.StartAsync(new ChatCompletionStart(model, [new ChatTurn("user", instruction)], maxTokens,
+            new SamplingParameters(0f, 1f, null), []), ct);
+        var text = new System.Text.StringBuilder();
+        await foreach (var chunk in session.ReadAsync(ct))
+        {
+            text.Append(chunk.TextDelta);
+            // The first slot is the picture; disposing the session then stops the rest of the answer on the worker.
+            if (chunk.Image is not null) return await images.ProduceAsync(model, chunk.Image, "generate", baseUrl, ct);
+        }
+        throw new ChatCompletionException(ChatErrorCodes.ServerError,
+            $"The model answered without an image ({session.FinishReason}): \"{text}\".");
+    }
+}
