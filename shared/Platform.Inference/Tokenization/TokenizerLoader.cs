@@ -118,13 +118,21 @@ public static class TokenizerLoader
     {
         try
         {
-            using var stream = File.OpenRead(path);
-            var llama = LlamaTokenizer.Create(stream, addBeginOfSentence: false, addEndOfSentence: false);
+            LlamaTokenizer probe;
+            using (var stream = File.OpenRead(path)) probe = LlamaTokenizer.Create(stream, addBeginOfSentence: false, addEndOfSentence: false);
             var vocab = new Dictionary<string, int>(StringComparer.Ordinal);
-            foreach (var (tok, id) in llama.Vocabulary) vocab[tok] = id;
+            foreach (var (tok, id) in probe.Vocabulary) vocab[tok] = id;
+            // Control tokens written in rendered chat text ("<s>", "</s>", added tokens) must map to their ids,
+            // so the tokenizer is built again with them as special tokens.
             var special = new Dictionary<string, int>(StringComparer.Ordinal);
-            foreach (var (tok, id) in new[] { (llama.BeginningOfSentenceToken, llama.BeginningOfSentenceId), (llama.EndOfSentenceToken, llama.EndOfSentenceId), (llama.UnknownToken, llama.UnknownId) })
+            foreach (var (tok, id) in new[] { (probe.BeginningOfSentenceToken, probe.BeginningOfSentenceId), (probe.EndOfSentenceToken, probe.EndOfSentenceId), (probe.UnknownToken, probe.UnknownId) })
                 if (!string.IsNullOrEmpty(tok)) special[tok] = id;
+            if (config is { ValueKind: JsonValueKind.Object } c && c.TryGetProperty("added_tokens_decoder", out var added) && added.ValueKind == JsonValueKind.Object)
+                foreach (var p in added.EnumerateObject())
+                    if (int.TryParse(p.Name, out var id) && Str(p.Value, "content") is { } content && p.Value.TryGetProperty("special", out var sp) && sp.ValueKind == JsonValueKind.True)
+                        special[content] = id;
+            LlamaTokenizer llama;
+            using (var stream = File.OpenRead(path)) llama = LlamaTokenizer.Create(stream, addBeginOfSentence: false, addEndOfSentence: false, specialTokens: special);
             var (bos, eos) = SpecialIds(config, special, vocab);
             bos ??= llama.BeginningOfSentenceId;
             eos ??= llama.EndOfSentenceId;

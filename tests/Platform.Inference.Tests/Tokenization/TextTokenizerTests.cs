@@ -46,6 +46,19 @@ public class TextTokenizerTests
     }
 
     [Fact]
+    public void Encode_SentencePieceControlTokensInChatText_MapToIds()
+    {
+        using var m = ModelLoader.Load(TestModels.SentencePiece);
+        var text = m.ChatTemplate.Render([new Platform.Inference.Engine.ChatMessage("user", "Hello world")]);
+        Assert.StartsWith("<s>[INST]", text);
+        var ids = m.Tokenizer.Encode(text);
+        Assert.Equal(1, ids[0]);
+        Assert.Equal(1, ids.Count(i => i == 1));
+        // Like HF's legacy Llama tokenizer, the text after a control token gets SentencePiece's dummy-prefix space.
+        Assert.Equal("[INST] Hello world [/INST]", m.Tokenizer.Decode(ids, skipSpecial: true).Trim());
+    }
+
+    [Fact]
     public void TokenBytes_MultiByteCharSplitAcrossTokens_StreamsWholeCharacters()
     {
         using var m = ModelLoader.Load(TestModels.Llama);
