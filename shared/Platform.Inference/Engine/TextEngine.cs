@@ -238,6 +238,14 @@ public sealed class TextEngine : ITextEngine
             lock (_gate)
             {
                 if (_stopping) break;
+                if (_waiting.Any(w => w.Cancellation.IsCancellationRequested))
+                {
+                    // Cancelled before getting a slot: end them now rather than when a slot frees up.
+                    var keep = _waiting.Where(w => !w.Cancellation.IsCancellationRequested).ToList();
+                    foreach (var w in _waiting.Where(w => w.Cancellation.IsCancellationRequested)) w.Finish("cancelled");
+                    _waiting.Clear();
+                    foreach (var w in keep) _waiting.Enqueue(w);
+                }
                 while (_waiting.Count > 0 && _active.Count < _options.MaxConcurrentSequences)
                 {
                     var seq = _waiting.Dequeue();

@@ -165,6 +165,26 @@ public class TextEngineTests
     }
 
     [Fact]
+    public async Task GenerateAsync_CancelledWhileWaiting_EndsWithoutASlot()
+    {
+        await using var engine = TextEngine.Load("tiny", TestModels.Llama, Options(slots: 1, waiting: 4, context: 4096));
+        using var running = new CancellationTokenSource();
+        using var waiting = new CancellationTokenSource();
+        var longReq = new GenerationRequest { PromptTokens = [5, 6, 7], MaxNewTokens = 4000, Sampling = new SamplingOptions { Temperature = 1f, Seed = 1 }, StopTokenIds = [] };
+        var first = engine.GenerateAsync(longReq, running.Token).GetAsyncEnumerator();
+        Assert.True(await first.MoveNextAsync());   // the first request holds the only slot
+        var queued = Collect(engine, longReq, waiting.Token);
+        waiting.Cancel();
+        var updates = await queued.WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal("cancelled", updates.Single().FinishReason);
+        Assert.Equal(0, updates.Single().CompletionTokens);
+        Assert.Equal(1, engine.Stats.Running);
+        running.Cancel();
+        while (await first.MoveNextAsync()) { }
+        await first.DisposeAsync();
+    }
+
+    [Fact]
     public async Task GenerateAsync_PromptLongerThanContext_ThrowsContextLengthExceeded()
     {
         await using var engine = TextEngine.Load("tiny", TestModels.Llama, Options(context: 16));
