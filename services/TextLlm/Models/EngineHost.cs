@@ -59,7 +59,7 @@ public sealed class EngineHost(
     public IReadOnlyList<ServedModel> Describe() =>
         Served(registry, options.Value)
             .Where(x => _engines.ContainsKey(x.Name))
-            .Select(x => new ServedModel(x.Name, _engines[x.Name].MaxContextTokens, x.Entry.Engine.MaxConcurrentSequences, AcceptsImages: false))
+            .Select(x => new ServedModel(x.Name, _engines[x.Name].MaxContextTokens, x.Entry.Engine.MaxConcurrentSequences, AcceptsImages: x.Entry.Multimodal))
             .ToList();
 
     public async ValueTask DisposeAsync()

@@ -11,5 +11,9 @@ public sealed class ModelEntry
     /// <summary>"text" for models this worker serves; other services own other kinds.</summary>
     public string Kind { get; set; } = "text";
 
+    /// <summary>True for a multimodal model (e.g. models/demo): the worker splices visual tokens into prompts, reports
+    /// GILL image slots, and announces that the model accepts images; ImageGen serves the image side of the same folder.</summary>
+    public bool Multimodal { get; set; }
+
     public EngineOptions Engine { get; set; } = new();
 }

@@ -81,7 +81,7 @@ public sealed class ChatCompletionSession : IAsyncDisposable
 
     internal void Fail(ChatCompletionFailed failed) => _items.Writer.TryWrite(failed);
 
-    /// <summary>Chunks with text or a finish reason, in order. Throws <see cref="ChatCompletionException"/> on failure.</summary>
+    /// <summary>Chunks with text, an image slot or a finish reason, in order. Throws <see cref="ChatCompletionException"/> on failure.</summary>
     public async IAsyncEnumerable<ChatCompletionChunkProduced> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken)
     {
         while (!_finished)
@@ -131,7 +131,7 @@ public sealed class ChatCompletionSession : IAsyncDisposable
                     _metrics.InterTokenLatency.WithLabels(Model)
                         .Observe(Stopwatch.GetElapsedTime(_firstTokenAt, _lastTokenAt).TotalSeconds / (_completionTokens - 1));
             }
-            if (chunk.TextDelta.Length > 0 || chunk.FinishReason is not null)
+            if (chunk.TextDelta.Length > 0 || chunk.FinishReason is not null || chunk.Image is not null)
                 yield return chunk;
         }
     }
