@@ -13,6 +13,8 @@ namespace TextLlm.Generation;
 /// </summary>
 public static class ChunkPump
 {
+    private const int MaxInFlightSends = 8;
+
     public static async Task RunAsync(
         IAsyncEnumerable<GenerationUpdate> updates,
         Guid requestId,
@@ -27,7 +29,11 @@ public static class ChunkPump
         {
             try
             {
-                await foreach (var u in updates.WithCancellation(cancellationToken)) channel.Writer.TryWrite(u);
+                await foreach (var u in updates.WithCancellation(cancellationToken))
+                {
+                    channel.Writer.TryWrite(u);
+                    if (u.FinishReason is not null) break; // the contract's last update; do not wait for the enumerator's end
+                }
                 channel.Writer.TryComplete();
             }
             catch (Exception ex)
@@ -46,9 +52,13 @@ public static class ChunkPump
         var lastSend = Stopwatch.GetTimestamp();
         var firstBuffered = 0L;
 
+        // Sends are not awaited one by one: over a broker each waits for its publisher confirm, and chunks carry a
+        // sequence number the receiver orders by, so up to MaxInFlightSends overlap; all are awaited at the end.
+        var inFlight = new Queue<Task>();
         async Task FlushAsync()
         {
-            await send(new ChatCompletionChunkProduced(requestId, sequence++, text.ToString(), completion, finish));
+            if (inFlight.Count >= MaxInFlightSends) await inFlight.Dequeue();
+            inFlight.Enqueue(send(new ChatCompletionChunkProduced(requestId, sequence++, text.ToString(), completion, finish)));
             sentAnyToken |= buffered > 0;
             text.Clear();
             buffered = 0;
@@ -106,7 +116,14 @@ public static class ChunkPump
         }
         finally
         {
-            await producer;
+            try
+            {
+                while (inFlight.Count > 0) await inFlight.Dequeue();
+            }
+            finally
+            {
+                await producer;
+            }
         }
     }
 }

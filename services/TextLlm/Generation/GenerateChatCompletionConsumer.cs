@@ -68,8 +68,10 @@ public sealed class GenerateChatCompletionConsumer(
         request = request with { MaxNewTokens = m.MaxTokens ?? Math.Min(room, o.DefaultMaxTokens) };
 
         using var registration = active.Register(m.RequestId, context.CancellationToken);
-        await context.RespondAsync(new ChatCompletionAccepted(m.RequestId, identity.WorkerId, identity.ControlAddress, promptTokens));
         var stream = await context.GetSendEndpoint(m.StreamAddress);
+        // The acceptance and the prefill overlap: the receiver registered the request before sending it, so chunks
+        // that overtake the Accepted response wait there in order.
+        var accepted = context.RespondAsync(new ChatCompletionAccepted(m.RequestId, identity.WorkerId, identity.ControlAddress, promptTokens));
         try
         {
             await ChunkPump.RunAsync(engine.GenerateAsync(request, registration.Token), m.RequestId,
@@ -91,6 +93,15 @@ public sealed class GenerateChatCompletionConsumer(
         {
             logger.LogError(ex, "Request {RequestId} failed while generating", m.RequestId);
             await TrySendFailure(stream, m.RequestId, ChatErrorCodes.ServerError, $"Generation failed: {ex.Message}");
+        }
+        try
+        {
+            await accepted;
+        }
+        catch (Exception ex)
+        {
+            // The requester then fails on its own timeout; the chunks it may have got are discarded with the request.
+            logger.LogWarning(ex, "Could not send the acceptance of request {RequestId}", m.RequestId);
         }
     }
 
