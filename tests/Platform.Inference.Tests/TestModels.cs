@@ -7,6 +7,15 @@ namespace Platform.Inference.Tests;
 public static class TestModels
 {
     public static readonly string Root = Path.Combine(Path.GetTempPath(), $"platform-inference-tests-{Environment.ProcessId}");
+    static TestModels()
+    {
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            try { if (Directory.Exists(Root)) Directory.Delete(Root, recursive: true); }
+            catch (IOException) { }   // best effort: the OS temp cleaner gets the rest
+        };
+    }
+
     public static readonly string[] ImageTokens = Enumerable.Range(0, 8).Select(k => $"[IMG{k}]").ToArray();
 
     private static readonly Lazy<string> LlamaLazy = new(() => TinyModelFactory.Create(Path.Combine(Root, "llama"), TinyModelFactory.TinyConfig(), seed: 1));

@@ -122,9 +122,8 @@ public class LlamaForCausalLMTests
         using var noGrad = no_grad();
         var cfg = m.Config;
         var attn = m.Model.model.layers[0].self_attn;
-        manual_seed(5);
         long t = 6, h = cfg.NumAttentionHeads, kv = cfg.KeyValueHeads, d = cfg.HeadDimension;
-        var x = randn(1, t, cfg.HiddenSize);
+        var x = randn([1, t, cfg.HiddenSize], generator: new TorchSharp.torch.Generator(5));
         var (cos, sin) = m.Model.model.RotaryEmbedding.Gather(arange(t).view(1, t), t - 1);
         var causal = ones(t, t, dtype: ScalarType.Bool).tril();
         var mask = zeros(1, t, t).masked_fill(causal.logical_not(), float.NegativeInfinity).unsqueeze(1).repeat(1, 1, h / kv, 1);
