@@ -2,6 +2,7 @@ using Platform.Bench.Batch;
 using Platform.Bench.Engine;
 using Platform.Bench.Export;
 using Platform.Bench.Gateway;
+using Platform.Bench.Multimodal;
 using Platform.Inference.Runtime;
 
 // Before any native library loads: short OpenMP spin (see OpenMpEnvironment); applies to libtorch and llama.cpp alike.
@@ -15,6 +16,7 @@ return args.Length == 0 ? Usage() : args[0] switch
     "engine" => await EngineBenchmark.RunAsync(args[1..]),
     "export-gguf" => ExportGgufCommand.Run(args[1..]),
     "gateway" => await GatewayBenchmark.RunAsync(args[1..]),
+    "multimodal" => await MultimodalBenchmark.RunAsync(args[1..]),
     "-h" or "--help" or "help" => Usage(0),
     _ => Usage(),
 };
@@ -29,6 +31,8 @@ static int Usage(int code = 2)
                        our TorchSharp engine vs llama.cpp (LLamaSharp) on a SmolLM-135M-shaped random model
           gateway      [--json PATH] [--requests N] [--max-tokens N] | write-default-model [FOLDER]
                        time the gateway and bus add over the in-process engine (in-memory, RabbitMQ), 32-stream req/s
+          multimodal   [--model DIR] [--requests N] [--clients C] [--concurrent-requests N] [--decoder-runs N] [--json PATH]
+                       all-in-one image-generating chat: latency median/p99, images/s with C clients; ONNX vs TorchSharp decoder
           export-gguf  <hf-model-folder> <out.gguf> [--verify] [--threads N]
                        write a Hugging Face Llama/Mistral/Qwen2 checkpoint as float32 GGUF for llama.cpp
         """);
