@@ -44,6 +44,24 @@ internal static class Cli
                     new FamilyTrainer(options, Console.WriteLine).RunDecoderOnly(cts.Token);
                     return 0;
                 }
+                case "ask":
+                {
+                    // Prints the model's greedy answers to a few held-out prompts (a quick look, not a metric).
+                    var model = flags.GetValueOrDefault("model") ?? "models/demo";
+                    TorchSharp.torch.set_num_threads(1);
+                    using var loaded = Platform.Inference.Loading.ModelLoader.Load(model);
+                    using var models = Platform.Multimodal.Serving.MultimodalModels.Load(model);
+                    var decoder = new GreedyDecoder(loaded.Model, models.Heads, new DemoChat(loaded.Tokenizer, models.Config.VisualTokens));
+                    var g = new Platform.Multimodal.World.SceneGenerator(5);
+                    for (int i = 0; i < 6; i++)
+                    {
+                        var scene = g.NextScene(Platform.Multimodal.World.WorldSplit.HeldOut, objectCount: 1);
+                        var cap = decoder.Answer([new Platform.Multimodal.World.WorldTurn("user", "<image> describe the image.", [scene])]);
+                        var draw = decoder.Answer([new Platform.Multimodal.World.WorldTurn("user", $"draw {scene.Caption()}.", [])]);
+                        Console.WriteLine($"{scene.Caption()} | caption: {cap.Text} | draw: {draw.Text}");
+                    }
+                    return 0;
+                }
                 case "eval":
                 {
                     var model = flags.GetValueOrDefault("model") ?? "models/demo";
