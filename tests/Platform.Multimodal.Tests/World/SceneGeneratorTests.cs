@@ -23,13 +23,11 @@ public sealed class SceneGeneratorTests
     [Fact]
     public void Next_DifferentSeeds_DifferentStreams()
     {
-        var a = Enumerable.Range(0, 20).Select(_ => 0).Aggregate("", (s, _) => s);
         var ga = new SceneGenerator(1);
         var gb = new SceneGenerator(2);
         var sa = string.Join("|", Enumerable.Range(0, 20).Select(_ => Flatten(ga.Next())));
         var sb = string.Join("|", Enumerable.Range(0, 20).Select(_ => Flatten(gb.Next())));
         Assert.NotEqual(sa, sb);
-        Assert.Equal("", a);
     }
 
     [Fact]
