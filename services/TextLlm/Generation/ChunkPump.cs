@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Text;
 using System.Threading.Channels;
 using Platform.Contracts.Chat;
+using Platform.Contracts.Images;
 using Platform.Inference.Engine;
 
 namespace TextLlm.Generation;
@@ -49,6 +50,7 @@ public static class ChunkPump
         var completion = 0;
         var sentAnyToken = false;
         string? finish = null;
+        ImageSlotStates? image = null;
         var lastSend = Stopwatch.GetTimestamp();
         var firstBuffered = 0L;
 
@@ -58,7 +60,8 @@ public static class ChunkPump
         async Task FlushAsync()
         {
             if (inFlight.Count >= MaxInFlightSends) await inFlight.Dequeue();
-            inFlight.Enqueue(send(new ChatCompletionChunkProduced(requestId, sequence++, text.ToString(), completion, finish)));
+            inFlight.Enqueue(send(new ChatCompletionChunkProduced(requestId, sequence++, text.ToString(), completion, finish, image)));
+            image = null;
             sentAnyToken |= buffered > 0;
             text.Clear();
             buffered = 0;
@@ -76,9 +79,15 @@ public static class ChunkPump
                     buffered += Math.Max(u.TokenIds.Count, u.TextDelta.Length > 0 ? 1 : 0);
                     completion = Math.Max(completion, u.CompletionTokens);
                     finish ??= u.FinishReason;
+                    if (u.Image is { } slot)
+                    {
+                        // An image slot leaves at once, after the text before it, so text and images stay in order.
+                        image = new ImageSlotStates(slot.Tokens, slot.Hidden, slot.HiddenStates, slot.InputEmbeddings);
+                        break;
+                    }
                 }
 
-                if (finish is not null
+                if (finish is not null || image is not null
                     || (buffered > 0 && (!sentAnyToken || buffered >= maxTokens || Stopwatch.GetElapsedTime(firstBuffered) >= maxDelay)))
                 {
                     await FlushAsync();

@@ -15,6 +15,7 @@ namespace TextLlm.Generation;
 /// </summary>
 public sealed class GenerateChatCompletionConsumer(
     EngineHost engines,
+    IReadOnlyDictionary<string, ModelEntry> registry,
     ActiveGenerations active,
     IOptions<TextLlmOptions> options,
     WorkerIdentity identity,
@@ -39,9 +40,19 @@ public sealed class GenerateChatCompletionConsumer(
             return;
         }
 
+        var multimodal = registry.TryGetValue(m.Model, out var entry) && entry.Multimodal;
+        if (!multimodal && m.Messages.Any(t => t.Images is { Count: > 0 }))
+        {
+            await Reject(context, ChatErrorCodes.InvalidRequest, $"The model '{m.Model}' does not accept image input.", "messages");
+            return;
+        }
         var request = new GenerationRequest
         {
-            Messages = m.Messages.Select(t => new ChatMessage(t.Role, t.Content)).ToList(),
+            // Visual tokens go in at the turn's "<image>" placeholders; GILL image slots come back with their hidden
+            // states (ReportImageSlots) and travel in the chunks, in order with the text, to be drawn by ImageGen.
+            Messages = m.Messages.Select(t => new ChatMessage(t.Role, t.Content,
+                t.Images?.Select(v => new VisualEmbedding(v.Tokens, v.Hidden, v.Data)).ToList())).ToList(),
+            ReportImageSlots = multimodal,
             Sampling = new SamplingOptions { Temperature = m.Sampling.Temperature, TopP = m.Sampling.TopP, Seed = m.Sampling.Seed },
             StopStrings = m.Stop,
             RequestId = m.RequestId.ToString(),
@@ -54,6 +65,12 @@ public sealed class GenerateChatCompletionConsumer(
         catch (ContextLengthExceededException ex)
         {
             await Reject(context, ChatErrorCodes.ContextLengthExceeded, ex.Message, "messages");
+            return;
+        }
+        catch (ArgumentException ex)
+        {
+            // Placeholders that do not match the images, or visual tokens of another width than the model's.
+            await Reject(context, ChatErrorCodes.InvalidRequest, ex.Message, "messages");
             return;
         }
         var room = engine.MaxContextTokens - promptTokens;
