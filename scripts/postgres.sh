@@ -31,7 +31,10 @@ case "$cmd" in
     BIN="$(find_bin)"
     [ -n "$BIN" ] || { echo "postgres.sh: no PostgreSQL binaries under /usr/lib/postgresql (run: $0 install)" >&2; exit 1; }
     mkdir -p "$PG_DIR"
-    if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$PG_DIR"; fi
+    if [ "$(id -u)" = 0 ]; then
+      chown postgres:postgres "$PG_DIR"
+      as_pg test -x "$PG_DIR" || { echo "postgres.sh: the postgres user cannot reach $PG_DIR (a parent folder is not searchable)" >&2; exit 1; }
+    fi
     if [ ! -f "$PG_DIR/data/PG_VERSION" ]; then
       echo "$PG_PASSWORD" > "$PG_DIR/pwfile"
       if [ "$(id -u)" = 0 ]; then chown postgres:postgres "$PG_DIR/pwfile"; fi

@@ -5,6 +5,8 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
 RESULTS="$(mktemp -d /tmp/platform-test.XXXXXX)"
+# mktemp makes it 0700: the postgres user (the server runs as it when we are root) must reach its data folder below.
+chmod 755 "$RESULTS"
 export PLATFORM_RABBITMQ_DIR="$RESULTS/rabbitmq"
 export PLATFORM_PG_DIR="$RESULTS/postgres"
 
