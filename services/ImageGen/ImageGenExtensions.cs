@@ -21,6 +21,8 @@ public static class ImageGenExtensions
     /// </summary>
     public static IHostApplicationBuilder AddImageGenWorker(this IHostApplicationBuilder builder)
     {
+        // Before the first torch call: a short OpenMP spin, or idle libgomp workers steal the cores on shared hosts.
+        Platform.Inference.Runtime.OpenMpEnvironment.ApplyDefaults();
         builder.Services.AddOptions<ImageGenOptions>().Bind(builder.Configuration.GetSection(ImageGenOptions.Section))
             .ValidateDataAnnotations().ValidateOnStart();
         var registry = builder.Configuration.GetSection("Models").Get<Dictionary<string, MultimodalModelEntry>>() ?? [];

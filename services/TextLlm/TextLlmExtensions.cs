@@ -21,6 +21,8 @@ public static class TextLlmExtensions
     /// </summary>
     public static IHostApplicationBuilder AddTextLlmWorker(this IHostApplicationBuilder builder)
     {
+        // Before the first torch call: a short OpenMP spin, or idle libgomp workers steal the cores on shared hosts.
+        Platform.Inference.Runtime.OpenMpEnvironment.ApplyDefaults();
         builder.Services.AddOptions<TextLlmOptions>().Bind(builder.Configuration.GetSection(TextLlmOptions.Section))
             .ValidateDataAnnotations().ValidateOnStart();
         var registry = builder.Configuration.GetSection("Models").Get<Dictionary<string, ModelEntry>>() ?? [];

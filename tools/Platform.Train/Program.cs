@@ -4,6 +4,7 @@ using Platform.Multimodal.Training;
 // Platform.Train: trains the demo multimodal family from scratch, or evaluates a trained folder.
 //   all  --out models/demo [--quick] [--steps N] [--seed S] [--threads T]
 //   eval --model models/demo [--json PATH] [--samples N]
+Platform.Inference.Runtime.OpenMpEnvironment.ApplyDefaults(); // before the first torch call
 return Cli.Run(args);
 
 internal static class Cli
