@@ -27,10 +27,10 @@ public sealed class GatewayHost : IAsyncDisposable
     public HttpClient Http { get; }
 
     public static async Task<GatewayHost> StartAsync(IDictionary<string, string?>? settings = null,
-        Action<IServiceCollection>? configureServices = null)
+        Action<IServiceCollection>? configureServices = null, LlamaConfig? modelConfig = null)
     {
         var folder = Path.Combine(Path.GetTempPath(), "gateway-tests-" + Guid.NewGuid().ToString("N"));
-        var modelFolder = TinyModelFactory.Create(Path.Combine(folder, "model"), TinyModelFactory.TinyConfig());
+        var modelFolder = TinyModelFactory.Create(Path.Combine(folder, "model"), modelConfig ?? TinyModelFactory.TinyConfig());
         // A content root without appsettings.json so only the settings below apply.
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Testing", ContentRootPath = folder });
         var config = new Dictionary<string, string?>

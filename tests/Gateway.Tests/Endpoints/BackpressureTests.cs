@@ -1,10 +1,12 @@
 using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
+using Platform.Inference.Models;
 using TextLlm.Generation;
 
 namespace Gateway.Tests.Endpoints;
 
+[Collection(SerialCollection.Name)]
 public class BackpressureTests
 {
     private static StringContent Body(string extra = "") => new(
@@ -27,14 +29,15 @@ public class BackpressureTests
     public async Task Post_WhenWorkerIsBusyAndOneRequestWaits_NextRequestGets429()
     {
         // One engine slot, one waiting place: a running stream holds the slot, a second request waits in the bus
-        // queue, the third finds the waiting queue full.
+        // queue, the third finds the waiting queue full. The running stream is long (32k-token context) so that it
+        // still holds the slot on a loaded machine when the waiting request shows up; the test ends it by dropping it.
         await using var host = await GatewayHost.StartAsync(new Dictionary<string, string?>
         {
             ["Models:tiny:Engine:MaxConcurrentSequences"] = "1",
             ["ChatClient:MaxWaitingRequests"] = "1",
             ["TextLlm:DefaultMaxTokens"] = "100000",
-        });
-        using var first = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions") { Content = Body(""","stream":true,"max_tokens":400""") };
+        }, modelConfig: TinyModelFactory.TinyConfig() with { MaxPositionEmbeddings = 32768 });
+        using var first = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions") { Content = Body(""","stream":true,"max_tokens":32000""") };
         using var running = await host.Http.SendAsync(first, HttpCompletionOption.ResponseHeadersRead);
         Assert.Equal(HttpStatusCode.OK, running.StatusCode);
         using var stream = await running.Content.ReadAsStreamAsync();
