@@ -1,3 +1,4 @@
+using Platform.Bench.Common;
 using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text;
@@ -73,12 +74,12 @@ public static class GatewayBenchmark
             });
 
             var results = new JsonObject();
-            var inMemory = await MeasureAddedAsync("in-memory", engine, request, body, modelFolder, temp, requests, rabbit: false);
+            var inMemory = await MeasureAddedAsync("in-memory", engine, request, body, modelFolder, requests, rabbit: false);
             results["inmemory_added_ms_p50"] = inMemory.P50;
             results["inmemory_added_ms_p99"] = inMemory.P99;
             if (BrokerReachable())
             {
-                var rabbit = await MeasureAddedAsync("rabbitmq", engine, request, body, modelFolder, temp, requests, rabbit: true);
+                var rabbit = await MeasureAddedAsync("rabbitmq", engine, request, body, modelFolder, requests, rabbit: true);
                 results["rabbitmq_added_ms_p50"] = rabbit.P50;
                 results["rabbitmq_added_ms_p99"] = rabbit.P99;
             }
@@ -88,7 +89,7 @@ public static class GatewayBenchmark
                 results["rabbitmq_added_ms_p50"] = null;
                 results["rabbitmq_added_ms_p99"] = null;
             }
-            results["streams32_req_s"] = await MeasureStreamsAsync(modelFolder, temp, streamRequests, maxTokens: 32);
+            results["streams32_req_s"] = await MeasureStreamsAsync(modelFolder, streamRequests, maxTokens: 32);
 
             Console.WriteLine(results.ToJsonString(new JsonSerializerOptions { WriteIndented = true }));
             if (json is not null)
@@ -109,9 +110,9 @@ public static class GatewayBenchmark
     /// queues), then compares the latency distributions: added = gateway percentile - engine percentile.
     /// </summary>
     private static async Task<(double P50, double P99)> MeasureAddedAsync(string name, ITextEngine engine, GenerationRequest request,
-        string body, string modelFolder, string temp, int requests, bool rabbit)
+        string body, string modelFolder, int requests, bool rabbit)
     {
-        await using var gateway = await StartGatewayAsync(modelFolder, temp, rabbit, maxConcurrent: 4);
+        await using var gateway = await StartGatewayAsync(modelFolder, rabbit, maxConcurrent: 4);
         using var http = new HttpClient { BaseAddress = gateway.Address };
         var direct = new List<double>(requests);
         var viaGateway = new List<double>(requests);
@@ -145,9 +146,9 @@ public static class GatewayBenchmark
     }
 
     /// <summary>32 clients, each streaming requests back to back until <paramref name="total"/> are done (all-in-one, in-memory bus).</summary>
-    private static async Task<double> MeasureStreamsAsync(string modelFolder, string temp, int total, int maxTokens)
+    private static async Task<double> MeasureStreamsAsync(string modelFolder, int total, int maxTokens)
     {
-        await using var gateway = await StartGatewayAsync(modelFolder, temp, rabbit: false, maxConcurrent: 32);
+        await using var gateway = await StartGatewayAsync(modelFolder, rabbit: false, maxConcurrent: 32);
         using var http = new HttpClient { BaseAddress = gateway.Address, Timeout = TimeSpan.FromMinutes(10) };
         var body = JsonSerializer.Serialize(new
         {
@@ -181,48 +182,6 @@ public static class GatewayBenchmark
         var rate = total / sw.Elapsed.TotalSeconds;
         Console.WriteLine($"streams32: {total} streamed requests (max_tokens {maxTokens}) by 32 clients in {sw.Elapsed.TotalSeconds:0.00} s = {rate:0.0} req/s");
         return Math.Round(rate, 2);
-    }
-
-    private sealed class RunningGateway(WebApplication app, Uri address) : IAsyncDisposable
-    {
-        public Uri Address { get; } = address;
-
-        public async ValueTask DisposeAsync()
-        {
-            await app.StopAsync();
-            await app.DisposeAsync();
-        }
-    }
-
-    /// <summary>The gateway as Program.cs composes it, hosting the worker; on RabbitMQ the request still crosses the broker.</summary>
-    private static async Task<RunningGateway> StartGatewayAsync(string modelFolder, string temp, bool rabbit, int maxConcurrent)
-    {
-        var root = Path.Combine(temp, "host-" + Guid.NewGuid().ToString("N")[..8]);
-        Directory.CreateDirectory(root);
-        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = root, EnvironmentName = "Production" });
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["Logging:LogLevel:Default"] = "Warning",
-            [$"Models:{Model}:Path"] = modelFolder,
-            [$"Models:{Model}:Engine:MaxConcurrentSequences"] = maxConcurrent.ToString(),
-            ["Bus:Transport"] = rabbit ? "RabbitMq" : "InMemory",
-            ["Gateway:HostWorkers"] = "true",
-        });
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.AddGateway();
-        builder.AddPlatformBus();
-        var app = builder.Build();
-        app.MapGateway();
-        await app.StartAsync();
-        var address = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
-        using var http = new HttpClient { BaseAddress = address };
-        var deadline = Stopwatch.StartNew();
-        while (!(await http.GetAsync("/health")).IsSuccessStatusCode)
-        {
-            if (deadline.Elapsed > TimeSpan.FromSeconds(60)) throw new TimeoutException("The gateway did not become healthy.");
-            await Task.Delay(50);
-        }
-        return new RunningGateway(app, address);
     }
 
     private static bool BrokerReachable()
@@ -259,4 +218,14 @@ public static class GatewayBenchmark
         Console.WriteLine($"wrote {Path.GetFullPath(folder)}: {string.Join(", ", Directory.GetFiles(folder).Select(Path.GetFileName))}");
         return 0;
     }
+
+    /// <summary>Hosting the worker; on RabbitMQ the request still crosses the broker.</summary>
+    private static Task<InProcessGateway> StartGatewayAsync(string modelFolder, bool rabbit, int maxConcurrent) =>
+        InProcessGateway.StartAsync(new Dictionary<string, string?>
+        {
+            [$"Models:{Model}:Path"] = modelFolder,
+            [$"Models:{Model}:Engine:MaxConcurrentSequences"] = maxConcurrent.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Bus:Transport"] = rabbit ? "RabbitMq" : "InMemory",
+            ["Gateway:HostWorkers"] = "true",
+        });
 }

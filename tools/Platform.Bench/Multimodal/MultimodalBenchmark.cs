@@ -1,3 +1,4 @@
+using Platform.Bench.Common;
 using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json;
@@ -175,49 +176,6 @@ public static class MultimodalBenchmark
     private static double Percentile(List<double> sorted, double q) =>
         sorted[Math.Clamp((int)Math.Ceiling(q * sorted.Count) - 1, 0, sorted.Count - 1)];
 
-    private sealed class RunningGateway(WebApplication app, Uri address) : IAsyncDisposable
-    {
-        public Uri Address { get; } = address;
-
-        public async ValueTask DisposeAsync()
-        {
-            await app.StopAsync();
-            await app.DisposeAsync();
-        }
-    }
-
-    /// <summary>The gateway as Program.cs composes it, all-in-one on the in-memory bus (TextLlm and ImageGen in process).</summary>
-    private static async Task<RunningGateway> StartGatewayAsync(string folder, int maxConcurrent)
-    {
-        var root = Path.Combine(Path.GetTempPath(), "bench-multimodal-" + Guid.NewGuid().ToString("N")[..8]);
-        Directory.CreateDirectory(root);
-        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = root, EnvironmentName = "Production" });
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
-        {
-            ["Logging:LogLevel:Default"] = "Warning",
-            [$"Models:{Model}:Path"] = folder,
-            [$"Models:{Model}:Multimodal"] = "true",
-            [$"Models:{Model}:Engine:MaxConcurrentSequences"] = maxConcurrent.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["ImageGen:MaxConcurrentRequests"] = maxConcurrent.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["Bus:Transport"] = "InMemory",
-        });
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.AddGateway();
-        builder.AddPlatformBus();
-        var app = builder.Build();
-        app.MapGateway();
-        await app.StartAsync();
-        var address = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
-        using var http = new HttpClient { BaseAddress = address };
-        var deadline = Stopwatch.StartNew();
-        while (!(await http.GetAsync("/health")).IsSuccessStatusCode)
-        {
-            if (deadline.Elapsed > TimeSpan.FromSeconds(60)) throw new TimeoutException("The gateway did not become healthy.");
-            await Task.Delay(50);
-        }
-        return new RunningGateway(app, address);
-    }
-
     private static string? DefaultModelFolder()
     {
         for (var dir = new DirectoryInfo(Directory.GetCurrentDirectory()); dir is not null; dir = dir.Parent)
@@ -227,4 +185,15 @@ public static class MultimodalBenchmark
         }
         return null;
     }
+
+    /// <summary>All-in-one on the in-memory bus (TextLlm and ImageGen in process).</summary>
+    private static Task<InProcessGateway> StartGatewayAsync(string folder, int maxConcurrent) =>
+        InProcessGateway.StartAsync(new Dictionary<string, string?>
+        {
+            [$"Models:{Model}:Path"] = folder,
+            [$"Models:{Model}:Multimodal"] = "true",
+            [$"Models:{Model}:Engine:MaxConcurrentSequences"] = maxConcurrent.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["ImageGen:MaxConcurrentRequests"] = maxConcurrent.ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["Bus:Transport"] = "InMemory",
+        });
 }
