@@ -129,43 +129,17 @@ public static class TinyModelFactory
 
     private static int WriteByteLevelTokenizer(string folder, IReadOnlyList<string> specials, int mergeCount, int maxTokens)
     {
-        var vocab = new JsonObject();
-        var added = new JsonArray();
-        int id = 0;
-        foreach (var s in specials)
-        {
-            added.Add(new JsonObject { ["id"] = id, ["content"] = s, ["single_word"] = false, ["lstrip"] = false, ["rstrip"] = false, ["normalized"] = false, ["special"] = true });
-            vocab[s] = id++;
-        }
-        for (int b = 0; b < 256; b++) vocab[ByteLevel.Encode((byte)b).ToString()] = id++;
+        var file = new ByteLevelBpeFile(specials);
         var words = Regex.Matches(Corpus, TokenizerLoader.Gpt2Pattern).Select(m => ByteLevel.Encode(Encoding.UTF8.GetBytes(m.Value)))
             .Select(w => w.Select(c => c.ToString()).ToList()).ToList();
-        var mergesJson = new JsonArray();
         foreach (var (a, b) in TrainBpe(words, mergeCount))
         {
-            if (vocab.ContainsKey(a + b)) continue;
-            if (id >= maxTokens) break;
-            vocab[a + b] = id++;
-            mergesJson.Add($"{a} {b}");
+            if (file.Vocab.ContainsKey(a + b)) continue;
+            if (file.NextId >= maxTokens) break;
+            file.TryAddMerge(a, b);
         }
-        var root = new JsonObject
-        {
-            ["version"] = "1.0",
-            ["truncation"] = null,
-            ["padding"] = null,
-            ["added_tokens"] = added,
-            ["normalizer"] = null,
-            ["pre_tokenizer"] = new JsonObject { ["type"] = "ByteLevel", ["add_prefix_space"] = false, ["trim_offsets"] = true, ["use_regex"] = true },
-            ["post_processor"] = new JsonObject { ["type"] = "ByteLevel", ["add_prefix_space"] = true, ["trim_offsets"] = false, ["use_regex"] = true },
-            ["decoder"] = new JsonObject { ["type"] = "ByteLevel", ["add_prefix_space"] = true, ["trim_offsets"] = true, ["use_regex"] = true },
-            ["model"] = new JsonObject
-            {
-                ["type"] = "BPE", ["dropout"] = null, ["unk_token"] = null, ["continuing_subword_prefix"] = null,
-                ["end_of_word_suffix"] = null, ["fuse_unk"] = false, ["byte_fallback"] = false, ["vocab"] = vocab, ["merges"] = mergesJson,
-            },
-        };
-        File.WriteAllText(Path.Combine(folder, "tokenizer.json"), root.ToJsonString(new JsonSerializerOptions { WriteIndented = false }));
-        return id;
+        file.Write(folder);
+        return file.NextId;
     }
 
     /// <summary>Plain BPE training (Sennrich et al. 2016): repeatedly merge the most frequent adjacent pair.</summary>

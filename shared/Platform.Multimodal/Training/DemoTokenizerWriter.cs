@@ -1,6 +1,4 @@
 using System.Text;
-using System.Text.Json;
-using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
 using Platform.Inference.Tokenization;
 
@@ -18,16 +16,7 @@ public static class DemoTokenizerWriter
     public static int Write(string folder, IEnumerable<string> corpus, IReadOnlyList<string> extraSpecialTokens, int maxMerges = 1000)
     {
         var specials = BaseSpecialTokens.Concat(extraSpecialTokens).ToArray();
-        var vocab = new JsonObject();
-        var added = new JsonArray();
-        int id = 0;
-        foreach (var s in specials)
-        {
-            added.Add(new JsonObject { ["id"] = id, ["content"] = s, ["single_word"] = false, ["lstrip"] = false, ["rstrip"] = false, ["normalized"] = false, ["special"] = true });
-            vocab[s] = id++;
-        }
-        for (int b = 0; b < 256; b++) vocab[ByteLevel.Encode((byte)b).ToString()] = id++;
-
+        var file = new ByteLevelBpeFile(specials);
         var specialPattern = new Regex(string.Join("|", specials.Select(Regex.Escape)));
         var wordCounts = new Dictionary<string, int>(StringComparer.Ordinal);
         var pre = new Regex(TokenizerLoader.Gpt2Pattern);
@@ -38,32 +27,9 @@ public static class DemoTokenizerWriter
                     var w = ByteLevel.Encode(Encoding.UTF8.GetBytes(m.Value));
                     wordCounts[w] = wordCounts.GetValueOrDefault(w) + 1;
                 }
-        var merges = new JsonArray();
-        foreach (var (a, b) in TrainBpe(wordCounts, maxMerges))
-        {
-            if (vocab.ContainsKey(a + b)) continue;
-            vocab[a + b] = id++;
-            merges.Add($"{a} {b}");
-        }
-        var root = new JsonObject
-        {
-            ["version"] = "1.0",
-            ["truncation"] = null,
-            ["padding"] = null,
-            ["added_tokens"] = added,
-            ["normalizer"] = null,
-            ["pre_tokenizer"] = new JsonObject { ["type"] = "ByteLevel", ["add_prefix_space"] = false, ["trim_offsets"] = true, ["use_regex"] = true },
-            ["post_processor"] = new JsonObject { ["type"] = "ByteLevel", ["add_prefix_space"] = true, ["trim_offsets"] = false, ["use_regex"] = true },
-            ["decoder"] = new JsonObject { ["type"] = "ByteLevel", ["add_prefix_space"] = true, ["trim_offsets"] = true, ["use_regex"] = true },
-            ["model"] = new JsonObject
-            {
-                ["type"] = "BPE", ["dropout"] = null, ["unk_token"] = null, ["continuing_subword_prefix"] = null,
-                ["end_of_word_suffix"] = null, ["fuse_unk"] = false, ["byte_fallback"] = false, ["vocab"] = vocab, ["merges"] = merges,
-            },
-        };
-        Directory.CreateDirectory(folder);
-        File.WriteAllText(Path.Combine(folder, "tokenizer.json"), root.ToJsonString(new JsonSerializerOptions { WriteIndented = false }));
-        return id;
+        foreach (var (a, b) in TrainBpe(wordCounts, maxMerges)) file.TryAddMerge(a, b);
+        file.Write(folder);
+        return file.NextId;
     }
 
     /// <summary>BPE training (Sennrich et al. 2016) over distinct words weighted by count; ties broken ordinally so
