@@ -92,7 +92,8 @@ public static class TinyModelFactory
     /// </summary>
     public static void WriteWeights(string folder, LlamaConfig config, int seed, bool sharded)
     {
-        // Module init draws from torch's global generator: serialise so a seed always gives the same weights.
+        // Module init draws from torch's global generator: serialise factory calls; a seed gives the same weights
+        // only while nothing else in the process draws from that generator at the same time.
         lock (SeedGate) WriteWeightsLocked(folder, config, seed, sharded);
     }
 
