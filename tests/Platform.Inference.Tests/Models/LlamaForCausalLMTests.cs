@@ -30,6 +30,61 @@ public class LlamaForCausalLMTests
         }
     }
 
+    [Theory]
+    [InlineData("llama")]
+    [InlineData("qwen2")]
+    public void Forward_RowDecode_MatchesTorchPathAndWritesSameCache(string family)
+    {
+        // GQA (llama: 4 heads over 2 kv heads) and q/k/v bias (qwen2) through the span kernels and through torch.
+        using var m = ModelLoader.Load(family == "llama" ? TestModels.Llama : TestModels.Qwen2);
+        m.Model.FuseForInference();
+        using var noGrad = no_grad();
+        using var rowCache = new KvCache(m.Config, slots: 2, maxTokens: 32);
+        using var torchCache = new KvCache(m.Config, slots: 2, maxTokens: 32);
+        foreach (var cache in new[] { rowCache, torchCache })
+            m.Model.Forward(new LlamaInputs { InputIds = Ids(Tokens[..5]), Cache = new CacheWrite { Cache = cache, FirstSlot = 1, Starts = [0] } });
+        for (int t = 5; t < Tokens.Length; t++)
+        {
+            m.Model.RowDecodeEnabled = true;
+            var row = m.Model.Forward(new LlamaInputs { InputIds = Ids(Tokens[t]), Cache = new CacheWrite { Cache = rowCache, FirstSlot = 1, Starts = [t] } });
+            m.Model.RowDecodeEnabled = false;
+            var reference = m.Model.Forward(new LlamaInputs { InputIds = Ids(Tokens[t]), Cache = new CacheWrite { Cache = torchCache, FirstSlot = 1, Starts = [t] } });
+            Assert.Equal(reference.Logits!.shape, row.Logits!.shape);
+            var diff = (row.Logits - reference.Logits).abs().max().item<float>();
+            Assert.True(diff < 1e-4f, $"position {t}: max |logit diff| {diff}");
+        }
+        for (int layer = 0; layer < m.Config.NumHiddenLayers; layer++)
+        {
+            Assert.True((rowCache.Keys[layer] - torchCache.Keys[layer]).abs().max().item<float>() < 1e-5f);
+            Assert.True((rowCache.Values[layer] - torchCache.Values[layer]).abs().max().item<float>() < 1e-5f);
+        }
+    }
+
+    [Fact]
+    public void Forward_RowDecodeFromInputsEmbeds_EqualsInputIds()
+    {
+        using var m = ModelLoader.Load(TestModels.Llama);
+        m.Model.FuseForInference();
+        using var noGrad = no_grad();
+        using var cache = new KvCache(m.Config, slots: 1, maxTokens: 32);
+        m.Model.Forward(new LlamaInputs { InputIds = Ids(Tokens[..4]), Cache = new CacheWrite { Cache = cache, FirstSlot = 0, Starts = [0] } });
+        var embeds = m.Model.model.embed_tokens.forward(Ids(Tokens[4])).contiguous();
+        var fromEmbeds = m.Model.Forward(new LlamaInputs { InputsEmbeds = embeds, Cache = new CacheWrite { Cache = cache, FirstSlot = 0, Starts = [4] } });
+        var fromIds = m.Model.Forward(new LlamaInputs { InputIds = Ids(Tokens[4]), Cache = new CacheWrite { Cache = cache, FirstSlot = 0, Starts = [4] } });
+        Assert.Equal(0f, (fromEmbeds.Logits! - fromIds.Logits!).abs().max().item<float>());
+    }
+
+    [Fact]
+    public void Forward_RowDecodeTokenOutsideVocabulary_Throws()
+    {
+        using var m = ModelLoader.Load(TestModels.Llama);
+        m.Model.FuseForInference();
+        using var noGrad = no_grad();
+        using var cache = new KvCache(m.Config, slots: 1, maxTokens: 8);
+        Assert.Throws<ArgumentOutOfRangeException>(() =>
+            m.Model.Forward(new LlamaInputs { InputIds = Ids(m.Config.VocabSize), Cache = new CacheWrite { Cache = cache, FirstSlot = 0, Starts = [0] } }));
+    }
+
     [Fact]
     public void Forward_BatchedDecodeWithDifferentLengths_MatchesPerSequence()
     {

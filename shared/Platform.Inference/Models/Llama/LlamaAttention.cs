@@ -48,7 +48,7 @@ public sealed class LlamaAttention : nn.Module
         Tensor qk, v;
         if (_qkv is not null && !is_grad_enabled())
         {
-            var qkv = nn.functional.linear(x, _qkv, _qkvBias).view(b, t, _heads + 2 * _kvHeads, _headDim);
+            var qkv = RowKernels.Linear(x, _qkv, _qkvBias).view(b, t, _heads + 2 * _kvHeads, _headDim);
             // Rotary on q and k together: one pass over [B, T, heads + kv_heads, D].
             qk = LlamaRotaryEmbedding.Apply(qkv.narrow(2, 0, _heads + _kvHeads), ctx.Cos, ctx.Sin);
             v = qkv.narrow(2, _heads + _kvHeads, _kvHeads);
@@ -104,7 +104,44 @@ public sealed class LlamaAttention : nn.Module
             var attn = nn.functional.scaled_dot_product_attention(q2, keys, values, ctx.Mask);
             output = attn.view(b, _kvHeads, groups, t, _headDim).permute(0, 3, 1, 2, 4).reshape(b, t, _heads * _headDim);
         }
-        return o_proj.forward(output).MoveToOuterDisposeScope();
+        return (is_grad_enabled() ? o_proj.forward(output) : RowKernels.Linear(output, o_proj.weight!, o_proj.bias)).MoveToOuterDisposeScope();
+    }
+
+    internal bool IsFused => _qkv is not null;
+
+    /// <summary>
+    /// Single-token decode on spans: the fused q/k/v GEMV, rotary on q and k heads, the new k/v written into the
+    /// cache row at <see cref="RowDecode.Position"/>, then each query head attends over the cached keys of its kv
+    /// head (h / groups, HF repeat_kv order) and o_proj. Same math as <see cref="Forward"/> for B = T = 1.
+    /// </summary>
+    internal void DecodeRow(ReadOnlySpan<float> x, Span<float> output, RowDecode r)
+    {
+        int d = _headDim, groups = _heads / _kvHeads, length = r.Position + 1;
+        var qkv = r.Qkv.AsSpan();
+        RowKernels.Gemm(_qkv!, _qkvBias, x, qkv, 1, r.Threads);
+        var cos = RowKernels.Floats(r.Cos);
+        var sin = RowKernels.Floats(r.Sin);
+        for (int h = 0; h < _heads + _kvHeads; h++) RowKernels.Rotate(qkv.Slice(h * d, d), cos, sin, r.HeadScratch);
+
+        var keys = RowKernels.Floats(r.Cache.Keys[_layerIndex]);
+        var values = RowKernels.Floats(r.Cache.Values[_layerIndex]);
+        long perHead = (long)r.Cache.MaxTokens * d;
+        for (int g = 0; g < _kvHeads; g++)
+        {
+            int start = (int)(((long)r.Slot * _kvHeads + g) * perHead);
+            qkv.Slice((_heads + g) * d, d).CopyTo(keys.Slice(start + r.Position * d, d));
+            qkv.Slice((_heads + _kvHeads + g) * d, d).CopyTo(values.Slice(start + r.Position * d, d));
+        }
+        float scale = 1f / MathF.Sqrt(d);
+        var attention = r.Attention.AsSpan();
+        for (int g = 0; g < _kvHeads; g++)
+        {
+            int start = (int)(((long)r.Slot * _kvHeads + g) * perHead);
+            // Query heads g*groups .. g*groups+groups-1 share kv head g (HF repeat_kv order).
+            RowKernels.AttendGroup(qkv.Slice(g * groups * d, groups * d), keys.Slice(start, length * d), values.Slice(start, length * d),
+                groups, d, length, scale, r.Scores, attention.Slice(g * groups * d, groups * d));
+        }
+        RowKernels.Gemm(o_proj.weight!, o_proj.bias, attention, output, 1, r.Threads);
     }
 }
 

@@ -1,3 +1,4 @@
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 using static TorchSharp.torch;
 
 namespace Platform.Inference.Models.Llama;
@@ -30,5 +31,17 @@ public sealed class LlamaDecoderLayer : nn.Module
         }
         var hidden = x + self_attn.Forward(input_layernorm.forward(x), ctx);
         return (hidden + mlp.forward(post_attention_layernorm.forward(hidden))).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Single-token decode: updates <see cref="RowDecode.Hidden"/> in place (both residual adds).</summary>
+    internal void DecodeRow(RowDecode r)
+    {
+        var x = r.Hidden.AsSpan();
+        input_layernorm.ForwardRow(x, r.Normed);
+        self_attn.DecodeRow(r.Normed, r.Projected, r);
+        TensorPrimitives.Add(x, r.Projected, x);
+        post_attention_layernorm.ForwardRow(x, r.Normed);
+        mlp.DecodeRow(r.Normed, r.Projected, r);
+        TensorPrimitives.Add(x, r.Projected, x);
     }
 }

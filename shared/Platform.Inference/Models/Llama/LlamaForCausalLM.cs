@@ -36,13 +36,14 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>
     /// </summary>
     public LlamaOutput Forward(LlamaInputs inputs)
     {
+        if (TryDecodeRow(inputs) is { } row) return row;
         using var scope = NewDisposeScope();
         var (lastLayer, normed) = model.Forward(inputs);
         Tensor? logits = null;
         if (!inputs.SkipLogits)
         {
             var h = inputs.LogitPositions is { } lp ? Select(normed, lp) : normed;
-            logits = nn.functional.linear(h, LmHeadWeight).MoveToOuterDisposeScope();
+            logits = RowKernels.Linear(h, LmHeadWeight, null).MoveToOuterDisposeScope();
         }
         Tensor? hidden = inputs.HiddenStatePositions is { } hp ? Select(lastLayer, hp).MoveToOuterDisposeScope() : null;
         return new LlamaOutput(logits, hidden);
@@ -53,7 +54,52 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>
         x.gather(1, positions.unsqueeze(-1).expand(positions.shape[0], positions.shape[1], x.shape[2]));
 
     /// <summary>Fuses q/k/v and gate/up weights into single matmuls (weights become views: no extra memory).</summary>
-    public void FuseForInference() => model.Fuse();
+    public void FuseForInference()
+    {
+        model.Fuse();
+        _fused = model.IsFused;
+    }
+
+    /// <summary>
+    /// Whether one-sequence one-token decode on CPU runs on spans (<see cref="RowKernels"/>) instead of torch ops.
+    /// On by default; off gives the torch path (tests compare the two).
+    /// </summary>
+    public bool RowDecodeEnabled { get; set; } = true;
+
+    private bool _fused;
+    private RowDecode? _row;
+
+    /// <summary>
+    /// The latency-critical case (one sequence, one new token, KV cache, default positions and mask, logits of that
+    /// token only, inference on CPU float32 with fused weights) through <see cref="LlamaModel.DecodeRow"/>; null for
+    /// anything else, which takes the general torch path.
+    /// </summary>
+    private LlamaOutput? TryDecodeRow(LlamaInputs inputs)
+    {
+        if (!RowDecodeEnabled || !_fused || is_grad_enabled()) return null;
+        if (inputs.Cache is not { Starts.Length: 1 } cw || inputs.PositionIds is not null || inputs.AttentionMask is not null
+            || inputs.HiddenStatePositions is not null || inputs.SkipLogits || inputs.LogitPositions is not null) return null;
+        var input = inputs.InputsEmbeds ?? inputs.InputIds;
+        if (input is null || input.shape[0] != 1 || input.shape[1] != 1) return null;
+        if (inputs.InputsEmbeds is { } e && !RowKernels.IsPlainCpuFloat(e)) return null;
+        var head = LmHeadWeight;
+        if (!RowKernels.IsPlainCpuFloat(head) || !RowKernels.IsPlainCpuFloat(cw.Cache.Keys[0])) return null;
+        long position = cw.Starts[0];
+        if (cw.FirstSlot + 1 > cw.Cache.Slots || position + 1 > cw.Cache.MaxTokens)
+            throw new ArgumentException($"cache write out of range (slot {cw.FirstSlot} of {cw.Cache.Slots}, tokens {position + 1} of {cw.Cache.MaxTokens})");
+
+        var r = _row ??= new RowDecode(Config);
+        lock (r)
+        {
+            using var scope = NewDisposeScope();
+            var (cos, sin) = model.RotaryEmbedding.At(position, CPU);
+            r.Begin(cw.Cache, cw.FirstSlot, (int)position, cos, sin, get_num_threads());
+            model.DecodeRow(inputs.InputsEmbeds is null ? inputs.InputIds : null, inputs.InputsEmbeds, r);
+            var logits = empty([1, 1, head.shape[0]]);
+            RowKernels.Gemm(head, null, r.Normed, RowKernels.Floats(logits), 1, r.Threads);
+            return new LlamaOutput(logits.MoveToOuterDisposeScope(), null);
+        }
+    }
 }
 
 /// <summary>Inputs of <see cref="LlamaForCausalLM.Forward(LlamaInputs)"/>.</summary>

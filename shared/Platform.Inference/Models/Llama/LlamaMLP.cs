@@ -1,3 +1,4 @@
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
 
@@ -41,13 +42,29 @@ public sealed class LlamaMLP : nn.Module<Tensor, Tensor>
         Tensor hidden;
         if (_gateUp is not null && !is_grad_enabled())
         {
-            var gu = nn.functional.linear(x, _gateUp, _gateUpBias);
+            var gu = RowKernels.Linear(x, _gateUp, _gateUpBias);
             hidden = gu.narrow(-1, 0, _intermediate).silu_().mul_(gu.narrow(-1, _intermediate, _intermediate));
         }
         else
         {
             hidden = nn.functional.silu(gate_proj.forward(x)) * up_proj.forward(x);
         }
-        return down_proj.forward(hidden).MoveToOuterDisposeScope();
+        return (is_grad_enabled() ? down_proj.forward(hidden) : RowKernels.Linear(hidden, down_proj.weight!, down_proj.bias)).MoveToOuterDisposeScope();
     }
+
+    /// <summary>Single-token decode on spans (see <see cref="RowKernels"/>); needs <see cref="Fuse"/>.</summary>
+    internal void DecodeRow(ReadOnlySpan<float> x, Span<float> output, RowDecode r)
+    {
+        int n = (int)_intermediate;
+        var gu = r.GateUp.AsSpan();
+        RowKernels.Gemm(_gateUp!, _gateUpBias, x, gu, 1, r.Threads);
+        var gate = gu[..n];
+        var act = r.Activated.AsSpan();
+        TensorPrimitives.Sigmoid(gate, act);             // silu(g) = g * sigmoid(g)
+        TensorPrimitives.Multiply(act, gate, act);
+        TensorPrimitives.Multiply(act, gu[n..], act);
+        RowKernels.Gemm(down_proj.weight!, down_proj.bias, act, output, 1, r.Threads);
+    }
+
+    internal bool IsFused => _gateUp is not null;
 }

@@ -83,6 +83,27 @@ public sealed class LlamaModel : nn.Module
         return (x.MoveToOuterDisposeScope(), normed.MoveToOuterDisposeScope());
     }
 
+    /// <summary>
+    /// Single-token decode of one sequence on spans (<see cref="RowKernels"/>): the embedding row (or the given
+    /// input embedding), every layer, and the final norm into <see cref="RowDecode.Normed"/>.
+    /// </summary>
+    internal void DecodeRow(Tensor? inputIds, Tensor? inputsEmbeds, RowDecode r)
+    {
+        var x = r.Hidden.AsSpan();
+        if (inputsEmbeds is not null) RowKernels.Floats(inputsEmbeds).CopyTo(x);
+        else
+        {
+            long id = inputIds!.item<long>();
+            if (id < 0 || id >= _config.VocabSize) throw new ArgumentOutOfRangeException(nameof(inputIds), $"token id {id} is outside the vocabulary (0..{_config.VocabSize - 1})");
+            RowKernels.Floats(embed_tokens.weight!).Slice((int)(id * x.Length), x.Length).CopyTo(x);
+        }
+        foreach (var layer in layers) layer.DecodeRow(r);
+        norm.ForwardRow(x, r.Normed);
+    }
+
+    /// <summary>True when every layer has fused weights (the single-token path needs them).</summary>
+    internal bool IsFused => layers.All(l => l.self_attn.IsFused && l.mlp.IsFused);
+
     /// <summary>Fuses q/k/v and gate/up weights for inference (see <see cref="LlamaAttention"/>, <see cref="LlamaMLP"/>).</summary>
     internal void Fuse()
     {

@@ -1,3 +1,4 @@
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
@@ -25,5 +26,13 @@ public sealed class LlamaRMSNorm : nn.Module<Tensor, Tensor>
         using var scope = NewDisposeScope();
         var variance = x.square().mean([-1L], keepdim: true);
         return (x * (variance + _eps).rsqrt_() * weight).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>The same normalisation for one row (single-token decode), in the same order: (x * rsqrt) * w.</summary>
+    internal void ForwardRow(ReadOnlySpan<float> x, Span<float> y)
+    {
+        float inverse = 1f / MathF.Sqrt(TensorPrimitives.SumOfSquares(x) / x.Length + (float)_eps);
+        TensorPrimitives.Multiply(x, inverse, y);
+        TensorPrimitives.Multiply(y, RowKernels.Floats(weight), y);
     }
 }

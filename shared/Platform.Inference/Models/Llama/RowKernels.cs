@@ -1,0 +1,201 @@
+using TensorPrimitives = System.Numerics.Tensors.TensorPrimitives;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using static TorchSharp.torch;
+
+namespace Platform.Inference.Models.Llama;
+
+/// <summary>
+/// The few loops of single-token decode that run on raw float spans instead of torch ops.
+/// Why hand-written: a one-token decode step is ~20 tiny ops per layer; through TorchSharp each costs ~3-6 us of
+/// dispatch, and libtorch's GEMV for a [1, H] input streams the weights at ~9-11 GB/s where a row-by-row dot
+/// product (TensorPrimitives.Dot, the vector library doing the arithmetic) reaches the memory's ~16 GB/s per core
+/// (measured: 513 MiB of SmolLM-shaped weights, one thread). Decode is memory-bound (every weight is read once per
+/// token), so these loops are all about reading each weight once, contiguously. Batched decode (a few rows) is
+/// compute-bound instead, where libtorch reaches ~25 GFLOP/s on one core for 16 rows and a register-blocked kernel
+/// ~55 (the <see cref="Gemm"/> comment has the layout).
+/// </summary>
+internal static unsafe class RowKernels
+{
+    /// <summary>Most rows (tokens) the span kernels take; larger inputs (prefill) are compute-bound and go to libtorch's GEMM.</summary>
+    public const int MaxKernelRows = 64;
+
+    /// <summary>
+    /// F.linear for inference: x [..., in] times weight [out, in]^T (+ bias). Decode-sized inputs (at most
+    /// <see cref="MaxKernelRows"/> rows, CPU float32, no autograd) run on <see cref="Gemm"/>; anything else is
+    /// nn.functional.linear. Measured on SmolLM shapes (one thread, 16 rows): libtorch 25 GFLOP/s, this 53-64.
+    /// </summary>
+    public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias)
+    {
+        long cols = weight.shape[1];
+        long rows = x.numel() / Math.Max(1, cols);
+        if (rows > MaxKernelRows || rows == 0 || is_grad_enabled() || !IsPlainCpuFloat(weight) || !IsPlainCpuFloat(bias)
+            || x.device_type != TorchSharp.DeviceType.CPU || x.dtype != ScalarType.Float32 || x.shape[^1] != cols)
+            return nn.functional.linear(x, weight, bias);
+        var input = x.is_contiguous() ? x : x.contiguous();
+        var shape = x.shape.ToArray();
+        shape[^1] = weight.shape[0];
+        var y = empty(shape);
+        Gemm(weight, bias, Floats(input), Floats(y), (int)rows, get_num_threads());
+        return y;
+    }
+
+    /// <summary>
+    /// Y [batch, out] = X [batch, in] W^T (+ b) for a row-major float32 weight, weight rows split across threads.
+    /// One row is a GEMV (each weight read once, row by row); several rows use a 4x2 register-blocked kernel so
+    /// each loaded weight vector serves two inputs (decode batches are compute-bound at ~16 rows on two cores).
+    /// </summary>
+    public static void Gemm(Tensor weight, Tensor? bias, ReadOnlySpan<float> x, Span<float> y, int batch, int threads)
+    {
+        int rows = (int)weight.shape[0], cols = (int)weight.shape[1];
+        if (x.Length != batch * cols || y.Length != batch * rows)
+            throw new ArgumentException($"GEMM shapes: weight [{rows}, {cols}], x {x.Length}, y {y.Length}, batch {batch}");
+        var w = Floats(weight);
+        fixed (float* pw = w, px = x, py = y)
+        {
+            // Below ~256 KiB of weight work a second thread costs more in hand-off than it saves.
+            int parts = (long)rows * cols * batch < 65_536 ? 1 : Math.Max(1, Math.Min(threads, rows / 64));
+            if (parts == 1) Block(pw, px, py, 0, rows, cols, batch, rows);
+            else
+            {
+                // Several chunks per thread, taken dynamically: on a shared machine a descheduled worker then
+                // delays the step by one chunk, not by half the matrix (the calling thread takes what is left).
+                int chunks = Math.Min(parts * 4, rows / 16);
+                nint wp = (nint)pw, xp = (nint)px, yp = (nint)py;
+                Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = parts }, chunk =>
+                {
+                    // Boundaries on multiples of 4 rows keep every chunk on the blocked kernel.
+                    int r0 = (int)((long)rows * chunk / chunks) & ~3;
+                    int r1 = chunk == chunks - 1 ? rows : (int)((long)rows * (chunk + 1) / chunks) & ~3;
+                    Block((float*)wp, (float*)xp, (float*)yp, r0, r1, cols, batch, rows);
+                });
+            }
+        }
+        if (bias is not null)
+        {
+            var b = Floats(bias);
+            for (int i = 0; i < batch; i++) TensorPrimitives.Add(y.Slice(i * rows, rows), b, y.Slice(i * rows, rows));
+        }
+    }
+
+    /// <summary>Weight rows [r0, r1) against all inputs; y is [batch, rows].</summary>
+    private static void Block(float* w, float* x, float* y, int r0, int r1, int cols, int batch, int rows)
+    {
+        int r = r0;
+        int vectorCols = Vector256.IsHardwareAccelerated ? cols & ~7 : 0;
+        if (batch >= 2 && vectorCols == cols)
+        {
+            for (; r + 4 <= r1; r += 4)
+            {
+                int b = 0;
+                for (; b + 2 <= batch; b += 2) Kernel4x2(w + (long)r * cols, x + (long)b * cols, y + (long)b * rows + r, cols, rows);
+                for (; b < batch; b++) DotRows(w, x + (long)b * cols, y + (long)b * rows, r, r + 4, cols);
+            }
+        }
+        for (int b = 0; b < batch; b++) DotRows(w, x + (long)b * cols, y + (long)b * rows, r, r1, cols);
+    }
+
+    /// <summary>4 weight rows x 2 inputs: 8 accumulators, each weight vector loaded once for both inputs.</summary>
+    private static void Kernel4x2(float* w0, float* x0, float* y0, int cols, int rows)
+    {
+        float* w1 = w0 + cols, w2 = w1 + cols, w3 = w2 + cols, x1 = x0 + cols;
+        var a00 = Vector256<float>.Zero; var a01 = a00; var a10 = a00; var a11 = a00;
+        var a20 = a00; var a21 = a00; var a30 = a00; var a31 = a00;
+        for (int k = 0; k < cols; k += 8)
+        {
+            var v0 = Vector256.Load(x0 + k);
+            var v1 = Vector256.Load(x1 + k);
+            var c = Vector256.Load(w0 + k); a00 = Vector256.FusedMultiplyAdd(c, v0, a00); a01 = Vector256.FusedMultiplyAdd(c, v1, a01);
+            c = Vector256.Load(w1 + k); a10 = Vector256.FusedMultiplyAdd(c, v0, a10); a11 = Vector256.FusedMultiplyAdd(c, v1, a11);
+            c = Vector256.Load(w2 + k); a20 = Vector256.FusedMultiplyAdd(c, v0, a20); a21 = Vector256.FusedMultiplyAdd(c, v1, a21);
+            c = Vector256.Load(w3 + k); a30 = Vector256.FusedMultiplyAdd(c, v0, a30); a31 = Vector256.FusedMultiplyAdd(c, v1, a31);
+        }
+        float* y1 = y0 + rows;
+        y0[0] = Vector256.Sum(a00); y0[1] = Vector256.Sum(a10); y0[2] = Vector256.Sum(a20); y0[3] = Vector256.Sum(a30);
+        y1[0] = Vector256.Sum(a01); y1[1] = Vector256.Sum(a11); y1[2] = Vector256.Sum(a21); y1[3] = Vector256.Sum(a31);
+    }
+
+    /// <summary>y[r] = w[r] . x for r in [r0, r1): one input, each weight row streamed once (GEMV).</summary>
+    private static void DotRows(float* w, float* x, float* y, int r0, int r1, int cols)
+    {
+        var xs = new ReadOnlySpan<float>(x, cols);
+        for (int r = r0; r < r1; r++) y[r] = TensorPrimitives.Dot(new ReadOnlySpan<float>(w + (long)r * cols, cols), xs);
+    }
+
+    /// <summary>HF apply_rotary_pos_emb on one head in place: x*cos + rotate_half(x)*sin, with the sin row stored
+    /// sign-folded (first half negated, see <see cref="LlamaRotaryEmbedding"/>) so rotate_half is a swap of halves.</summary>
+    public static void Rotate(Span<float> head, ReadOnlySpan<float> cos, ReadOnlySpan<float> signedSin, Span<float> scratch)
+    {
+        int half = head.Length / 2;
+        head.CopyTo(scratch);
+        var a = scratch[..half];
+        var b = scratch[half..];
+        // first half: a*cos + b*sin; second half: b*cos + a*sin (torch: x*cos + roll(x, half)*sin)
+        TensorPrimitives.Multiply(a, cos[..half], head[..half]);
+        TensorPrimitives.FusedMultiplyAdd(b, signedSin[..half], head[..half], head[..half]);
+        TensorPrimitives.Multiply(b, cos[half..], head[half..]);
+        TensorPrimitives.FusedMultiplyAdd(a, signedSin[half..], head[half..], head[half..]);
+    }
+
+    /// <summary>
+    /// The query heads of one kv group over that group's keys/values [L, D] (contiguous rows of the KV cache):
+    /// softmax(q K^T * scale) V per head, what scaled_dot_product_attention computes for one row with no mask
+    /// (decode attends to every cached key). Each key and value row is loaded once for all heads of the group.
+    /// Inline vector loops: at D = 64 a library call per key row costs more than the row's arithmetic.
+    /// </summary>
+    public static void AttendGroup(ReadOnlySpan<float> queries, ReadOnlySpan<float> keys, ReadOnlySpan<float> values,
+        int heads, int d, int length, float scale, Span<float> scores, Span<float> output)
+    {
+        if (queries.Length != heads * d || output.Length != heads * d || keys.Length < length * d || values.Length < length * d || scores.Length < heads * length)
+            throw new ArgumentException("attention buffer sizes do not match heads x head_dim x length");
+        fixed (float* q = queries, k = keys, v = values, s = scores, o = output)
+        {
+            bool vector = Vector256.IsHardwareAccelerated && d % 8 == 0;
+            for (int j = 0; j < length; j++)
+            {
+                float* kj = k + (long)j * d;
+                for (int h = 0; h < heads; h++)
+                {
+                    float* qh = q + h * d;
+                    float dot;
+                    if (vector)
+                    {
+                        var acc = Vector256<float>.Zero;
+                        for (int i = 0; i < d; i += 8) acc = Vector256.FusedMultiplyAdd(Vector256.Load(qh + i), Vector256.Load(kj + i), acc);
+                        dot = Vector256.Sum(acc);
+                    }
+                    else dot = TensorPrimitives.Dot(new ReadOnlySpan<float>(qh, d), new ReadOnlySpan<float>(kj, d));
+                    s[h * length + j] = dot * scale;
+                }
+            }
+            for (int h = 0; h < heads; h++)
+            {
+                var row = new Span<float>(s + h * length, length);
+                TensorPrimitives.SoftMax(row, row);
+            }
+            new Span<float>(o, heads * d).Clear();
+            for (int j = 0; j < length; j++)
+            {
+                float* vj = v + (long)j * d;
+                for (int h = 0; h < heads; h++)
+                {
+                    float p = s[h * length + j];
+                    float* oh = o + h * d;
+                    if (vector)
+                    {
+                        var pv = Vector256.Create(p);
+                        for (int i = 0; i < d; i += 8) Vector256.FusedMultiplyAdd(Vector256.Load(vj + i), pv, Vector256.Load(oh + i)).Store(oh + i);
+                    }
+                    else TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(vj, d), p, new ReadOnlySpan<float>(oh, d), new Span<float>(oh, d));
+                }
+            }
+        }
+    }
+
+    /// <summary>The storage of a contiguous CPU float32 tensor (a view's own elements) as a span.</summary>
+    public static Span<float> Floats(Tensor t) => MemoryMarshal.Cast<byte, float>(t.bytes);
+
+    /// <summary>True when the tensor can be read through <see cref="Floats"/>.</summary>
+    public static bool IsPlainCpuFloat(Tensor? t) =>
+        t is null || (t.device_type == TorchSharp.DeviceType.CPU && t.dtype == ScalarType.Float32 && t.is_contiguous());
+}

@@ -1,0 +1,63 @@
+using Platform.Inference.Models.Llama;
+using Xunit;
+using static TorchSharp.torch;
+
+namespace Platform.Inference.Tests.Models;
+
+public class RowKernelsTests
+{
+    [Theory]
+    [InlineData(1, 300, 64, 1)]     // GEMV, one thread
+    [InlineData(1, 4099, 72, 2)]    // GEMV split across threads, rows not a multiple of 4
+    [InlineData(3, 258, 64, 2)]     // odd batch: 4x2 blocks plus a single-row tail
+    [InlineData(16, 1030, 96, 2)]   // decode batch, threaded, row tail
+    [InlineData(5, 40, 13, 1)]      // columns not a multiple of 8: scalar-safe path
+    public void Linear_DecodeSizedInputs_MatchesTorchLinear(int batch, int rows, int cols, int threads)
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var generator = new TorchSharp.torch.Generator(42);
+        var weight = randn([rows, cols], generator: generator);
+        var bias = randn([rows], generator: generator);
+        var x = randn([batch, 1, cols], generator: generator);
+        int before = get_num_threads();
+        set_num_threads(threads);
+        try
+        {
+            var ours = RowKernels.Linear(x, weight, bias);
+            var reference = nn.functional.linear(x, weight, bias);
+            Assert.Equal(reference.shape, ours.shape);
+            float diff = (ours - reference).abs().max().item<float>();
+            Assert.True(diff < 1e-4f, $"max |diff| {diff}");
+        }
+        finally { set_num_threads(before); }
+    }
+
+    [Fact]
+    public void Linear_PrefillSizedInput_UsesTorchAndMatches()
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        var weight = randn(32, 16);
+        var x = randn(1, RowKernels.MaxKernelRows + 1, 16);
+        Assert.Equal(0f, (RowKernels.Linear(x, weight, null) - nn.functional.linear(x, weight)).abs().max().item<float>());
+    }
+
+    [Fact]
+    public void AttendGroup_SharedKvHead_MatchesScaledDotProductAttention()
+    {
+        using var scope = NewDisposeScope();
+        using var noGrad = no_grad();
+        const int heads = 3, d = 16, length = 11;
+        var q = randn(1, 1, heads, d);
+        var k = randn(1, 1, length, d);
+        var v = randn(1, 1, length, d);
+        // Three query heads over one kv head: sdpa with the heads as query rows.
+        var reference = nn.functional.scaled_dot_product_attention(q.view(1, 1, heads, d), k, v).view(-1);
+        var output = new float[heads * d];
+        RowKernels.AttendGroup(q.data<float>().ToArray(), k.data<float>().ToArray(), v.data<float>().ToArray(), heads, d, length,
+            1f / MathF.Sqrt(d), new float[heads * length], output);
+        float diff = (tensor(output) - reference).abs().max().item<float>();
+        Assert.True(diff < 1e-5f, $"max |diff| {diff}");
+    }
+}
