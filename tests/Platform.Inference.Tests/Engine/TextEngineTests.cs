@@ -8,6 +8,12 @@ namespace Platform.Inference.Tests.Engine;
 
 public class TextEngineTests
 {
+    // Requests that must still be running when the test acts on them (cancel, queue, dispose): tiny-model decode
+    // takes tens of microseconds a token, so a few thousand tokens can end before the test's next line on a loaded
+    // machine. These run until cancelled.
+    private const int LongContext = 1 << 17;
+    private const int LongRun = LongContext - 8;
+
     private static EngineOptions Options(int slots = 4, int waiting = 16, int context = 256, int chunk = 512) =>
         new() { MaxConcurrentSequences = slots, MaxWaitingRequests = waiting, MaxContextTokens = context, PrefillChunkTokens = chunk };
 
@@ -123,10 +129,10 @@ public class TextEngineTests
     [Fact]
     public async Task GenerateAsync_Cancelled_EndsWithCancelledAndFreesSlot()
     {
-        await using var engine = TextEngine.Load("tiny", TestModels.Llama, Options(slots: 1, context: 4096));
+        await using var engine = TextEngine.Load("tiny", TestModels.Llama, Options(slots: 1, context: LongContext));
         using var cts = new CancellationTokenSource();
         var updates = new List<GenerationUpdate>();
-        var req = new GenerationRequest { PromptTokens = [5, 6, 7], MaxNewTokens = 4000, Sampling = new SamplingOptions { Temperature = 1f, Seed = 3 }, StopTokenIds = [] };
+        var req = new GenerationRequest { PromptTokens = [5, 6, 7], MaxNewTokens = LongRun, Sampling = new SamplingOptions { Temperature = 1f, Seed = 3 }, StopTokenIds = [] };
         await foreach (var u in engine.GenerateAsync(req with { StopTokenIds = Enumerable.Range(0, 0).ToArray() }, cts.Token))
         {
             updates.Add(u);
@@ -141,8 +147,8 @@ public class TextEngineTests
     [Fact]
     public async Task GenerateAsync_ConsumerStopsEarly_SlotIsReleased()
     {
-        await using var engine = TextEngine.Load("tiny", TestModels.Llama, Options(slots: 1, waiting: 0, context: 4096));
-        var req = new GenerationRequest { PromptTokens = [5, 6, 7], MaxNewTokens = 4000, Sampling = new SamplingOptions { Temperature = 1f, Seed = 3 }, StopTokenIds = [] };
+        await using var engine = TextEngine.Load("tiny", TestModels.Llama, Options(slots: 1, waiting: 0, context: LongContext));
+        var req = new GenerationRequest { PromptTokens = [5, 6, 7], MaxNewTokens = LongRun, Sampling = new SamplingOptions { Temperature = 1f, Seed = 3 }, StopTokenIds = [] };
         await foreach (var _ in engine.GenerateAsync(req, default)) break;
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (engine.Stats.Running > 0 && DateTime.UtcNow < deadline) await Task.Delay(10);
@@ -152,8 +158,8 @@ public class TextEngineTests
     [Fact]
     public async Task GenerateAsync_QueueFull_ThrowsEngineFullException()
     {
-        await using var engine = TextEngine.Load("tiny", TestModels.Llama, Options(slots: 1, waiting: 1, context: 4096));
-        var longReq = new GenerationRequest { PromptTokens = [5, 6, 7], MaxNewTokens = 3000, Sampling = new SamplingOptions { Temperature = 1f, Seed = 1 }, StopTokenIds = [] };
+        await using var engine = TextEngine.Load("tiny", TestModels.Llama, Options(slots: 1, waiting: 1, context: LongContext));
+        var longReq = new GenerationRequest { PromptTokens = [5, 6, 7], MaxNewTokens = LongRun, Sampling = new SamplingOptions { Temperature = 1f, Seed = 1 }, StopTokenIds = [] };
         using var cts = new CancellationTokenSource();
         var first = engine.GenerateAsync(longReq, cts.Token);
         var second = engine.GenerateAsync(longReq, cts.Token);
@@ -167,10 +173,10 @@ public class TextEngineTests
     [Fact]
     public async Task GenerateAsync_CancelledWhileWaiting_EndsWithoutASlot()
     {
-        await using var engine = TextEngine.Load("tiny", TestModels.Llama, Options(slots: 1, waiting: 4, context: 4096));
+        await using var engine = TextEngine.Load("tiny", TestModels.Llama, Options(slots: 1, waiting: 4, context: LongContext));
         using var running = new CancellationTokenSource();
         using var waiting = new CancellationTokenSource();
-        var longReq = new GenerationRequest { PromptTokens = [5, 6, 7], MaxNewTokens = 4000, Sampling = new SamplingOptions { Temperature = 1f, Seed = 1 }, StopTokenIds = [] };
+        var longReq = new GenerationRequest { PromptTokens = [5, 6, 7], MaxNewTokens = LongRun, Sampling = new SamplingOptions { Temperature = 1f, Seed = 1 }, StopTokenIds = [] };
         var first = engine.GenerateAsync(longReq, running.Token).GetAsyncEnumerator();
         Assert.True(await first.MoveNextAsync());   // the first request holds the only slot
         var queued = Collect(engine, longReq, waiting.Token);
@@ -290,9 +296,9 @@ public class TextEngineTests
     [Fact]
     public async Task DisposeAsync_WhileStreaming_EndsStreamWithCancelled()
     {
-        var engine = TextEngine.Load("tiny", TestModels.Llama, Options(slots: 1, context: 4096));
+        var engine = TextEngine.Load("tiny", TestModels.Llama, Options(slots: 1, context: LongContext));
         using var cts = new CancellationTokenSource();
-        var req = new GenerationRequest { PromptTokens = [5, 6, 7], MaxNewTokens = 4000, Sampling = new SamplingOptions { Temperature = 1f, Seed = 3 }, StopTokenIds = [] };
+        var req = new GenerationRequest { PromptTokens = [5, 6, 7], MaxNewTokens = LongRun, Sampling = new SamplingOptions { Temperature = 1f, Seed = 3 }, StopTokenIds = [] };
         var updates = new List<GenerationUpdate>();
         await foreach (var u in engine.GenerateAsync(req, cts.Token))
         {

@@ -110,38 +110,41 @@ public sealed class LlamaAttention : nn.Module
     internal bool IsFused => _qkv is not null;
 
     /// <summary>
-    /// Single-token decode on spans: the fused q/k/v GEMV, rotary on q and k heads, the new k/v written into the
-    /// cache row at <see cref="RowDecode.Position"/>, then each query head attends over the cached keys of its kv
-    /// head (h / groups, HF repeat_kv order) and o_proj. Same math as <see cref="Forward"/> for B = T = 1.
+    /// Span decode of one new token per row: the fused q/k/v GEMM over all rows, then per row rotary on q and k
+    /// heads, the new k/v written into the row's cache slot at its position, each query head attending over its kv
+    /// head's cached keys (h / groups, HF repeat_kv order); then o_proj over all rows. Same math as
+    /// <see cref="Forward"/> with T = 1, without building a mask (each row attends to its own 0..position).
     /// </summary>
-    internal void DecodeRow(ReadOnlySpan<float> x, Span<float> output, RowDecode r)
+    internal void DecodeRows(ReadOnlySpan<float> x, Span<float> output, RowDecode r)
     {
-        int d = _headDim, groups = _heads / _kvHeads, length = r.Position + 1;
-        var qkv = r.Qkv.AsSpan();
-        RowKernels.Gemm(_qkv!, _qkvBias, x, qkv, 1, r.Threads);
-        var cos = RowKernels.Floats(r.Cos);
-        var sin = RowKernels.Floats(r.Sin);
-        for (int h = 0; h < _heads + _kvHeads; h++) RowKernels.Rotate(qkv.Slice(h * d, d), cos, sin, r.HeadScratch);
-
+        int d = _headDim, groups = _heads / _kvHeads, width = r.QkvWidth;
+        var qkvAll = r.Used(r.Qkv, width);
+        RowKernels.Gemm(_qkv!, _qkvBias, x, qkvAll, r.Rows, r.Threads);
         var keys = RowKernels.Floats(r.Cache.Keys[_layerIndex]);
         var values = RowKernels.Floats(r.Cache.Values[_layerIndex]);
+        var attentionAll = r.Used(r.Attention, _heads * d);
         long perHead = (long)r.Cache.MaxTokens * d;
-        for (int g = 0; g < _kvHeads; g++)
-        {
-            int start = (int)(((long)r.Slot * _kvHeads + g) * perHead);
-            qkv.Slice((_heads + g) * d, d).CopyTo(keys.Slice(start + r.Position * d, d));
-            qkv.Slice((_heads + _kvHeads + g) * d, d).CopyTo(values.Slice(start + r.Position * d, d));
-        }
         float scale = 1f / MathF.Sqrt(d);
-        var attention = r.Attention.AsSpan();
-        for (int g = 0; g < _kvHeads; g++)
+        for (int row = 0; row < r.Rows; row++)
         {
-            int start = (int)(((long)r.Slot * _kvHeads + g) * perHead);
-            // Query heads g*groups .. g*groups+groups-1 share kv head g (HF repeat_kv order).
-            RowKernels.AttendGroup(qkv.Slice(g * groups * d, groups * d), keys.Slice(start, length * d), values.Slice(start, length * d),
-                groups, d, length, scale, r.Scores, attention.Slice(g * groups * d, groups * d));
+            var qkv = qkvAll.Slice(row * width, width);
+            var cos = r.Cos.AsSpan(row * d, d);
+            var sin = r.Sin.AsSpan(row * d, d);
+            for (int h = 0; h < _heads + _kvHeads; h++) RowKernels.Rotate(qkv.Slice(h * d, d), cos, sin, r.HeadScratch);
+            int position = (int)r.Positions[row], length = position + 1;
+            long slot = r.FirstSlot + row;
+            var attention = attentionAll.Slice(row * _heads * d, _heads * d);
+            for (int g = 0; g < _kvHeads; g++)
+            {
+                int start = (int)((slot * _kvHeads + g) * perHead);
+                qkv.Slice((_heads + g) * d, d).CopyTo(keys.Slice(start + position * d, d));
+                qkv.Slice((_heads + _kvHeads + g) * d, d).CopyTo(values.Slice(start + position * d, d));
+                // Query heads g*groups .. g*groups+groups-1 share kv head g.
+                RowKernels.AttendGroup(qkv.Slice(g * groups * d, groups * d), keys.Slice(start, length * d), values.Slice(start, length * d),
+                    groups, d, length, scale, r.Scores, attention.Slice(g * groups * d, groups * d));
+            }
         }
-        RowKernels.Gemm(o_proj.weight!, o_proj.bias, attention, output, 1, r.Threads);
+        RowKernels.Gemm(o_proj.weight!, o_proj.bias, attentionAll, output, r.Rows, r.Threads);
     }
 }
 

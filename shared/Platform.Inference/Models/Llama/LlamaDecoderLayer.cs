@@ -33,15 +33,17 @@ public sealed class LlamaDecoderLayer : nn.Module
         return (hidden + mlp.forward(post_attention_layernorm.forward(hidden))).MoveToOuterDisposeScope();
     }
 
-    /// <summary>Single-token decode: updates <see cref="RowDecode.Hidden"/> in place (both residual adds).</summary>
-    internal void DecodeRow(RowDecode r)
+    /// <summary>Span decode: updates the rows of <see cref="RowDecode.Hidden"/> in place (both residual adds).</summary>
+    internal void DecodeRows(RowDecode r, int hidden)
     {
-        var x = r.Hidden.AsSpan();
-        input_layernorm.ForwardRow(x, r.Normed);
-        self_attn.DecodeRow(r.Normed, r.Projected, r);
-        TensorPrimitives.Add(x, r.Projected, x);
-        post_attention_layernorm.ForwardRow(x, r.Normed);
-        mlp.DecodeRow(r.Normed, r.Projected, r);
-        TensorPrimitives.Add(x, r.Projected, x);
+        var x = r.Used(r.Hidden, hidden);
+        var normed = r.Used(r.Normed, hidden);
+        var projected = r.Used(r.Projected, hidden);
+        input_layernorm.ForwardRows(x, normed);
+        self_attn.DecodeRows(normed, projected, r);
+        TensorPrimitives.Add(x, projected, x);
+        post_attention_layernorm.ForwardRows(x, normed);
+        mlp.DecodeRows(normed, projected, r);
+        TensorPrimitives.Add(x, projected, x);
     }
 }

@@ -36,7 +36,7 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>
     /// </summary>
     public LlamaOutput Forward(LlamaInputs inputs)
     {
-        if (TryDecodeRow(inputs) is { } row) return row;
+        if (TryDecodeRows(inputs) is { } rows) return rows;
         using var scope = NewDisposeScope();
         var (lastLayer, normed) = model.Forward(inputs);
         Tensor? logits = null;
@@ -61,8 +61,9 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>
-    /// Whether one-sequence one-token decode on CPU runs on spans (<see cref="RowKernels"/>) instead of torch ops.
-    /// On by default; off gives the torch path (tests compare the two).
+    /// Whether decode steps (one new token per sequence, up to <see cref="RowKernels.MaxKernelRows"/> sequences) on
+    /// CPU run on spans (<see cref="RowKernels"/>) instead of torch ops. On by default; off gives the torch path
+    /// (tests compare the two).
     /// </summary>
     public bool RowDecodeEnabled { get; set; } = true;
 
@@ -70,33 +71,33 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>
     private RowDecode? _row;
 
     /// <summary>
-    /// The latency-critical case (one sequence, one new token, KV cache, default positions and mask, logits of that
-    /// token only, inference on CPU float32 with fused weights) through <see cref="LlamaModel.DecodeRow"/>; null for
-    /// anything else, which takes the general torch path.
+    /// The decode case (one new token per row, KV cache, default positions and mask, logits of those tokens only,
+    /// inference on CPU float32 with fused weights) through <see cref="LlamaModel.DecodeRows"/>; null for anything
+    /// else (prefill, explicit masks, hidden states), which takes the general torch path.
     /// </summary>
-    private LlamaOutput? TryDecodeRow(LlamaInputs inputs)
+    private LlamaOutput? TryDecodeRows(LlamaInputs inputs)
     {
         if (!RowDecodeEnabled || !_fused || is_grad_enabled()) return null;
-        if (inputs.Cache is not { Starts.Length: 1 } cw || inputs.PositionIds is not null || inputs.AttentionMask is not null
+        if (inputs.Cache is not { } cw || inputs.PositionIds is not null || inputs.AttentionMask is not null
             || inputs.HiddenStatePositions is not null || inputs.SkipLogits || inputs.LogitPositions is not null) return null;
         var input = inputs.InputsEmbeds ?? inputs.InputIds;
-        if (input is null || input.shape[0] != 1 || input.shape[1] != 1) return null;
+        if (input is null || input.shape[1] != 1 || input.shape[0] != cw.Starts.Length || cw.Starts.Length > RowKernels.MaxKernelRows) return null;
         if (inputs.InputsEmbeds is { } e && !RowKernels.IsPlainCpuFloat(e)) return null;
+        if (inputs.InputIds is { } ids && (ids.device_type != TorchSharp.DeviceType.CPU || !ids.is_contiguous())) return null;
         var head = LmHeadWeight;
         if (!RowKernels.IsPlainCpuFloat(head) || !RowKernels.IsPlainCpuFloat(cw.Cache.Keys[0])) return null;
-        long position = cw.Starts[0];
-        if (cw.FirstSlot + 1 > cw.Cache.Slots || position + 1 > cw.Cache.MaxTokens)
-            throw new ArgumentException($"cache write out of range (slot {cw.FirstSlot} of {cw.Cache.Slots}, tokens {position + 1} of {cw.Cache.MaxTokens})");
+        int rows = cw.Starts.Length;
+        if (cw.FirstSlot + rows > cw.Cache.Slots || cw.Starts.Max() + 1 > cw.Cache.MaxTokens)
+            throw new ArgumentException($"cache write out of range (slots {cw.FirstSlot}+{rows} of {cw.Cache.Slots}, tokens {cw.Starts.Max() + 1} of {cw.Cache.MaxTokens})");
 
         var r = _row ??= new RowDecode(Config);
         lock (r)
         {
             using var scope = NewDisposeScope();
-            var (cos, sin) = model.RotaryEmbedding.At(position, CPU);
-            r.Begin(cw.Cache, cw.FirstSlot, (int)position, cos, sin, get_num_threads());
-            model.DecodeRow(inputs.InputsEmbeds is null ? inputs.InputIds : null, inputs.InputsEmbeds, r);
-            var logits = empty([1, 1, head.shape[0]]);
-            RowKernels.Gemm(head, null, r.Normed, RowKernels.Floats(logits), 1, r.Threads);
+            r.Begin(cw.Cache, cw.FirstSlot, cw.Starts, get_num_threads());
+            model.DecodeRows(inputs.InputsEmbeds is null ? inputs.InputIds : null, inputs.InputsEmbeds, r);
+            var logits = empty([rows, 1, head.shape[0]]);
+            RowKernels.Gemm(head, null, r.Used(r.Normed, Config.HiddenSize), RowKernels.Floats(logits), rows, r.Threads);
             return new LlamaOutput(logits.MoveToOuterDisposeScope(), null);
         }
     }

@@ -52,18 +52,23 @@ public sealed class LlamaMLP : nn.Module<Tensor, Tensor>
         return (is_grad_enabled() ? down_proj.forward(hidden) : RowKernels.Linear(hidden, down_proj.weight!, down_proj.bias)).MoveToOuterDisposeScope();
     }
 
-    /// <summary>Single-token decode on spans (see <see cref="RowKernels"/>); needs <see cref="Fuse"/>.</summary>
-    internal void DecodeRow(ReadOnlySpan<float> x, Span<float> output, RowDecode r)
+    /// <summary>Span decode of rows [n, hidden] (see <see cref="RowKernels"/>); needs <see cref="Fuse"/>.</summary>
+    internal void DecodeRows(ReadOnlySpan<float> x, Span<float> output, RowDecode r)
     {
         int n = (int)_intermediate;
-        var gu = r.GateUp.AsSpan();
-        RowKernels.Gemm(_gateUp!, _gateUpBias, x, gu, 1, r.Threads);
-        var gate = gu[..n];
-        var act = r.Activated.AsSpan();
-        TensorPrimitives.Sigmoid(gate, act);             // silu(g) = g * sigmoid(g)
-        TensorPrimitives.Multiply(act, gate, act);
-        TensorPrimitives.Multiply(act, gu[n..], act);
-        RowKernels.Gemm(down_proj.weight!, down_proj.bias, act, output, 1, r.Threads);
+        var gu = r.Used(r.GateUp, 2 * n);
+        var act = r.Used(r.Activated, n);
+        RowKernels.Gemm(_gateUp!, _gateUpBias, x, gu, r.Rows, r.Threads);
+        for (int row = 0; row < r.Rows; row++)
+        {
+            var gate = gu.Slice(row * 2 * n, n);
+            var up = gu.Slice(row * 2 * n + n, n);
+            var a = act.Slice(row * n, n);
+            TensorPrimitives.Sigmoid(gate, a);             // silu(g) = g * sigmoid(g)
+            TensorPrimitives.Multiply(a, gate, a);
+            TensorPrimitives.Multiply(a, up, a);
+        }
+        RowKernels.Gemm(down_proj.weight!, down_proj.bias, act, output, r.Rows, r.Threads);
     }
 
     internal bool IsFused => _gateUp is not null;

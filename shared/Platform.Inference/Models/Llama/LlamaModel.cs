@@ -84,21 +84,34 @@ public sealed class LlamaModel : nn.Module
     }
 
     /// <summary>
-    /// Single-token decode of one sequence on spans (<see cref="RowKernels"/>): the embedding row (or the given
-    /// input embedding), every layer, and the final norm into <see cref="RowDecode.Normed"/>.
+    /// Span decode (<see cref="RowKernels"/>) of one new token per row: the embedding rows (or the given input
+    /// embeddings [rows, 1, hidden]), every layer, and the final norm into <see cref="RowDecode.Normed"/>.
     /// </summary>
-    internal void DecodeRow(Tensor? inputIds, Tensor? inputsEmbeds, RowDecode r)
+    internal void DecodeRows(Tensor? inputIds, Tensor? inputsEmbeds, RowDecode r)
     {
-        var x = r.Hidden.AsSpan();
+        int h = _config.HiddenSize;
+        var x = r.Used(r.Hidden, h);
         if (inputsEmbeds is not null) RowKernels.Floats(inputsEmbeds).CopyTo(x);
         else
         {
-            long id = inputIds!.item<long>();
-            if (id < 0 || id >= _config.VocabSize) throw new ArgumentOutOfRangeException(nameof(inputIds), $"token id {id} is outside the vocabulary (0..{_config.VocabSize - 1})");
-            RowKernels.Floats(embed_tokens.weight!).Slice((int)(id * x.Length), x.Length).CopyTo(x);
+            var table = RowKernels.Floats(embed_tokens.weight!);
+            var ids = inputIds!.data<long>();
+            for (int row = 0; row < r.Rows; row++)
+            {
+                long id = ids[row];
+                if (id < 0 || id >= _config.VocabSize) throw new ArgumentOutOfRangeException(nameof(inputIds), $"token id {id} is outside the vocabulary (0..{_config.VocabSize - 1})");
+                table.Slice((int)(id * h), h).CopyTo(x.Slice(row * h, h));
+            }
         }
-        foreach (var layer in layers) layer.DecodeRow(r);
-        norm.ForwardRow(x, r.Normed);
+        var d = _config.HeadDimension;
+        for (int row = 0; row < r.Rows; row++)
+        {
+            var (cos, sin) = _rotary.At(r.Positions[row], CPU);
+            RowKernels.Floats(cos).CopyTo(r.Cos.AsSpan(row * d, d));
+            RowKernels.Floats(sin).CopyTo(r.Sin.AsSpan(row * d, d));
+        }
+        foreach (var layer in layers) layer.DecodeRows(r, h);
+        norm.ForwardRows(x, r.Used(r.Normed, h));
     }
 
     /// <summary>True when every layer has fused weights (the single-token path needs them).</summary>

@@ -28,11 +28,18 @@ public sealed class LlamaRMSNorm : nn.Module<Tensor, Tensor>
         return (x * (variance + _eps).rsqrt_() * weight).MoveToOuterDisposeScope();
     }
 
-    /// <summary>The same normalisation for one row (single-token decode), in the same order: (x * rsqrt) * w.</summary>
-    internal void ForwardRow(ReadOnlySpan<float> x, Span<float> y)
+    /// <summary>The same normalisation for rows [n, hidden] (span decode), in the same order: (x * rsqrt) * w.</summary>
+    internal void ForwardRows(ReadOnlySpan<float> x, Span<float> y)
     {
-        float inverse = 1f / MathF.Sqrt(TensorPrimitives.SumOfSquares(x) / x.Length + (float)_eps);
-        TensorPrimitives.Multiply(x, inverse, y);
-        TensorPrimitives.Multiply(y, RowKernels.Floats(weight), y);
+        var w = RowKernels.Floats(weight);
+        int h = w.Length;
+        for (int row = 0; row * h < x.Length; row++)
+        {
+            var xr = x.Slice(row * h, h);
+            var yr = y.Slice(row * h, h);
+            float inverse = 1f / MathF.Sqrt(TensorPrimitives.SumOfSquares(xr) / h + (float)_eps);
+            TensorPrimitives.Multiply(xr, inverse, yr);
+            TensorPrimitives.Multiply(yr, w, yr);
+        }
     }
 }

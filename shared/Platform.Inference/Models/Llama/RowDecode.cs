@@ -1,58 +1,73 @@
-using static TorchSharp.torch;
-
 namespace Platform.Inference.Models.Llama;
 
 /// <summary>
-/// Buffers and per-step state of the single-token decode path (<see cref="LlamaForCausalLM.Forward"/> takes it for
-/// one sequence, one new token, CPU float32): sized once from the config, reused every step.
+/// Buffers and per-step state of the span decode path (<see cref="LlamaForCausalLM.Forward"/> takes it for one new
+/// token per sequence, CPU float32): row-major [rows, width] buffers grown to the largest batch seen, reused every step.
 /// </summary>
 internal sealed class RowDecode
 {
+    private readonly LlamaConfig _config;
+    private readonly int _groups;
+    private int _capacity;
+
     public RowDecode(LlamaConfig config)
     {
-        int h = config.HiddenSize, d = config.HeadDimension;
-        Hidden = new float[h];
-        Normed = new float[h];
-        Projected = new float[h];
-        Qkv = new float[(config.NumAttentionHeads + 2 * config.KeyValueHeads) * d];
-        Attention = new float[config.NumAttentionHeads * d];
-        GateUp = new float[2 * config.IntermediateSize];
-        Activated = new float[config.IntermediateSize];
-        HeadScratch = new float[d];
+        _config = config;
         _groups = config.NumAttentionHeads / config.KeyValueHeads;
+        QkvWidth = (config.NumAttentionHeads + 2 * config.KeyValueHeads) * config.HeadDimension;
+        HeadScratch = new float[config.HeadDimension];
     }
 
-    private readonly int _groups;
-
-    public float[] Hidden { get; }
-    public float[] Normed { get; }
-    public float[] Projected { get; }
-    public float[] Qkv { get; }
-    public float[] Attention { get; }
-    public float[] GateUp { get; }
-    public float[] Activated { get; }
+    public int QkvWidth { get; }
+    /// <summary>Rows (sequences) in this step.</summary>
+    public int Rows { get; private set; }
+    public float[] Hidden { get; private set; } = [];
+    public float[] Normed { get; private set; } = [];
+    public float[] Projected { get; private set; } = [];
+    public float[] Qkv { get; private set; } = [];
+    public float[] Attention { get; private set; } = [];
+    public float[] GateUp { get; private set; } = [];
+    public float[] Activated { get; private set; } = [];
     public float[] HeadScratch { get; }
+    /// <summary>cos and sign-folded sin rows [rows, head_dim] at each row's position.</summary>
+    public float[] Cos { get; private set; } = [];
+    public float[] Sin { get; private set; } = [];
     /// <summary>Attention scores of one kv group's query heads, grown to the longest context seen.</summary>
     public float[] Scores { get; private set; } = [];
 
-    /// <summary>This step: cache slot, cache index (= rotary position) of the new token, threads for GEMVs.</summary>
-    public int Slot { get; private set; }
-    public int Position { get; private set; }
-    public int Threads { get; private set; }
+    /// <summary>This step: the cache, the slot of row 0 (row b uses slot FirstSlot + b), each row's new cache index
+    /// (= rotary position), and the threads for the GEMMs.</summary>
     public KvCache Cache { get; private set; } = null!;
-    /// <summary>cos and sign-folded sin rows at <see cref="Position"/> [head_dim].</summary>
-    public Tensor Cos { get; private set; } = null!;
-    public Tensor Sin { get; private set; } = null!;
+    public int FirstSlot { get; private set; }
+    public long[] Positions { get; private set; } = [];
+    public int Threads { get; private set; }
 
-    public void Begin(KvCache cache, int slot, int position, Tensor cos, Tensor sin, int threads)
+    public void Begin(KvCache cache, int firstSlot, long[] positions, int threads)
     {
         Cache = cache;
-        Slot = slot;
-        Position = position;
-        Cos = cos;
-        Sin = sin;
+        FirstSlot = firstSlot;
+        Positions = positions;
         Threads = threads;
-        int needed = (position + 1) * _groups;
+        int rows = positions.Length;
+        if (rows > _capacity)
+        {
+            _capacity = rows;
+            int h = _config.HiddenSize, d = _config.HeadDimension;
+            Hidden = new float[rows * h];
+            Normed = new float[rows * h];
+            Projected = new float[rows * h];
+            Qkv = new float[rows * QkvWidth];
+            Attention = new float[rows * _config.NumAttentionHeads * d];
+            GateUp = new float[rows * 2 * _config.IntermediateSize];
+            Activated = new float[rows * _config.IntermediateSize];
+            Cos = new float[rows * d];
+            Sin = new float[rows * d];
+        }
+        Rows = rows;
+        int needed = (int)(positions.Max() + 1) * _groups;
         if (Scores.Length < needed) Scores = new float[Math.Max(needed, 2 * Scores.Length)];
     }
+
+    /// <summary>The first <see cref="Rows"/> rows of a [capacity, width] buffer.</summary>
+    public Span<float> Used(float[] buffer, int width) => buffer.AsSpan(0, Rows * width);
 }
