@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Text;
-using System.Threading.Channels;
 using Platform.Contracts.Chat;
 using Platform.Contracts.Images;
 using Platform.Inference.Engine;
@@ -12,6 +11,11 @@ namespace TextLlm.Generation;
 /// for up to <c>maxDelay</c> or <c>maxTokens</c> so a message per token does not dominate over a broker; when nothing
 /// was sent for <c>heartbeat</c> (a long prefill), an empty chunk proves the worker is alive.
 /// </summary>
+/// <remarks>
+/// Updates are handled on the thread that delivers them (no hand-off to a second loop), and the deadlines are kept by
+/// one timer per request that is re-armed only when a deadline moves earlier, so a token costs no extra thread hop and
+/// no timer of its own: on small CPU hosts every extra wake-up per token competes with the engine's OpenMP threads.
+/// </remarks>
 public static class ChunkPump
 {
     private const int MaxInFlightSends = 8;
@@ -25,114 +29,166 @@ public static class ChunkPump
         TimeSpan heartbeat,
         CancellationToken cancellationToken)
     {
-        var channel = Channel.CreateUnbounded<GenerationUpdate>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
-        var producer = Task.Run(async () =>
-        {
-            try
-            {
-                await foreach (var u in updates.WithCancellation(cancellationToken))
-                {
-                    channel.Writer.TryWrite(u);
-                    if (u.FinishReason is not null) break; // the contract's last update; do not wait for the enumerator's end
-                }
-                channel.Writer.TryComplete();
-            }
-            catch (Exception ex)
-            {
-                channel.Writer.TryComplete(ex);
-            }
-        }, CancellationToken.None);
-
-        var reader = channel.Reader;
-        var text = new StringBuilder();
-        long sequence = 0;
-        var buffered = 0;
-        var completion = 0;
-        var sentAnyToken = false;
-        string? finish = null;
-        ImageSlotStates? image = null;
-        var lastSend = Stopwatch.GetTimestamp();
-        var firstBuffered = 0L;
-
-        // Sends are not awaited one by one: over a broker each waits for its publisher confirm, and chunks carry a
-        // sequence number the receiver orders by, so up to MaxInFlightSends overlap; all are awaited at the end.
-        var inFlight = new Queue<Task>();
-        async Task FlushAsync()
-        {
-            if (inFlight.Count >= MaxInFlightSends) await inFlight.Dequeue();
-            inFlight.Enqueue(send(new ChatCompletionChunkProduced(requestId, sequence++, text.ToString(), completion, finish, image)));
-            image = null;
-            sentAnyToken |= buffered > 0;
-            text.Clear();
-            buffered = 0;
-            lastSend = Stopwatch.GetTimestamp();
-        }
-
+        var state = new State(requestId, send, maxDelay, maxTokens, heartbeat);
         try
         {
-            while (true)
+            await using (var e = updates.GetAsyncEnumerator(cancellationToken))
             {
-                while (reader.TryRead(out var u))
+                while (true)
                 {
-                    if (buffered == 0) firstBuffered = Stopwatch.GetTimestamp();
-                    text.Append(u.TextDelta);
-                    buffered += Math.Max(u.TokenIds.Count, u.TextDelta.Length > 0 ? 1 : 0);
-                    completion = Math.Max(completion, u.CompletionTokens);
-                    finish ??= u.FinishReason;
-                    if (u.Image is { } slot)
+                    cancellationToken.ThrowIfCancellationRequested();
+                    if (!await e.MoveNextAsync().ConfigureAwait(false))
                     {
-                        // An image slot leaves at once, after the text before it, so text and images stay in order.
-                        image = new ImageSlotStates(slot.Tokens, slot.Hidden, slot.HiddenStates, slot.InputEmbeddings);
-                        break;
-                    }
-                }
-
-                if (finish is not null || image is not null
-                    || (buffered > 0 && (!sentAnyToken || buffered >= maxTokens || Stopwatch.GetElapsedTime(firstBuffered) >= maxDelay)))
-                {
-                    await FlushAsync();
-                    if (finish is not null) break;
-                    continue;
-                }
-
-                var wait = buffered > 0 ? maxDelay - Stopwatch.GetElapsedTime(firstBuffered) : heartbeat - Stopwatch.GetElapsedTime(lastSend);
-                if (wait <= TimeSpan.Zero)
-                {
-                    if (buffered == 0) await FlushAsync(); // heartbeat: empty text, no finish reason
-                    continue;
-                }
-
-                bool more;
-                using (var timer = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
-                {
-                    timer.CancelAfter(wait);
-                    try
-                    {
-                        more = await reader.WaitToReadAsync(timer.Token);
-                    }
-                    catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-                    {
-                        continue; // flush or heartbeat deadline
-                    }
-                }
-                if (!more)
-                {
-                    await reader.Completion; // rethrows the engine's exception
-                    if (finish is null)
+                        cancellationToken.ThrowIfCancellationRequested();
                         throw new InvalidOperationException("The engine ended the stream without a finish reason.");
+                    }
+                    cancellationToken.ThrowIfCancellationRequested();
+                    // The contract's last update: do not wait for the enumerator's end.
+                    if (await state.OnUpdateAsync(e.Current).ConfigureAwait(false)) break;
                 }
             }
         }
         finally
         {
+            await state.StopAsync().ConfigureAwait(false);
+        }
+    }
+
+    private sealed class State
+    {
+        private readonly Lock _gate = new();
+        private readonly Guid _requestId;
+        private readonly Func<ChatCompletionChunkProduced, Task> _send;
+        private readonly long _maxDelay;
+        private readonly int _maxTokens;
+        private readonly long _heartbeat;
+        private readonly Timer _timer;
+        // Sends are not awaited one by one: over a broker each waits for its publisher confirm, and chunks carry a
+        // sequence number the receiver orders by, so up to MaxInFlightSends overlap; all are awaited at the end.
+        private readonly Queue<Task> _inFlight = new();
+        private readonly StringBuilder _text = new();
+        private long _sequence;
+        private int _buffered;
+        private int _completion;
+        private bool _firstTokenPending = true; // the first token leaves at once
+        private bool _stopped;
+        private string? _finish;
+        private ImageSlotStates? _image;
+        private long _lastSend;
+        private long _firstBuffered;
+        private long _timerDue; // Stopwatch timestamp the timer is armed for; long.MaxValue when disarmed
+
+        public State(Guid requestId, Func<ChatCompletionChunkProduced, Task> send, TimeSpan maxDelay, int maxTokens, TimeSpan heartbeat)
+        {
+            _requestId = requestId;
+            _send = send;
+            _maxDelay = ToTicks(maxDelay);
+            _maxTokens = maxTokens;
+            _heartbeat = ToTicks(heartbeat);
+            _lastSend = Stopwatch.GetTimestamp();
+            _timerDue = long.MaxValue;
+            _timer = new Timer(static s => ((State)s!).OnTimer(), this, Timeout.Infinite, Timeout.Infinite);
+            lock (_gate) ArmLocked(_lastSend + _heartbeat, _lastSend);
+        }
+
+        private static long ToTicks(TimeSpan t) => (long)(t.TotalSeconds * Stopwatch.Frequency);
+
+        /// <summary>Takes one engine update; returns true after the last one (its finish reason was sent).</summary>
+        public async ValueTask<bool> OnUpdateAsync(GenerationUpdate u)
+        {
+            Task? wait = null;
+            bool last;
+            lock (_gate)
+            {
+                var now = Stopwatch.GetTimestamp();
+                if (_buffered == 0) _firstBuffered = now;
+                _text.Append(u.TextDelta);
+                _buffered += Math.Max(u.TokenIds.Count, u.TextDelta.Length > 0 ? 1 : 0);
+                _completion = Math.Max(_completion, u.CompletionTokens);
+                _finish ??= u.FinishReason;
+                if (u.Image is { } slot) // an image slot leaves at once, after the text before it, so text and images stay in order
+                    _image = new ImageSlotStates(slot.Tokens, slot.Hidden, slot.HiddenStates, slot.InputEmbeddings);
+                last = _finish is not null;
+
+                if (last || _image is not null
+                    || (_buffered > 0 && (_firstTokenPending || _buffered >= _maxTokens || now - _firstBuffered >= _maxDelay)))
+                {
+                    if (_inFlight.Count >= MaxInFlightSends) wait = _inFlight.Dequeue();
+                    FlushLocked(now);
+                    if (last) _stopped = true;
+                    else ArmLocked(now + _heartbeat, now);
+                }
+                else if (_buffered > 0)
+                {
+                    ArmLocked(_firstBuffered + _maxDelay, now);
+                }
+            }
+            if (wait is not null) await wait.ConfigureAwait(false);
+            return last;
+        }
+
+        private void OnTimer()
+        {
+            lock (_gate)
+            {
+                if (_stopped) return;
+                var now = Stopwatch.GetTimestamp();
+                _timerDue = long.MaxValue;
+                if (_buffered > 0)
+                {
+                    if (now - _firstBuffered >= _maxDelay) FlushLocked(now);
+                }
+                else if (now - _lastSend >= _heartbeat)
+                {
+                    FlushLocked(now); // heartbeat: empty text, no finish reason
+                }
+                ArmLocked(_buffered > 0 ? _firstBuffered + _maxDelay : _lastSend + _heartbeat, now);
+            }
+        }
+
+        /// <summary>Makes the timer fire by <paramref name="due"/>; an earlier arming stays (it re-arms itself when it fires).</summary>
+        private void ArmLocked(long due, long now)
+        {
+            if (due >= _timerDue) return;
+            _timerDue = due;
+            var ms = Math.Max(0, (due - now) * 1000 / Stopwatch.Frequency) + 1; // +1: never fire before the deadline
+            _timer.Change(ms, Timeout.Infinite);
+        }
+
+        private void FlushLocked(long now)
+        {
+            _inFlight.Enqueue(SendSafely(new ChatCompletionChunkProduced(_requestId, _sequence++, _text.ToString(), _completion, _finish, _image)));
+            _image = null;
+            if (_buffered > 0) _firstTokenPending = false;
+            _text.Clear();
+            _buffered = 0;
+            _lastSend = now;
+        }
+
+        private Task SendSafely(ChatCompletionChunkProduced chunk)
+        {
             try
             {
-                while (inFlight.Count > 0) await inFlight.Dequeue();
+                return _send(chunk);
             }
-            finally
+            catch (Exception ex)
             {
-                await producer;
+                return Task.FromException(ex);
             }
+        }
+
+        /// <summary>Stops the timer and waits for every send; the first failed send is rethrown.</summary>
+        public async Task StopAsync()
+        {
+            lock (_gate) _stopped = true;
+            await _timer.DisposeAsync().ConfigureAwait(false);
+            Task[] pending;
+            lock (_gate)
+            {
+                pending = [.. _inFlight];
+                _inFlight.Clear();
+            }
+            foreach (var t in pending) await t.ConfigureAwait(false);
         }
     }
 }

@@ -86,12 +86,28 @@ public sealed class GenerateChatCompletionConsumer(
 
         using var registration = active.Register(m.RequestId, context.CancellationToken);
         var stream = await context.GetSendEndpoint(m.StreamAddress);
-        // The acceptance and the prefill overlap: the receiver registered the request before sending it, so chunks
-        // that overtake the Accepted response wait there in order.
+        // The engine starts first, then the acceptance is sent while it prefills (sending it first would delay the
+        // prefill by the send): the receiver registered the request before sending it, so chunks that overtake the
+        // Accepted response wait there in order.
+        IAsyncEnumerable<GenerationUpdate> updates;
+        try
+        {
+            updates = engine.GenerateAsync(request, registration.Token);
+        }
+        catch (EngineFullException ex)
+        {
+            await Reject(context, ChatErrorCodes.QueueFull, ex.Message, null);
+            return;
+        }
+        catch (ArgumentException ex)
+        {
+            await Reject(context, ChatErrorCodes.InvalidRequest, ex.Message, null);
+            return;
+        }
         var accepted = context.RespondAsync(new ChatCompletionAccepted(m.RequestId, identity.WorkerId, identity.ControlAddress, promptTokens));
         try
         {
-            await ChunkPump.RunAsync(engine.GenerateAsync(request, registration.Token), m.RequestId,
+            await ChunkPump.RunAsync(updates, m.RequestId,
                 chunk => stream.Send(chunk, CancellationToken.None),
                 TimeSpan.FromMilliseconds(o.CoalesceMaxDelayMs), o.CoalesceMaxTokens, TimeSpan.FromMilliseconds(o.HeartbeatIntervalMs),
                 registration.Token);
@@ -101,10 +117,6 @@ public sealed class GenerateChatCompletionConsumer(
             logger.LogInformation("Request {RequestId} was cancelled", m.RequestId);
             if (context.CancellationToken.IsCancellationRequested)
                 await TrySendFailure(stream, m.RequestId, ChatErrorCodes.WorkerUnavailable, "The worker is shutting down.");
-        }
-        catch (EngineFullException ex)
-        {
-            await TrySendFailure(stream, m.RequestId, ChatErrorCodes.QueueFull, ex.Message);
         }
         catch (Exception ex)
         {

@@ -15,8 +15,16 @@ namespace Platform.ServiceDefaults.Chat;
 /// </summary>
 public sealed class ChatCompletionSession : IAsyncDisposable
 {
-    private readonly Channel<object> _items = Channel.CreateUnbounded<object>(new UnboundedChannelOptions { SingleReader = true });
+    // Synchronous continuations: the reader (the HTTP response) continues on the thread that delivers the chunk instead
+    // of waiting for a thread-pool hop; items are written outside _gate by one drainer at a time, so order holds and no
+    // lock is held while the reader runs.
+    private readonly Channel<object> _items = Channel.CreateUnbounded<object>(
+        new UnboundedChannelOptions { SingleReader = true, AllowSynchronousContinuations = true });
     private readonly SortedDictionary<long, ChatCompletionChunkProduced> _pending = new();
+    private readonly Queue<object> _ready = new();
+    private bool _draining;
+    private CancellationTokenSource? _idle; // see WaitForItemAsync
+    private CancellationToken _idleLinkedTo;
     private readonly Lock _gate = new();
     private readonly ChatStreamRouter _router;
     private readonly IBus _bus;
@@ -70,38 +78,73 @@ public sealed class ChatCompletionSession : IAsyncDisposable
         lock (_gate)
         {
             if (chunk.Sequence < _next) return; // duplicate (redelivery)
-            _pending[chunk.Sequence] = chunk;
-            while (_pending.Remove(_next, out var inOrder))
+            if (chunk.Sequence == _next && _pending.Count == 0)
             {
-                _items.Writer.TryWrite(inOrder);
+                _ready.Enqueue(chunk);
                 _next++;
             }
+            else
+            {
+                _pending[chunk.Sequence] = chunk;
+                while (_pending.Remove(_next, out var inOrder))
+                {
+                    _ready.Enqueue(inOrder);
+                    _next++;
+                }
+            }
         }
+        Drain();
     }
 
-    internal void Fail(ChatCompletionFailed failed) => _items.Writer.TryWrite(failed);
+    internal void Fail(ChatCompletionFailed failed)
+    {
+        lock (_gate) _ready.Enqueue(failed);
+        Drain();
+    }
+
+    /// <summary>Moves ready items into the channel, in order, from one thread at a time and outside the lock.</summary>
+    private void Drain()
+    {
+        lock (_gate)
+        {
+            if (_draining) return; // the thread draining now takes what was just added
+            _draining = true;
+        }
+        while (true)
+        {
+            object item;
+            lock (_gate)
+            {
+                if (!_ready.TryDequeue(out item!))
+                {
+                    _draining = false;
+                    return;
+                }
+            }
+            _items.Writer.TryWrite(item);
+        }
+    }
 
     /// <summary>Chunks with text, an image slot or a finish reason, in order. Throws <see cref="ChatCompletionException"/> on failure.</summary>
     public async IAsyncEnumerable<ChatCompletionChunkProduced> ReadAsync([EnumeratorCancellation] CancellationToken cancellationToken)
     {
+        try
+        {
+            await foreach (var chunk in ReadChunksAsync(cancellationToken).ConfigureAwait(false))
+                yield return chunk;
+        }
+        finally
+        {
+            _idle?.Dispose();
+            _idle = null;
+        }
+    }
+
+    private async IAsyncEnumerable<ChatCompletionChunkProduced> ReadChunksAsync([EnumeratorCancellation] CancellationToken cancellationToken)
+    {
         while (!_finished)
         {
-            object item;
-            using (var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
-            {
-                idle.CancelAfter(_idleTimeout);
-                try
-                {
-                    item = await _items.Reader.ReadAsync(idle.Token).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
-                {
-                    throw new ChatCompletionException(ChatErrorCodes.WorkerUnavailable,
-                        $"Worker '{WorkerId}' sent nothing for {_idleTimeout.TotalSeconds:0.#} s while generating for model " +
-                        $"'{Model}'; it has probably stopped. The request was abandoned.");
-                }
-            }
-
+            var item = _items.Reader.TryRead(out var ready) ? ready : await WaitForItemAsync(cancellationToken).ConfigureAwait(false);
             if (item is ChatCompletionFailed failed)
             {
                 _finished = true;
@@ -133,6 +176,37 @@ public sealed class ChatCompletionSession : IAsyncDisposable
             }
             if (chunk.TextDelta.Length > 0 || chunk.FinishReason is not null || chunk.Image is not null)
                 yield return chunk;
+        }
+    }
+
+    /// <summary>
+    /// Waits for the next item with the idle timeout. One token source serves the whole stream: its timer runs only
+    /// while waiting (not while the caller handles an item) and is re-armed per wait, instead of a token source and a
+    /// timer of their own per chunk.
+    /// </summary>
+    private async ValueTask<object> WaitForItemAsync(CancellationToken cancellationToken)
+    {
+        if (_idle is null || _idleLinkedTo != cancellationToken || (_idle.IsCancellationRequested && !cancellationToken.IsCancellationRequested))
+        {
+            // First wait, or the timer fired just as the previous item arrived: a fresh source, so this wait gets its full time.
+            _idle?.Dispose();
+            _idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            _idleLinkedTo = cancellationToken;
+        }
+        _idle.CancelAfter(_idleTimeout);
+        try
+        {
+            return await _items.Reader.ReadAsync(_idle.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            throw new ChatCompletionException(ChatErrorCodes.WorkerUnavailable,
+                $"Worker '{WorkerId}' sent nothing for {_idleTimeout.TotalSeconds:0.#} s while generating for model " +
+                $"'{Model}'; it has probably stopped. The request was abandoned.");
+        }
+        finally
+        {
+            _idle.CancelAfter(Timeout.InfiniteTimeSpan);
         }
     }
 

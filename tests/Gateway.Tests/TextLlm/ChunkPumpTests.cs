@@ -93,6 +93,30 @@ public class ChunkPumpTests
     }
 
     [Fact]
+    public async Task RunAsync_Cancelled_ThrowsWithoutSendingAFinish()
+    {
+        using var stop = new CancellationTokenSource();
+        var pump = Run(Long, 100, Long, stop.Token);
+        Token("a");
+        await NextSent();
+        Token("b");
+        await stop.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => pump);
+        while (_sent.Reader.TryRead(out var c)) Assert.Null(c.FinishReason);
+    }
+
+    [Fact]
+    public async Task RunAsync_SendFails_PropagatesTheFailure()
+    {
+        var pump = ChunkPump.RunAsync(_engine.Reader.ReadAllAsync(), _id, _ => Task.FromException(new InvalidOperationException("bus down")),
+            Long, 100, Long, CancellationToken.None);
+        Token("a");
+        Token("b", "stop");
+        var ex = await Assert.ThrowsAsync<InvalidOperationException>(() => pump);
+        Assert.Equal("bus down", ex.Message);
+    }
+
+    [Fact]
     public async Task RunAsync_EngineThrows_PropagatesTheException()
     {
         var pump = Run(Long, 100, Long);
