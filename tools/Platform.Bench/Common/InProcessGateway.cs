@@ -26,6 +26,9 @@ internal sealed class InProcessGateway : IAsyncDisposable
 
     public Uri Address { get; }
 
+    /// <summary>The host's services (the benchmark calls the worker's own engine through EngineHost).</summary>
+    public IServiceProvider Services => _app.Services;
+
     public static async Task<InProcessGateway> StartAsync(IDictionary<string, string?> settings)
     {
         var root = Path.Combine(Path.GetTempPath(), "bench-gateway-" + Guid.NewGuid().ToString("N")[..8]);

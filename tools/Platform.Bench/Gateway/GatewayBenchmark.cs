@@ -14,13 +14,15 @@ using Microsoft.Extensions.DependencyInjection;
 using Platform.Inference.Engine;
 using Platform.Inference.Models;
 using Platform.ServiceDefaults.Bus;
+using TextLlm.Models;
 
 namespace Platform.Bench.Gateway;
 
 /// <summary>
-/// `gateway`: what the gateway and the bus add to a request, against calling the engine in-process on the same
-/// model with the same greedy request (so both do identical work), for the in-memory bus and for RabbitMQ (a broker
-/// on 127.0.0.1:5672, e.g. scripts/rabbitmq.sh start); and requests/s with 32 concurrent streaming clients.
+/// `gateway`: what the gateway and the bus add to a request, against calling the very engine the worker serves
+/// in-process with the same greedy request (so both do identical work on the same engine instance), for the in-memory
+/// bus and for RabbitMQ (a broker on 127.0.0.1:5672, e.g. scripts/rabbitmq.sh start); and requests/s with 32
+/// concurrent streaming clients.
 /// `gateway write-default-model [FOLDER]`: writes the interim default model (models/tiny-chat).
 /// </summary>
 public static class GatewayBenchmark
@@ -38,6 +40,7 @@ public static class GatewayBenchmark
         var requests = 300;
         var maxTokens = 8;
         var streamRequests = 256;
+        var warmup = 100;
         for (var i = 0; i < args.Length; i++)
         {
             switch (args[i])
@@ -47,9 +50,10 @@ public static class GatewayBenchmark
                 case "--requests": requests = int.Parse(args[++i]); break;
                 case "--max-tokens": maxTokens = int.Parse(args[++i]); break;
                 case "--stream-requests": streamRequests = int.Parse(args[++i]); break;
+                case "--warmup": warmup = int.Parse(args[++i]); break;
                 default:
                     Console.Error.WriteLine("""
-                        usage: Platform.Bench gateway [--json PATH] [--model FOLDER] [--requests N] [--max-tokens N] [--stream-requests N]
+                        usage: Platform.Bench gateway [--json PATH] [--model FOLDER] [--requests N] [--max-tokens N] [--stream-requests N] [--warmup N]
                                Platform.Bench gateway write-default-model [FOLDER]
                         The RabbitMQ figures need a broker on 127.0.0.1:5672 (scripts/rabbitmq.sh start); without one they are skipped.
                         """);
@@ -61,9 +65,8 @@ public static class GatewayBenchmark
         try
         {
             modelFolder ??= DefaultModelFolder() ?? TinyModelFactory.Create(Path.Combine(temp, "model"), TinyModelFactory.TinyConfig());
-            Console.WriteLine($"model: {modelFolder}; {requests} sequential requests per path, greedy, max_tokens {maxTokens}");
+            Console.WriteLine($"model: {modelFolder}; {requests} sequential requests per path after {warmup} warm-up rounds, greedy, max_tokens {maxTokens}");
 
-            await using var engine = TextEngine.Load(Model, modelFolder, new EngineOptions { MaxConcurrentSequences = 32 });
             var request = new GenerationRequest { Messages = Messages, MaxNewTokens = maxTokens, Sampling = SamplingOptions.Greedy };
             var body = JsonSerializer.Serialize(new
             {
@@ -74,12 +77,12 @@ public static class GatewayBenchmark
             });
 
             var results = new JsonObject();
-            var inMemory = await MeasureAddedAsync("in-memory", engine, request, body, modelFolder, requests, rabbit: false);
+            var inMemory = await MeasureAddedAsync("in-memory", request, body, modelFolder, requests, warmup, rabbit: false);
             results["inmemory_added_ms_p50"] = inMemory.P50;
             results["inmemory_added_ms_p99"] = inMemory.P99;
             if (BrokerReachable())
             {
-                var rabbit = await MeasureAddedAsync("rabbitmq", engine, request, body, modelFolder, requests, rabbit: true);
+                var rabbit = await MeasureAddedAsync("rabbitmq", request, body, modelFolder, requests, warmup, rabbit: true);
                 results["rabbitmq_added_ms_p50"] = rabbit.P50;
                 results["rabbitmq_added_ms_p99"] = rabbit.P99;
             }
@@ -106,18 +109,21 @@ public static class GatewayBenchmark
     }
 
     /// <summary>
-    /// Alternates one in-process engine request and one HTTP request through the gateway (sequential, so neither
-    /// queues), then compares the latency distributions: added = gateway percentile - engine percentile.
+    /// Alternates one in-process request to the engine the gateway's worker serves (the same instance, options and
+    /// thread) and one HTTP request through the gateway (sequential, so neither queues), after warm-up rounds that
+    /// also let the tiered JIT finish both paths; then compares the latency distributions:
+    /// added = gateway percentile - engine percentile.
     /// </summary>
-    private static async Task<(double P50, double P99)> MeasureAddedAsync(string name, ITextEngine engine, GenerationRequest request,
-        string body, string modelFolder, int requests, bool rabbit)
+    private static async Task<(double P50, double P99)> MeasureAddedAsync(string name, GenerationRequest request,
+        string body, string modelFolder, int requests, int warmup, bool rabbit)
     {
         await using var gateway = await StartGatewayAsync(modelFolder, rabbit, maxConcurrent: 4);
+        var engine = gateway.Services.GetRequiredService<EngineHost>().Engines[Model];
         using var http = new HttpClient { BaseAddress = gateway.Address };
         var direct = new List<double>(requests);
         var viaGateway = new List<double>(requests);
         int directTokens = 0, gatewayTokens = 0;
-        for (var i = -20; i < requests; i++) // 20 warm-up rounds
+        for (var i = -warmup; i < requests; i++)
         {
             var sw = Stopwatch.StartNew();
             var tokens = 0;
