@@ -2,7 +2,7 @@ using Platform.Multimodal.Evaluation;
 using Platform.Multimodal.Training;
 
 // Platform.Train: trains the demo multimodal family from scratch, or evaluates a trained folder.
-//   all  --out models/demo [--quick] [--steps N] [--seed S] [--threads T]
+//   all  --out models/demo [--quick] [--steps N] [--decoder-steps N] [--visual-steps N] [--lm-steps N] [--head-steps N] [--seed S] [--threads T]
 //   eval --model models/demo [--json PATH] [--samples N]
 Platform.Inference.Runtime.OpenMpEnvironment.ApplyDefaults(); // before the first torch call
 return Cli.Run(args);
@@ -13,7 +13,7 @@ internal static class Cli
     {
         if (args.Length == 0 || args[0] is "-h" or "--help")
         {
-            Console.WriteLine("usage: Platform.Train all --out DIR [--quick] [--steps N] [--seed S] [--threads T]\n" +
+            Console.WriteLine("usage: Platform.Train all --out DIR [--quick] [--steps N] [--decoder-steps N] [--visual-steps N] [--lm-steps N] [--head-steps N] [--seed S] [--threads T]\n" +
                               "       Platform.Train eval --model DIR [--json PATH] [--samples N] [--threads T]");
             return args.Length == 0 ? 2 : 0;
         }
@@ -33,6 +33,11 @@ internal static class Cli
                         int n = int.Parse(steps);
                         options = options with { DecoderSteps = n, VisualSteps = n, LmSteps = n, HeadSteps = n };
                     }
+                    // Per-stage step counts (for quick experiments on one stage's effect).
+                    if (flags.TryGetValue("decoder-steps", out var ds)) options = options with { DecoderSteps = int.Parse(ds) };
+                    if (flags.TryGetValue("visual-steps", out var vs)) options = options with { VisualSteps = int.Parse(vs) };
+                    if (flags.TryGetValue("lm-steps", out var ls)) options = options with { LmSteps = int.Parse(ls) };
+                    if (flags.TryGetValue("head-steps", out var hs)) options = options with { HeadSteps = int.Parse(hs) };
                     if (flags.TryGetValue("seed", out var seed)) options = options with { Seed = int.Parse(seed) };
                     if (flags.TryGetValue("threads", out var threads)) options = options with { Threads = int.Parse(threads) };
                     new FamilyTrainer(options, Console.WriteLine).Run(cts.Token);

@@ -24,7 +24,7 @@ public sealed class GreedyDecoder(LlamaForCausalLM lm, MultimodalHeads heads, De
         using var outer = NewDisposeScope();
         using var _ = no_grad();
         // The prompt (with its visual tokens) is embedded once; each new token's embedding is appended.
-        var (embeds, _, _) = LmBatch.Build([prompt], lm, heads.visual_encoder, heads.visual_projection);
+        var (embeds, _, _) = LmBatch.Build([prompt], lm, heads);
         Tensor Append(Tensor e, IEnumerable<int> ids) =>
             cat([e, lm.model.embed_tokens.forward(tensor(ids.Select(i => (long)i).ToArray(), [1, ids.Count()]))], 1);
         for (int step = 0; step < maxNewTokens; step++)

@@ -27,6 +27,57 @@ public sealed class ConditionEncoder : nn.Module<Tensor, Tensor>
         RegisterComponents();
     }
 
+    /// <summary>Number of values of each attribute, in the order of <see cref="Attributes"/> (colour, shape, size,
+    /// row, column), each with a trailing "none" value for an empty slot.</summary>
+    public static readonly int[] GroupSizes = [Palette.Count + 1, 4, 3, 4, 4];
+
+    /// <summary>Width of the concatenated per-attribute logits that the visual encoder and the mapper predict.</summary>
+    public static int LogitWidth => GroupSizes.Sum();
+
+    /// <summary>Splits [.., LogitWidth] logits into one tensor per attribute.</summary>
+    public static Tensor[] SplitGroups(Tensor logits) => logits.split(GroupSizes.Select(g => (long)g).ToArray(), -1);
+
+    /// <summary>
+    /// Conditioning from per-attribute logits [B, slots, LogitWidth]: each attribute's softmax weights its embedding
+    /// table, and the slot is their sum, exactly as <see cref="forward"/> sums the rows of known attributes (one-hot
+    /// probabilities give the same tensor). The mapper and the visual encoder predict these logits instead of
+    /// regressing the 64 numbers directly: a regression had to learn colour and shape jointly (its error on held-out
+    /// pairs landed on seen colours), while one classifier per attribute keeps colour independent of shape, and the
+    /// output stays on the decoder's training manifold, so its conditioning noise tolerance covers the rest.
+    /// </summary>
+    public Tensor FromLogits(Tensor logits)
+    {
+        using var scope = NewDisposeScope();
+        var groups = SplitGroups(logits);
+        Embedding[] tables = [colour_embed, shape_embed, size_embed, row_embed, column_embed];
+        var sum = slot_embed.unsqueeze(0).expand(logits.shape[0], -1, -1);
+        for (int g = 0; g < tables.Length; g++)
+            sum = sum + groups[g].softmax(-1).matmul(tables[g].weight!);
+        return sum.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Sum over attributes of the cross entropy of logits [B, slots, LogitWidth] against attribute indices [B, slots, 5], averaged over slots.</summary>
+    public static Tensor AttributeLoss(Tensor logits, Tensor attributes)
+    {
+        using var scope = NewDisposeScope();
+        var groups = SplitGroups(logits);
+        var targets = attributes.unbind(-1);
+        Tensor? loss = null;
+        for (int g = 0; g < groups.Length; g++)
+        {
+            var ce = nn.functional.cross_entropy(groups[g].reshape(-1, GroupSizes[g]), targets[g].reshape(-1));
+            loss = loss is null ? ce : loss + ce;
+        }
+        return loss!.MoveToOuterDisposeScope();
+    }
+
+    /// <summary>Argmax attribute indices [B, slots, 5] of logits [B, slots, LogitWidth].</summary>
+    public static Tensor Predict(Tensor logits)
+    {
+        using var scope = NewDisposeScope();
+        return stack(SplitGroups(logits).Select(g => g.argmax(-1)).ToArray(), -1).MoveToOuterDisposeScope();
+    }
+
     /// <summary>attributes [B, slots, 5] int64 (colour, shape, size, row, column) -> [B, slots, dim].</summary>
     public override Tensor forward(Tensor attributes)
     {

@@ -15,8 +15,8 @@ public sealed record MultimodalConfig
     [JsonPropertyName("image_size")][Range(8, 256)] public int ImageSize { get; init; } = 32;
     [JsonPropertyName("condition_slots")][Range(1, 16)] public int ConditionSlots { get; init; } = 2;
     [JsonPropertyName("condition_dim")][Range(4, 1024)] public int ConditionDim { get; init; } = 64;
-    /// <summary>Visual tokens spliced into the prompt per input image.</summary>
-    [JsonPropertyName("visual_tokens")][Range(1, 64)] public int VisualTokens { get; init; } = 4;
+    /// <summary>Visual tokens spliced into the prompt per input image: one per attribute (size, colour, shape, position) per object slot.</summary>
+    [JsonPropertyName("visual_tokens")][Range(1, 64)] public int VisualTokens { get; init; } = 8;
     /// <summary>The language model's hidden size (visual tokens and [IMG] states live there).</summary>
     [JsonPropertyName("lm_hidden_size")][Range(8, 8192)] public int LmHiddenSize { get; init; } = 128;
     /// <summary>GILL's r: number of [IMG] tokens.</summary>

@@ -101,7 +101,7 @@ public sealed class MultimodalModels : IDisposable
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var image = tensor(SceneRenderer.ToPlanar(rgb), [1, 3, s, s]);
-        var tokens = _heads.visual_projection.forward(_heads.visual_encoder.forward(image));
+        var tokens = _heads.VisualTokens(image);
         return new VisualEmbedding(Config.VisualTokens, Config.LmHiddenSize, tokens.data<float>().ToArray());
     }
 
@@ -126,7 +126,7 @@ public sealed class MultimodalModels : IDisposable
             var rgb = _galleryRgb.AsSpan(index * s * s * 3, s * s * 3).ToArray();
             return new ProducedImage(decision, pRetrieve, ImageCodec.EncodePng(rgb, s, s), index, _galleryCaptions[index], rgb);
         }
-        var conditioning = _heads.mapper.forward(hidden, embeds).data<float>().ToArray();
+        var conditioning = _heads.Conditioning(hidden, embeds).data<float>().ToArray();
         var generated = SceneRenderer.FromPlanar(_decoder.Run(conditioning, 1));
         return new ProducedImage(decision, pRetrieve, ImageCodec.EncodePng(generated, s, s), null, null, generated);
     }

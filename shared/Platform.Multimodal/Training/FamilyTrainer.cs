@@ -15,7 +15,7 @@ namespace Platform.Multimodal.Training;
 
 /// <summary>
 /// Trains the whole family from scratch, in order: decoder + its condition encoder (pixels + per-object masks),
-/// visual encoder (regresses the conditioning of a jittered image), tokenizer, language model with the visual
+/// visual encoder (classifies each object's attributes in a jittered image), tokenizer, language model with the visual
 /// projection (captions, questions, instructions ending in [IMG0]..[IMG7], dialogues), then GILL's mapper,
 /// retrieval head and decision classifier on the frozen LM's [IMG] states. Writes one model folder.
 /// Only <see cref="WorldSplit.Seen"/> scenes are used: held-out colour/shape pairs never reach any model.
@@ -37,6 +37,9 @@ public sealed class FamilyTrainer(TrainOptions options, Action<string> log)
         using var decoder = new ImageDecoder(config);
 
         TrainDecoder(heads.condition_encoder, decoder, cancellationToken);
+        // From here on the condition encoder is the fixed "text encoder" whose tables turn predicted attribute
+        // distributions into conditioning (ConditionEncoder.FromLogits); gradients pass through it, updates do not.
+        foreach (var p in heads.condition_encoder.parameters()) p.requires_grad = false;
         TrainVisualEncoder(heads, cancellationToken);
         var chat = BuildTokenizer(folder, config);
         using var lm = TrainLanguageModel(folder, heads, chat, cancellationToken);
@@ -106,7 +109,7 @@ public sealed class FamilyTrainer(TrainOptions options, Action<string> log)
             using var scope = NewDisposeScope();
             SetLr(opt, Schedule(1e-2, step, options.DecoderSteps));
             var scenes = Enumerable.Range(0, options.ImageBatch).Select(_ => generator.NextScene(jitter: false)).ToList();
-            // Gaussian noise on the conditioning: the decoder later reads the mapper's regression of it (mapper MSE ~0.15
+            // Gaussian noise on the conditioning: the decoder later reads the mapper's estimate of it (a regressing mapper had MSE ~0.15
             // per dimension), and a decoder trained only on exact points flipped shapes and sizes under that error.
             var conditioning = encoder.forward(ConditionEncoder.Attributes(scenes, slots));
             var (image, logits) = decoder.Forward(conditioning + 0.4 * randn_like(conditioning));
@@ -151,15 +154,38 @@ public sealed class FamilyTrainer(TrainOptions options, Action<string> log)
             using var scope = NewDisposeScope();
             SetLr(opt, Schedule(2e-3, step, options.VisualSteps));
             var scenes = Enumerable.Range(0, options.ImageBatch).Select(_ => generator.NextScene()).ToList();
-            Tensor target;
-            using (no_grad()) target = heads.condition_encoder.forward(ConditionEncoder.Attributes(scenes, slots));
-            var loss = nn.functional.mse_loss(heads.visual_encoder.forward(LmBatch.RenderImages(scenes)), target);
+            var loss = ConditionEncoder.AttributeLoss(heads.visual_encoder.forward(LmBatch.RenderImages(scenes)), ConditionEncoder.Attributes(scenes, slots));
             opt.zero_grad();
             loss.backward();
             opt.step();
-            if (step % 100 == 0 || step == options.VisualSteps - 1) Log($"visual encoder step {step}: latent mse {loss.item<float>():F5}");
+            if (step % 100 == 0 || step == options.VisualSteps - 1) Log($"visual encoder step {step}: attribute cross entropy {loss.item<float>():F5}");
+        }
+        foreach (var split in new[] { WorldSplit.Seen, WorldSplit.HeldOut })
+        {
+            var (exact, perAttribute) = VisualAccuracy(heads.visual_encoder, split);
+            Log($"visual encoder check ({split}): all attributes of all slots {exact:P1}; colour/shape/size/row/column {string.Join(" / ", perAttribute.Select(a => a.ToString("P1")))}");
         }
     }
+
+    /// <summary>On jittered scenes: the fraction whose attributes (all slots) the visual encoder predicts exactly, and
+    /// per attribute the fraction of slots it gets right.</summary>
+    public static (double Exact, double[] PerAttribute) VisualAccuracy(VisualEncoder encoder, WorldSplit split, int count = 300)
+    {
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var generator = new SceneGenerator(4343);
+        var scenes = Enumerable.Range(0, count).Select(_ => generator.NextScene(split)).ToList();
+        var predicted = ConditionEncoder.Predict(encoder.forward(LmBatch.RenderImages(scenes)));
+        var hits = predicted.eq(ConditionEncoder.Attributes(scenes, (int)predicted.shape[1]));
+        double exact = hits.flatten(1).all(1).to_type(ScalarType.Float32).mean().item<float>();
+        var perAttribute = hits.to_type(ScalarType.Float32).mean([0, 1]).data<float>().Select(v => (double)v).ToArray();
+        return (exact, perAttribute);
+    }
+
+    /// <summary>The mapper's loss: cross entropy per attribute plus a small MSE of the resulting conditioning to the
+    /// target (it weighs a wrong value by how far its embedding is from the right one in the decoder's space).</summary>
+    private static Tensor MapperLoss(MultimodalHeads heads, Tensor logits, Tensor attributes, Tensor targetConditioning) =>
+        ConditionEncoder.AttributeLoss(logits, attributes) + 0.1 * nn.functional.mse_loss(heads.condition_encoder.FromLogits(logits), targetConditioning);
 
     private DemoChat BuildTokenizer(string folder, MultimodalConfig config)
     {
@@ -215,8 +241,12 @@ public sealed class FamilyTrainer(TrainOptions options, Action<string> log)
             ct.ThrowIfCancellationRequested();
             using var scope = NewDisposeScope();
             SetLr(opt, Schedule(2e-3, step, options.LmSteps));
-            var batch = Enumerable.Range(0, options.LmBatch).Select(_ => chat.Encode(generator.Next().Turns)).ToList();
-            var (embeds, labels, _) = LmBatch.Build(batch, lm, heads.visual_encoder, heads.visual_projection, chat, noise, 0.5);
+            // The mixed stream has ~4 drawing requests per 16 conversations; the extra ones give the mapper loss (and
+            // through it the LM's [IMG] states) a denser signal.
+            var dialogues = Enumerable.Range(0, options.LmBatch).Select(_ => generator.Next())
+                .Concat(Enumerable.Range(0, options.LmExtraInstructions).Select(_ => generator.Instruction()));
+            var batch = dialogues.Select(d => chat.Encode(CopyAugment(d, noise, options.CopyAugmentation).Turns)).ToList();
+            var (embeds, labels, _) = LmBatch.Build(batch, lm, heads, chat, noise, 0.5);
             long b = embeds.shape[0], t = embeds.shape[1];
             var output = lm.Forward(new LlamaInputs { InputsEmbeds = embeds, HiddenStatePositions = arange(t).view(1, t).expand(b, t) });
             var lmLoss = nn.functional.cross_entropy(output.Logits![.., ..^1].reshape(-1, vocab), labels[.., 1..].reshape(-1), ignore_index: -100);
@@ -241,22 +271,54 @@ public sealed class FamilyTrainer(TrainOptions options, Action<string> log)
                 if (gen.Count > 0)
                 {
                     var genIndex = tensor(gen.Select(p => (long)p.i).ToArray());
+                    var attributes = ConditionEncoder.Attributes(gen.Select(p => p.x.Scene).ToList(), slots);
                     Tensor target;
-                    using (no_grad()) target = heads.condition_encoder.forward(ConditionEncoder.Attributes(gen.Select(p => p.x.Scene).ToList(), slots));
-                    var mapLoss = nn.functional.mse_loss(heads.mapper.forward(hidden.index_select(0, genIndex), slotEmbeds.index_select(0, genIndex)), target);
-                    loss = loss + mapLoss;
+                    using (no_grad()) target = heads.condition_encoder.forward(attributes);
+                    // Cross entropy only, scaled down: at weight 1 (plus the conditioning MSE) the mapper's gradient
+                    // dominated the clipped update and the LM never learned to name colours (caption colour 22%).
+                    var mapLoss = ConditionEncoder.AttributeLoss(heads.mapper.forward(hidden.index_select(0, genIndex), slotEmbeds.index_select(0, genIndex)), attributes);
+                    loss = loss + options.LmMapperWeight * mapLoss;
                     mapLossValue = mapLoss.item<float>();
                 }
             }
             opt.zero_grad();
             loss.backward();
-            nn.utils.clip_grad_norm_(parameters, 1.0);
+            double gradNorm = nn.utils.clip_grad_norm_(parameters, 1.0);
             opt.step();
-            if (step % 100 == 0 || step == options.LmSteps - 1) Log($"lm step {step}: loss {lmLoss.item<float>():F4}, mapper mse {mapLossValue:F4}");
+            if (step % 100 == 0 || step == options.LmSteps - 1) Log($"lm step {step}: loss {lmLoss.item<float>():F4}, mapper loss {mapLossValue:F4}, grad norm {gradNorm:F2}");
         }
         lm.eval();
+        LogMapperAccuracy("lm stage", lm, heads, chat);
         lm.save_safetensors(Path.Combine(folder, "model.safetensors"));
         return lm;
+    }
+
+    /// <summary>Words a copy-augmented request may carry in place of a colour or shape word: world words that are
+    /// neither, so an augmented request never names a colour/shape pair (held-out pairs stay out of training).</summary>
+    private static readonly string[] CopyWords = ["small", "large", "top", "middle", "bottom", "left", "center", "right", "picture", "image", "photo", "here", "one", "two"];
+
+    /// <summary>
+    /// Copy augmentation: with probability <paramref name="probability"/>, each request for a picture has one object's
+    /// colour or shape word replaced, in the request and in the answer's restatement alike, by a random world word
+    /// that is neither (see <see cref="CopyWords"/>); the answer then has no mapper target. The LM otherwise learns the
+    /// restatement as "the usual colour for this shape" and restated held-out requests ("draw a small green circle")
+    /// with a seen colour ("here is a small blue circle"); nonsense words can only be restated by copying them.
+    /// </summary>
+    public static WorldDialogue CopyAugment(WorldDialogue dialogue, Random random, double probability)
+    {
+        var turns = dialogue.Turns.ToList();
+        for (int i = 1; i < turns.Count; i++)
+        {
+            if (turns[i].OutputScene is not { } scene || turns[i - 1].Role != "user" || random.NextDouble() >= probability) continue;
+            var o = scene.Objects[random.Next(scene.Objects.Count)];
+            var word = CopyWords[random.Next(CopyWords.Length)];
+            var changed = random.Next(2) == 0
+                ? $"a {o.SizeName} {word} {o.ShapeName} at the {o.PositionName}"
+                : $"a {o.SizeName} {o.ColourName} {word} at the {o.PositionName}";
+            turns[i - 1] = turns[i - 1] with { Text = turns[i - 1].Text.Replace(o.Describe(), changed, StringComparison.Ordinal) };
+            turns[i] = turns[i] with { Text = turns[i].Text.Replace(o.Describe(), changed, StringComparison.Ordinal), OutputScene = null };
+        }
+        return dialogue with { Turns = turns };
     }
 
     /// <summary>Teacher-forced [IMG] states of conversations that end in a picture (the LM is frozen, as in GILL).</summary>
@@ -264,7 +326,7 @@ public sealed class FamilyTrainer(TrainOptions options, Action<string> log)
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        var (embeds, _, ids) = LmBatch.Build(batch, lm, heads.visual_encoder, heads.visual_projection);
+        var (embeds, _, ids) = LmBatch.Build(batch, lm, heads);
         int r = heads.Config.ImageTokens;
         var positions = new long[batch.Count * r];
         for (int i = 0; i < batch.Count; i++)
@@ -273,6 +335,31 @@ public sealed class FamilyTrainer(TrainOptions options, Action<string> log)
         var output = lm.Forward(new LlamaInputs { InputsEmbeds = embeds, HiddenStatePositions = pos, SkipLogits = true });
         var slotEmbeds = embeds.gather(1, pos.unsqueeze(-1).expand(-1, -1, embeds.shape[2]));
         return (output.HiddenStates!.MoveToOuterDisposeScope(), slotEmbeds.MoveToOuterDisposeScope());
+    }
+
+    /// <summary>The mapper's attribute predictions from teacher-forced [IMG] states of drawing instructions (the LM
+    /// restates the request correctly here, so this isolates the [IMG] states + mapper): the fraction of scenes
+    /// with every attribute of every slot right, and per attribute the fraction of slots right. A diagnostic only.</summary>
+    public static (double Exact, double[] PerAttribute) MapperAccuracy(LlamaForCausalLM lm, MultimodalHeads heads, DemoChat chat, WorldSplit split, int count = 256)
+    {
+        var generator = new SceneGenerator(4444);
+        var dialogues = Enumerable.Range(0, count).Select(_ => generator.Instruction(split)).ToList();
+        using var scope = NewDisposeScope();
+        using var _ = no_grad();
+        var (hidden, embeds) = ImageSlotStates(lm, heads, dialogues.Select(d => chat.Encode(d.Turns)).ToList());
+        var predicted = ConditionEncoder.Predict(heads.mapper.forward(hidden, embeds));
+        var hits = predicted.eq(ConditionEncoder.Attributes(dialogues.Select(d => d.Turns[^1].OutputScene!).ToList(), heads.Config.ConditionSlots));
+        double exact = hits.flatten(1).all(1).to_type(ScalarType.Float32).mean().item<float>();
+        return (exact, hits.to_type(ScalarType.Float32).mean([0, 1]).data<float>().Select(v => (double)v).ToArray());
+    }
+
+    private void LogMapperAccuracy(string stage, LlamaForCausalLM lm, MultimodalHeads heads, DemoChat chat)
+    {
+        foreach (var split in new[] { WorldSplit.Seen, WorldSplit.HeldOut })
+        {
+            var (exact, perAttribute) = MapperAccuracy(lm, heads, chat, split);
+            Log($"mapper check after {stage} ({split}): all attributes {exact:P1}; colour/shape/size/row/column {string.Join(" / ", perAttribute.Select(a => a.ToString("P1")))}");
+        }
     }
 
     private void TrainGillHeads(LlamaForCausalLM lm, MultimodalHeads heads, DemoChat chat, CancellationToken ct)
@@ -296,10 +383,11 @@ public sealed class FamilyTrainer(TrainOptions options, Action<string> log)
         var scenes = dialogues.Select(d => d.Turns[^1].OutputScene!).ToList();
         using var isRetrieve = tensor(dialogues.Select(d => d.Turns[^1].Retrieve ? 1L : 0L).ToArray());
         Tensor targets, imageLatents;
+        var attributes = ConditionEncoder.Attributes(scenes, slots);
         using (no_grad())
         {
-            targets = heads.condition_encoder.forward(ConditionEncoder.Attributes(scenes, slots));
-            imageLatents = heads.visual_encoder.forward(LmBatch.RenderImages(scenes));
+            targets = heads.condition_encoder.forward(attributes);
+            imageLatents = heads.ImageLatent(LmBatch.RenderImages(scenes));
         }
         Log($"gill heads: {n} [IMG] states collected");
 
@@ -316,9 +404,10 @@ public sealed class FamilyTrainer(TrainOptions options, Action<string> log)
             var h = hidden.index_select(0, index);
             var e = slotEmbeds.index_select(0, index);
             var gen = isRetrieve.index_select(0, index).eq(0);
-            var mapped = heads.mapper.forward(h, e);
-            // GILL trains the mapper on generation examples only (MSE to the decoder's text-encoder output).
-            var mapLoss = (mapped - targets.index_select(0, index)).pow(2).mean([1, 2]).masked_select(gen).mean();
+            // GILL trains the mapper on generation examples only (there: MSE to the decoder's text-encoder output).
+            var genIndex = index.masked_select(gen);
+            var mapLoss = genIndex.numel() == 0 ? zeros(1).sum() : MapperLoss(heads, heads.mapper.forward(hidden.index_select(0, genIndex), slotEmbeds.index_select(0, genIndex)),
+                attributes.index_select(0, genIndex), targets.index_select(0, genIndex));
             var text = heads.retrieval.EmbedText(h);
             var image = heads.retrieval.EmbedImage(imageLatents.index_select(0, index));
             var logits = heads.retrieval.logit_scale.exp().clamp_max(100) * text.matmul(image.t());
@@ -330,10 +419,12 @@ public sealed class FamilyTrainer(TrainOptions options, Action<string> log)
             loss.backward();
             opt.step();
             if (step % 100 == 0 || step == options.HeadSteps - 1)
-                Log($"gill heads step {step}: mapper mse {mapLoss.item<float>():F5}, retrieval {retrievalLoss.item<float>():F4}, decision {decisionLoss.item<float>():F4}");
+                Log($"gill heads step {step}: mapper loss {mapLoss.item<float>():F5}, retrieval {retrievalLoss.item<float>():F4}, decision {decisionLoss.item<float>():F4}");
         }
         targets.Dispose();
         imageLatents.Dispose();
+        attributes.Dispose();
+        LogMapperAccuracy("gill heads stage", lm, heads, chat);
     }
 
     /// <summary>The retrieval gallery: every single-object scene of the world (held-out pairs included: retrieving
@@ -344,7 +435,7 @@ public sealed class FamilyTrainer(TrainOptions options, Action<string> log)
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var images = LmBatch.RenderImages(scenes);
-        var embeddings = heads.retrieval.EmbedImage(heads.visual_encoder.forward(images));
+        var embeddings = heads.retrieval.EmbedImage(heads.ImageLatent(images));
         Gallery.Save(folder, scenes, embeddings);
         Log($"gallery: {scenes.Count} images");
     }

@@ -24,7 +24,7 @@ public static class LmBatch
     /// never followed by "triangle" (a held-out pair) and names the wrong shape for held-out pictures; with it the
     /// shape must come from the visual tokens or the prompt.</param>
     public static (Tensor Embeds, Tensor Labels, Tensor Ids) Build(IReadOnlyList<EncodedDialogue> batch, LlamaForCausalLM lm,
-        VisualEncoder encoder, VisualProjection projection, DemoChat? chat = null, Random? random = null, double colourNoise = 0)
+        MultimodalHeads heads, DemoChat? chat = null, Random? random = null, double colourNoise = 0)
     {
         int b = batch.Count, t = batch.Max(d => d.Ids.Length);
         long h = lm.Config.HiddenSize;
@@ -47,16 +47,17 @@ public static class LmBatch
             for (int k = 0; k < d.Images.Count; k++)
             {
                 scenes.Add(d.Images[k]);
-                for (int v = 0; v < projection.Config.VisualTokens; v++) rows.Add(i * t + d.ImageStarts[k] + v);
+                for (int v = 0; v < heads.Config.VisualTokens; v++) rows.Add(i * t + d.ImageStarts[k] + v);
             }
         }
         var idTensor = tensor(ids, [b, t]);
         var embeds = lm.model.embed_tokens.forward(idTensor);
         if (scenes.Count > 0)
         {
-            Tensor latent;
-            using (no_grad()) latent = encoder.forward(RenderImages(scenes));
-            var visual = projection.forward(latent).reshape(-1, h);
+            // The visual encoder is trained before the LM and frozen; the projection learns with the LM.
+            Tensor logits;
+            using (no_grad()) logits = heads.visual_encoder.forward(RenderImages(scenes));
+            var visual = heads.visual_projection.forward(logits).reshape(-1, h);
             embeds = embeds.reshape(-1, h).index_copy(0, tensor(rows.ToArray()), visual).reshape(b, t, h);
         }
         return (embeds, tensor(labels, [b, t]), idTensor);

@@ -27,4 +27,27 @@ public sealed class MultimodalHeads : nn.Module
     }
 
     public MultimodalConfig Config { get; }
+
+    /// <summary>images [B, 3, S, S] -> visual tokens [B, visual_tokens, lm_hidden] (GILL's input side).</summary>
+    public Tensor VisualTokens(Tensor images)
+    {
+        using var scope = NewDisposeScope();
+        return visual_projection.forward(visual_encoder.forward(images)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>images -> the image's latent [B, slots, dim] for retrieval: the conditioning its predicted attributes
+    /// would give (so gallery images and generated ones live in the same space).</summary>
+    public Tensor ImageLatent(Tensor images)
+    {
+        using var scope = NewDisposeScope();
+        return condition_encoder.FromLogits(visual_encoder.forward(images)).MoveToOuterDisposeScope();
+    }
+
+    /// <summary>[IMG] hidden states and input embeddings [B, r, H] -> the decoder's conditioning [B, slots, dim]
+    /// (mapper attribute logits through the condition encoder's tables).</summary>
+    public Tensor Conditioning(Tensor hiddenStates, Tensor inputEmbeddings)
+    {
+        using var scope = NewDisposeScope();
+        return condition_encoder.FromLogits(mapper.forward(hiddenStates, inputEmbeddings)).MoveToOuterDisposeScope();
+    }
 }

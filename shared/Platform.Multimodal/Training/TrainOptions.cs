@@ -9,12 +9,18 @@ public sealed record TrainOptions
     public int Seed { get; init; } = 1234;
     [Range(0, 100_000)] public int DecoderSteps { get; init; } = 1500;
     [Range(0, 100_000)] public int VisualSteps { get; init; } = 1000;
-    [Range(0, 100_000)] public int LmSteps { get; init; } = 800;
+    [Range(0, 100_000)] public int LmSteps { get; init; } = 1000;
     [Range(0, 100_000)] public int HeadSteps { get; init; } = 2000;
     [Range(1, 4096)] public int ImageBatch { get; init; } = 32;
     [Range(1, 4096)] public int LmBatch { get; init; } = 16;
     /// <summary>Conversations whose [IMG] states train the mapper, retrieval and decision heads.</summary>
     [Range(8, 1_000_000)] public int HeadExamples { get; init; } = 3000;
+    /// <summary>Probability that a picture request of the LM's stream is copy-augmented (<see cref="FamilyTrainer.CopyAugment"/>).</summary>
+    [Range(0.0, 1.0)] public double CopyAugmentation { get; init; } = 0.25;
+    /// <summary>Drawing requests added to each LM batch (besides <see cref="LmBatch"/> conversations of the mixed stream).</summary>
+    [Range(0, 4096)] public int LmExtraInstructions { get; init; } = 8;
+    /// <summary>Weight of the mapper's attribute cross entropy in the LM stage (it also trains the LM's [IMG] states).</summary>
+    [Range(0.0, 100.0)] public double LmMapperWeight { get; init; } = 0.2;
     [Range(8, 8192)] public int LmHidden { get; init; } = 128;
     [Range(1, 64)] public int LmLayers { get; init; } = 4;
     [Range(1, 64)] public int LmHeads { get; init; } = 4;
@@ -27,6 +33,6 @@ public sealed record TrainOptions
     public static TrainOptions Quick(string output) => new()
     {
         OutputFolder = output, DecoderSteps = 3, VisualSteps = 3, LmSteps = 3, HeadSteps = 3, ImageBatch = 8, LmBatch = 4,
-        HeadExamples = 16, LmHidden = 32, LmLayers = 1, LmHeads = 2, LmIntermediate = 64,
+        HeadExamples = 16, LmExtraInstructions = 2, LmHidden = 32, LmLayers = 1, LmHeads = 2, LmIntermediate = 64,
     };
 }

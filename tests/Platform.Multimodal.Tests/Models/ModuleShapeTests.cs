@@ -10,25 +10,58 @@ public sealed class ModuleShapeTests
     private static readonly MultimodalConfig Config = new() { LmHiddenSize = 48, MapperDim = 32, MapperHeads = 4 };
 
     [Fact]
-    public void GillMapper_ImgStates_MapsToConditioningShape()
+    public void GillMapper_ImgStates_MapsToAttributeLogitsAndConditioning()
     {
-        using var mapper = new GillMapper(Config);
+        using var heads = new MultimodalHeads(Config);
         using var hidden = randn(3, Config.ImageTokens, Config.LmHiddenSize);
         using var embeds = randn(3, Config.ImageTokens, Config.LmHiddenSize);
-        using var output = mapper.forward(hidden, embeds);
-        Assert.Equal(new long[] { 3, Config.ConditionSlots, Config.ConditionDim }, output.shape);
+        using var logits = heads.mapper.forward(hidden, embeds);
+        Assert.Equal(new long[] { 3, Config.ConditionSlots, ConditionEncoder.LogitWidth }, logits.shape);
+        using var conditioning = heads.Conditioning(hidden, embeds);
+        Assert.Equal(new long[] { 3, Config.ConditionSlots, Config.ConditionDim }, conditioning.shape);
     }
 
     [Fact]
-    public void GillMapper_StateDict_HasGillLayout()
+    public void GillMapper_StateDict_HasGillLayoutWithOneQueryPerSlotAttribute()
     {
         using var mapper = new GillMapper(Config);
         var shapes = mapper.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.shape);
         Assert.Equal(new long[] { Config.MapperDim, 2 * Config.LmHiddenSize }, shapes["in_proj.weight"]);
-        Assert.Equal(new long[] { Config.ConditionSlots, Config.MapperDim }, shapes["queries"]);
+        Assert.Equal(new long[] { Config.ConditionSlots * ConditionEncoder.GroupSizes.Length, Config.MapperDim }, shapes["queries"]);
         Assert.Equal(new long[] { Config.MapperDim, Config.MapperDim }, shapes["layers.0.cross_attn.q_proj.weight"]);
-        Assert.Equal(new long[] { Config.MapperDim, Config.MapperDim }, shapes["layers.0.self_attn.o_proj.weight"]);
-        Assert.Equal(new long[] { Config.ConditionDim, Config.MapperDim }, shapes["out_proj.weight"]);
+        Assert.DoesNotContain(shapes.Keys, k => k.Contains("self_attn"));
+        Assert.Equal(new long[] { ConditionEncoder.LogitWidth, Config.MapperDim }, shapes["out_proj.weight"]);
+    }
+
+    [Fact]
+    public void GillMapper_ChangedShapeQuery_LeavesColourLogitsUnchanged()
+    {
+        // Each (slot, attribute) query reads out only its own attribute: the colour logits come from the colour queries.
+        using var mapper = new GillMapper(Config);
+        using var hidden = randn(2, Config.ImageTokens, Config.LmHiddenSize);
+        using var embeds = randn(2, Config.ImageTokens, Config.LmHiddenSize);
+        using var before = mapper.forward(hidden, embeds);
+        // Slot 0's shape query (a random direction: a constant shift would vanish in the LayerNorms).
+        using (no_grad()) mapper.queries[1].add_(randn(Config.MapperDim));
+        using var after = mapper.forward(hidden, embeds);
+        var g = ConditionEncoder.GroupSizes;
+        Assert.True((before[0, 0, ..g[0]] - after[0, 0, ..g[0]]).abs().max().item<float>() < 1e-6, "colour logits moved");
+        Assert.True((before[0, 0, g[0]..(g[0] + g[1])] - after[0, 0, g[0]..(g[0] + g[1])]).abs().max().item<float>() > 1e-4, "shape logits did not move");
+    }
+
+    [Fact]
+    public void ConditionEncoder_OneHotLogits_GiveTheSameConditioningAsAttributes()
+    {
+        using var encoder = new ConditionEncoder(Config);
+        var scene = new SceneGenerator(3).NextScene(objectCount: 1);
+        using var attributes = ConditionEncoder.Attributes([scene], Config.ConditionSlots);
+        var groups = ConditionEncoder.SplitGroups(zeros(1, Config.ConditionSlots, ConditionEncoder.LogitWidth));
+        var parts = groups.Select((t, i) => nn.functional.one_hot(attributes[.., .., i], ConditionEncoder.GroupSizes[i]).to_type(ScalarType.Float32) * 100).ToArray();
+        using var logits = cat(parts, -1);
+        using var exact = encoder.forward(attributes);
+        using var soft = encoder.FromLogits(logits);
+        Assert.True((exact - soft).abs().max().item<float>() < 1e-4);
+        Assert.Equal(attributes.data<long>().ToArray(), ConditionEncoder.Predict(logits).data<long>().ToArray());
     }
 
     [Fact]
@@ -46,15 +79,35 @@ public sealed class ModuleShapeTests
     }
 
     [Fact]
-    public void VisualEncoderAndProjection_Image_GiveVisualTokens()
+    public void VisualEncoderAndProjection_Image_GiveAttributeLogitsAndOneTokenPerAttribute()
     {
-        using var encoder = new VisualEncoder(Config);
-        using var projection = new VisualProjection(Config);
+        using var heads = new MultimodalHeads(Config);
         using var images = LmBatch.RenderImages([new SceneGenerator(1).NextScene()]);
-        using var latent = encoder.forward(images);
-        using var tokens = projection.forward(latent);
-        Assert.Equal(new long[] { 1, Config.ConditionSlots, Config.ConditionDim }, latent.shape);
+        using var logits = heads.visual_encoder.forward(images);
+        using var tokens = heads.VisualTokens(images);
+        using var latent = heads.ImageLatent(images);
+        Assert.Equal(new long[] { 1, Config.ConditionSlots, ConditionEncoder.LogitWidth }, logits.shape);
+        Assert.Equal(8, Config.VisualTokens);
         Assert.Equal(new long[] { 1, Config.VisualTokens, Config.LmHiddenSize }, tokens.shape);
+        Assert.Equal(new long[] { 1, Config.ConditionSlots, Config.ConditionDim }, latent.shape);
+    }
+
+    [Fact]
+    public void VisualEncoder_SameShapeInAnotherColour_GivesTheSameFormLogits()
+    {
+        // The form branch sees only the foreground mask: recolouring an object cannot change its shape, size or cell.
+        using var encoder = new VisualEncoder(Config);
+        var red = new Scene([new SceneObject(0, Shape.Triangle, ObjectSize.Large, 1, 2)]);
+        var blue = new Scene([new SceneObject(2, Shape.Triangle, ObjectSize.Large, 1, 2)]);
+        using var logits = encoder.forward(LmBatch.RenderImages([red, blue]));
+        int colour = ConditionEncoder.GroupSizes[0];
+        Assert.True((logits[0, .., colour..] - logits[1, .., colour..]).abs().max().item<float>() < 1e-3);
+    }
+
+    [Fact]
+    public void VisualProjection_WrongTokenCount_Throws()
+    {
+        Assert.Throws<ArgumentException>(() => new VisualProjection(Config with { VisualTokens = 4 }));
     }
 
     [Fact]

@@ -54,11 +54,11 @@ public sealed class FamilyTrainerTests(QuickModelFixture model) : IClassFixture<
     [Fact]
     public void Encode_DialogueWithImage_PutsVisualTokensAndLossOnAssistantOnly()
     {
-        var chat = new DemoChat(TokenizerLoader.Load(model.Folder), 4);
+        var chat = new DemoChat(TokenizerLoader.Load(model.Folder), 8);
         var dialogue = new SceneGenerator(1).Caption();
         var encoded = chat.Encode(dialogue.Turns);
         Assert.Single(encoded.ImageStarts);
-        Assert.Equal(new[] { -1, -1, -1, -1 }, encoded.Ids.Skip(encoded.ImageStarts[0]).Take(4));
+        Assert.Equal(Enumerable.Repeat(-1, 8), encoded.Ids.Skip(encoded.ImageStarts[0]).Take(8));
         var trained = chat.Tokenizer.Decode(encoded.Ids.Where((_, i) => encoded.Loss[i]));
         Assert.Equal(dialogue.Turns[1].Text + "<|im_end|>", trained);
     }
@@ -119,7 +119,7 @@ public sealed class FamilyTrainerTests(QuickModelFixture model) : IClassFixture<
         var updates = new List<Platform.Inference.Engine.GenerationUpdate>();
         await foreach (var u in engine.GenerateAsync(request, CancellationToken.None)) updates.Add(u);
         Assert.NotNull(updates[^1].FinishReason);
-        // Prompt length as the engine counts it equals ours (same tokenizer, same splice of 4 visual tokens).
+        // Prompt length as the engine counts it equals ours (same tokenizer, same splice of 8 visual tokens).
         var chat = new DemoChat(TokenizerLoader.Load(model.Folder), models.Config.VisualTokens);
         var ours = chat.Encode([new WorldTurn("user", "<image> describe the image.", [new SceneGenerator(4).NextScene()])], addGenerationPrompt: true);
         Assert.Equal(ours.Ids.Length, updates[^1].PromptTokens);
