@@ -120,31 +120,36 @@ public sealed class LlamaAttention : nn.Module
         int d = _headDim, groups = _heads / _kvHeads, width = r.QkvWidth;
         var qkvAll = r.Used(r.Qkv, width);
         RowKernels.Gemm(_qkv!, _qkvBias, x, qkvAll, r.Rows, r.Threads);
+        // Rows are independent (own cache slot, own output rows, own scratch): spread them over the threads.
+        RowKernels.ForRows(r.Rows, r.Threads, row => AttendRow(row, r));
+        RowKernels.Gemm(o_proj.weight!, o_proj.bias, r.Used(r.Attention, _heads * d), output, r.Rows, r.Threads);
+    }
+
+    private void AttendRow(int row, RowDecode r)
+    {
+        int d = _headDim, groups = _heads / _kvHeads, width = r.QkvWidth;
         var keys = RowKernels.Floats(r.Cache.Keys[_layerIndex]);
         var values = RowKernels.Floats(r.Cache.Values[_layerIndex]);
-        var attentionAll = r.Used(r.Attention, _heads * d);
         long perHead = (long)r.Cache.MaxTokens * d;
         float scale = 1f / MathF.Sqrt(d);
-        for (int row = 0; row < r.Rows; row++)
+        var qkv = r.Qkv.AsSpan(row * width, width);
+        var cos = r.Cos.AsSpan(row * d, d);
+        var sin = r.Sin.AsSpan(row * d, d);
+        var scratch = r.HeadScratch.AsSpan(row * d, d);
+        for (int h = 0; h < _heads + _kvHeads; h++) RowKernels.Rotate(qkv.Slice(h * d, d), cos, sin, scratch);
+        int position = (int)r.Positions[row], length = position + 1;
+        long slot = r.FirstSlot + row;
+        var attention = r.Attention.AsSpan(row * _heads * d, _heads * d);
+        var scores = r.ScoresOf(row);
+        for (int g = 0; g < _kvHeads; g++)
         {
-            var qkv = qkvAll.Slice(row * width, width);
-            var cos = r.Cos.AsSpan(row * d, d);
-            var sin = r.Sin.AsSpan(row * d, d);
-            for (int h = 0; h < _heads + _kvHeads; h++) RowKernels.Rotate(qkv.Slice(h * d, d), cos, sin, r.HeadScratch);
-            int position = (int)r.Positions[row], length = position + 1;
-            long slot = r.FirstSlot + row;
-            var attention = attentionAll.Slice(row * _heads * d, _heads * d);
-            for (int g = 0; g < _kvHeads; g++)
-            {
-                int start = (int)((slot * _kvHeads + g) * perHead);
-                qkv.Slice((_heads + g) * d, d).CopyTo(keys.Slice(start + position * d, d));
-                qkv.Slice((_heads + _kvHeads + g) * d, d).CopyTo(values.Slice(start + position * d, d));
-                // Query heads g*groups .. g*groups+groups-1 share kv head g.
-                RowKernels.AttendGroup(qkv.Slice(g * groups * d, groups * d), keys.Slice(start, length * d), values.Slice(start, length * d),
-                    groups, d, length, scale, r.Scores, attention.Slice(g * groups * d, groups * d));
-            }
+            int start = (int)((slot * _kvHeads + g) * perHead);
+            qkv.Slice((_heads + g) * d, d).CopyTo(keys.Slice(start + position * d, d));
+            qkv.Slice((_heads + _kvHeads + g) * d, d).CopyTo(values.Slice(start + position * d, d));
+            // Query heads g*groups .. g*groups+groups-1 share kv head g.
+            RowKernels.AttendGroup(qkv.Slice(g * groups * d, groups * d), keys.Slice(start, length * d), values.Slice(start, length * d),
+                groups, d, length, scale, scores, attention.Slice(g * groups * d, groups * d));
         }
-        RowKernels.Gemm(o_proj.weight!, o_proj.bias, attentionAll, output, r.Rows, r.Threads);
     }
 }
 

@@ -56,19 +56,17 @@ public sealed class LlamaMLP : nn.Module<Tensor, Tensor>
     internal void DecodeRows(ReadOnlySpan<float> x, Span<float> output, RowDecode r)
     {
         int n = (int)_intermediate;
-        var gu = r.Used(r.GateUp, 2 * n);
-        var act = r.Used(r.Activated, n);
-        RowKernels.Gemm(_gateUp!, _gateUpBias, x, gu, r.Rows, r.Threads);
-        for (int row = 0; row < r.Rows; row++)
+        RowKernels.Gemm(_gateUp!, _gateUpBias, x, r.Used(r.GateUp, 2 * n), r.Rows, r.Threads);
+        RowKernels.ForRows(r.Rows, r.Threads, row =>
         {
-            var gate = gu.Slice(row * 2 * n, n);
-            var up = gu.Slice(row * 2 * n + n, n);
-            var a = act.Slice(row * n, n);
+            var gate = r.GateUp.AsSpan(row * 2 * n, n);
+            var up = r.GateUp.AsSpan(row * 2 * n + n, n);
+            var a = r.Activated.AsSpan(row * n, n);
             TensorPrimitives.Sigmoid(gate, a);             // silu(g) = g * sigmoid(g)
             TensorPrimitives.Multiply(a, gate, a);
             TensorPrimitives.Multiply(a, up, a);
-        }
-        RowKernels.Gemm(down_proj.weight!, down_proj.bias, act, output, r.Rows, r.Threads);
+        });
+        RowKernels.Gemm(down_proj.weight!, down_proj.bias, r.Used(r.Activated, n), output, r.Rows, r.Threads);
     }
 
     internal bool IsFused => _gateUp is not null;

@@ -15,7 +15,6 @@ internal sealed class RowDecode
         _config = config;
         _groups = config.NumAttentionHeads / config.KeyValueHeads;
         QkvWidth = (config.NumAttentionHeads + 2 * config.KeyValueHeads) * config.HeadDimension;
-        HeadScratch = new float[config.HeadDimension];
     }
 
     public int QkvWidth { get; }
@@ -28,12 +27,17 @@ internal sealed class RowDecode
     public float[] Attention { get; private set; } = [];
     public float[] GateUp { get; private set; } = [];
     public float[] Activated { get; private set; } = [];
-    public float[] HeadScratch { get; }
+    /// <summary>[rows, head_dim] scratch for the rotary.</summary>
+    public float[] HeadScratch { get; private set; } = [];
     /// <summary>cos and sign-folded sin rows [rows, head_dim] at each row's position.</summary>
     public float[] Cos { get; private set; } = [];
     public float[] Sin { get; private set; } = [];
-    /// <summary>Attention scores of one kv group's query heads, grown to the longest context seen.</summary>
-    public float[] Scores { get; private set; } = [];
+    /// <summary>Attention scores, per row one kv group's query heads x the longest context seen.</summary>
+    private float[] _scores = [];
+    private int _scoresPerRow;
+
+    /// <summary>Row <paramref name="row"/>'s scores buffer (rows attend in parallel).</summary>
+    public Span<float> ScoresOf(int row) => _scores.AsSpan(row * _scoresPerRow, _scoresPerRow);
 
     /// <summary>This step: the cache, the slot of row 0 (row b uses slot FirstSlot + b), each row's new cache index
     /// (= rotary position), and the threads for the GEMMs.</summary>
@@ -62,10 +66,15 @@ internal sealed class RowDecode
             Activated = new float[rows * _config.IntermediateSize];
             Cos = new float[rows * d];
             Sin = new float[rows * d];
+            HeadScratch = new float[rows * d];
         }
         Rows = rows;
-        int needed = (int)(positions.Max() + 1) * _groups;
-        if (Scores.Length < needed) Scores = new float[Math.Max(needed, 2 * Scores.Length)];
+        int perRow = (int)(positions.Max() + 1) * _groups;
+        if (perRow > _scoresPerRow || _scores.Length < _capacity * _scoresPerRow)
+        {
+            _scoresPerRow = Math.Max(perRow, 2 * _scoresPerRow);
+            _scores = new float[_capacity * _scoresPerRow];
+        }
     }
 
     /// <summary>The first <see cref="Rows"/> rows of a [capacity, width] buffer.</summary>
