@@ -60,4 +60,22 @@ public class RowKernelsTests
         float diff = (tensor(output) - reference).abs().max().item<float>();
         Assert.True(diff < 1e-5f, $"max |diff| {diff}");
     }
+
+    [Fact]
+    public void RowDecodeBegin_BatchGrowsOneRowAtATime_ScoresStaySizedToTheContext()
+    {
+        // Sequences join a running batch one by one: each growth of the row count must not grow the per-row
+        // score length (it once doubled per join and overflowed at ~30 rows).
+        var config = Platform.Inference.Models.TinyModelFactory.SmolLM135MConfig();
+        var decode = new RowDecode(config);
+        using var cache = new Platform.Inference.Models.KvCache(config with { NumHiddenLayers = 1 }, slots: 1, maxTokens: 1);
+        int groups = config.NumAttentionHeads / config.KeyValueHeads;
+        for (int rows = 1; rows <= RowKernels.MaxKernelRows; rows++)
+        {
+            var positions = Enumerable.Range(0, rows).Select(i => (long)(100 + i)).ToArray();
+            decode.Begin(cache, 0, positions, threads: 1);
+            int needed = (int)(positions.Max() + 1) * groups;
+            Assert.InRange(decode.ScoresOf(rows - 1).Length, needed, 2 * needed);
+        }
+    }
 }

@@ -69,12 +69,10 @@ internal sealed class RowDecode
             HeadScratch = new float[rows * d];
         }
         Rows = rows;
+        // Grow the per-row length geometrically with the context, and the buffer with the rows; never one for the other.
         int perRow = (int)(positions.Max() + 1) * _groups;
-        if (perRow > _scoresPerRow || _scores.Length < _capacity * _scoresPerRow)
-        {
-            _scoresPerRow = Math.Max(perRow, 2 * _scoresPerRow);
-            _scores = new float[_capacity * _scoresPerRow];
-        }
+        if (perRow > _scoresPerRow) _scoresPerRow = Math.Max(perRow, 2 * _scoresPerRow);
+        if (_scores.Length < _capacity * _scoresPerRow) _scores = new float[_capacity * _scoresPerRow];
     }
 
     /// <summary>The first <see cref="Rows"/> rows of a [capacity, width] buffer.</summary>
