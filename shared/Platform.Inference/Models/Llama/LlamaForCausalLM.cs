@@ -83,7 +83,7 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>
         var input = inputs.InputsEmbeds ?? inputs.InputIds;
         if (input is null || input.shape[1] != 1 || input.shape[0] != cw.Starts.Length || cw.Starts.Length > RowKernels.MaxKernelRows) return null;
         if (inputs.InputsEmbeds is { } e && !RowKernels.IsPlainCpuFloat(e)) return null;
-        if (inputs.InputIds is { } ids && (ids.device_type != TorchSharp.DeviceType.CPU || !ids.is_contiguous())) return null;
+        if (inputs.InputIds is { } ids && (ids.device_type != TorchSharp.DeviceType.CPU || ids.dtype != ScalarType.Int64 || !ids.is_contiguous())) return null;
         var head = LmHeadWeight;
         if (!RowKernels.IsPlainCpuFloat(head) || !RowKernels.IsPlainCpuFloat(cw.Cache.Keys[0])) return null;
         int rows = cw.Starts.Length;
