@@ -12,6 +12,14 @@ public class LlamaForCausalLMTests
 
     private static Tensor Ids(params long[] ids) => tensor(ids).view(1, ids.Length);
 
+    /// <summary>A test model with fused weights, as the engine serves it (the span decode path needs fusion).</summary>
+    private static LoadedModel LoadFused(string folder)
+    {
+        var m = ModelLoader.Load(folder);
+        m.Model.FuseForInference();
+        return m;
+    }
+
     [Fact]
     public void Forward_KvCacheDecoding_MatchesFullRecomputation()
     {
@@ -36,8 +44,7 @@ public class LlamaForCausalLMTests
     public void Forward_RowDecode_MatchesTorchPathAndWritesSameCache(string family)
     {
         // GQA (llama: 4 heads over 2 kv heads) and q/k/v bias (qwen2) through the span kernels and through torch.
-        using var m = ModelLoader.Load(family == "llama" ? TestModels.Llama : TestModels.Qwen2);
-        m.Model.FuseForInference();
+        using var m = LoadFused(family == "llama" ? TestModels.Llama : TestModels.Qwen2);
         using var noGrad = no_grad();
         using var rowCache = new KvCache(m.Config, slots: 2, maxTokens: 32);
         using var torchCache = new KvCache(m.Config, slots: 2, maxTokens: 32);
@@ -63,8 +70,7 @@ public class LlamaForCausalLMTests
     [Fact]
     public void Forward_RowDecodeFromInputsEmbeds_EqualsInputIds()
     {
-        using var m = ModelLoader.Load(TestModels.Llama);
-        m.Model.FuseForInference();
+        using var m = LoadFused(TestModels.Llama);
         using var noGrad = no_grad();
         using var cache = new KvCache(m.Config, slots: 1, maxTokens: 32);
         m.Model.Forward(new LlamaInputs { InputIds = Ids(Tokens[..4]), Cache = new CacheWrite { Cache = cache, FirstSlot = 0, Starts = [0] } });
@@ -77,8 +83,7 @@ public class LlamaForCausalLMTests
     [Fact]
     public void Forward_RowDecodeTokenOutsideVocabulary_Throws()
     {
-        using var m = ModelLoader.Load(TestModels.Llama);
-        m.Model.FuseForInference();
+        using var m = LoadFused(TestModels.Llama);
         using var noGrad = no_grad();
         using var cache = new KvCache(m.Config, slots: 1, maxTokens: 8);
         Assert.Throws<ArgumentOutOfRangeException>(() =>
