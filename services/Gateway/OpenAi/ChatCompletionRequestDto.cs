@@ -14,6 +14,8 @@ public sealed record ChatCompletionRequestDto
     public long? Seed { get; init; }
     [JsonConverter(typeof(StopSequencesConverter))]
     public List<string>? Stop { get; init; }
+    /// <summary>vLLM's and llama.cpp's extension: generate past the end-of-sequence token (up to max_tokens or a stop).</summary>
+    public bool? IgnoreEos { get; init; }
     public int? N { get; init; }
     public bool? Stream { get; init; }
     public StreamOptionsDto? StreamOptions { get; init; }

@@ -93,7 +93,8 @@ public static class ChatRequestValidator
         if (dto.StreamOptions is not null && !stream)
             return Fail(ApiError.Invalid("The 'stream_options' parameter is only allowed when 'stream' is enabled.", "stream_options"));
 
-        var sampling = new SamplingParameters(dto.Temperature ?? 1f, dto.TopP ?? 1f, dto.Seed is { } s ? unchecked((ulong)s) : null);
+        var sampling = new SamplingParameters(dto.Temperature ?? 1f, dto.TopP ?? 1f, dto.Seed is { } s ? unchecked((ulong)s) : null,
+            dto.IgnoreEos ?? false);
         return (new ValidatedChatRequest(dto.Model, turns, images, maxTokens, sampling, stop, n, stream,
             stream && dto.StreamOptions?.IncludeUsage == true), null);
     }

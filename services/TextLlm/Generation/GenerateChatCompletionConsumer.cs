@@ -55,6 +55,7 @@ public sealed class GenerateChatCompletionConsumer(
             ReportImageSlots = multimodal,
             Sampling = new SamplingOptions { Temperature = m.Sampling.Temperature, TopP = m.Sampling.TopP, Seed = m.Sampling.Seed },
             StopStrings = m.Stop,
+            IgnoreEos = m.Sampling.IgnoreEos,
             RequestId = m.RequestId.ToString(),
         };
         int promptTokens;

@@ -37,6 +37,13 @@ public sealed record GenerationRequest
     public IReadOnlyList<string> StopStrings { get; init; } = [];
     public IReadOnlyList<int> StopTokenIds { get; init; } = [];
 
+    /// <summary>
+    /// When true the model's own end tokens (eos_token_id, the chat template's end of turn) do not end the generation:
+    /// it runs to <see cref="MaxNewTokens"/>, a stop string or <see cref="StopTokenIds"/>. vLLM's and llama.cpp's
+    /// <c>ignore_eos</c>; load tests and benchmarks use it to get outputs of a known length.
+    /// </summary>
+    public bool IgnoreEos { get; init; }
+
     /// <summary>When true the engine reports GILL image slots: on [IMG0] it appends [IMG1..r-1] and returns their hidden states.</summary>
     public bool ReportImageSlots { get; init; }
 

@@ -91,8 +91,8 @@ public sealed class TextEngine : ITextEngine
         ValidateRequest(request);
         var (tokens, rows, isChat) = BuildPrompt(request);
         var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var stops = new HashSet<int>(request.StopTokenIds.Concat(_model.EosTokenIds));
-        if (isChat)
+        var stops = new HashSet<int>(request.IgnoreEos ? request.StopTokenIds : request.StopTokenIds.Concat(_model.EosTokenIds));
+        if (isChat && !request.IgnoreEos)
             foreach (var t in _model.ChatTemplate.EndOfTurnTokens)
                 if (_model.Tokenizer.TokenToId(t) is int id) stops.Add(id);
         var seq = new Sequence

@@ -31,14 +31,15 @@ public class BackpressureTests
         // One engine slot, one waiting place: a running stream holds the slot, a second request waits in the bus
         // queue, the third finds the waiting queue full. The running stream is long (a 128k-token context: the tiny
         // model decodes a token in tens of microseconds) so that it still holds the slot on a loaded machine when the
-        // waiting request shows up; the test ends it by dropping it.
+        // waiting request shows up, and ignores the end token (the random model samples it within a few dozen tokens,
+        // which ended this stream before the waiting request arrived); the test ends it by dropping it.
         await using var host = await GatewayHost.StartAsync(new Dictionary<string, string?>
         {
             ["Models:tiny:Engine:MaxConcurrentSequences"] = "1",
             ["ChatClient:MaxWaitingRequests"] = "1",
             ["TextLlm:DefaultMaxTokens"] = "200000",
         }, modelConfig: TinyModelFactory.TinyConfig() with { MaxPositionEmbeddings = 1 << 17 });
-        using var first = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions") { Content = Body(""","stream":true,"max_tokens":130000""") };
+        using var first = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions") { Content = Body(""","stream":true,"max_tokens":130000,"ignore_eos":true""") };
         using var running = await host.Http.SendAsync(first, HttpCompletionOption.ResponseHeadersRead);
         Assert.Equal(HttpStatusCode.OK, running.StatusCode);
         using var stream = await running.Content.ReadAsStreamAsync();

@@ -86,6 +86,26 @@ public class ChatCompletionsEndpointTests(GatewayFixture fixture) : IClassFixtur
     }
 
     [Fact]
+    public async Task Post_IgnoreEos_GeneratesToMaxTokensWhereTheModelWouldStop()
+    {
+        // Find a seed whose sampled completion ends on the model's end token well before max_tokens (the tiny random
+        // model samples it within a few dozen tokens), then ask again with ignore_eos: same seed, full length.
+        const int max = 120;
+        long seed = -1;
+        for (long candidate = 1; candidate <= 40 && seed < 0; candidate++)
+        {
+            var (_, plain, _) = await PostAsync(Body($$""","max_tokens":{{max}},"seed":{{candidate}}"""));
+            if (plain["choices"]![0]!["finish_reason"]!.GetValue<string>() == "stop") seed = candidate;
+        }
+        Assert.True(seed > 0, "no seed in 1..40 stopped on the end token");
+
+        var (status, body, _) = await PostAsync(Body($$""","max_tokens":{{max}},"seed":{{seed}},"ignore_eos":true"""));
+        Assert.Equal(HttpStatusCode.OK, status);
+        Assert.Equal("length", body["choices"]![0]!["finish_reason"]!.GetValue<string>());
+        Assert.Equal(max, body["usage"]!["completion_tokens"]!.GetValue<int>());
+    }
+
+    [Fact]
     public async Task Post_Stream_SendsRoleFirstThenDeltasUsageAndDone()
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")

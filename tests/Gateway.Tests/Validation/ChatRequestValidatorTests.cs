@@ -25,7 +25,7 @@ public class ChatRequestValidatorTests
         var (r, error) = Validate("""
             {"model":"m","messages":[{"role":"developer","content":"be brief"},{"role":"user","content":"hi"}],
              "max_completion_tokens":7,"max_tokens":99,"temperature":0.5,"top_p":0.9,"seed":42,"stop":["a","b"],"n":2,
-             "stream":true,"stream_options":{"include_usage":true}}
+             "stream":true,"stream_options":{"include_usage":true},"ignore_eos":true}
             """);
         Assert.Null(error);
         Assert.NotNull(r);
@@ -35,6 +35,7 @@ public class ChatRequestValidatorTests
         Assert.Equal(0.5f, r.Sampling.Temperature);
         Assert.Equal(0.9f, r.Sampling.TopP);
         Assert.Equal(42UL, r.Sampling.Seed);
+        Assert.True(r.Sampling.IgnoreEos);
         Assert.Equal(["a", "b"], r.Stop);
         Assert.Equal(2, r.N);
         Assert.True(r.Stream);
@@ -50,6 +51,7 @@ public class ChatRequestValidatorTests
         Assert.Equal(1f, r.Sampling.Temperature);
         Assert.Equal(1f, r.Sampling.TopP);
         Assert.Null(r.Sampling.Seed);
+        Assert.False(r.Sampling.IgnoreEos);
         Assert.Empty(r.Stop);
         Assert.Equal(1, r.N);
         Assert.False(r.Stream);

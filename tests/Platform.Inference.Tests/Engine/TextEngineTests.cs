@@ -127,18 +127,50 @@ public class TextEngineTests
     }
 
     [Fact]
+    public async Task GenerateAsync_IgnoreEos_RunsPastTheModelsEndTokenToMaxTokens()
+    {
+        // A model whose end-of-sequence id is the very token greedy decoding picks first: a normal request stops at
+        // once; with IgnoreEos it runs to MaxNewTokens, still honouring an explicit stop id.
+        var request = new GenerationRequest { PromptTokens = [5, 6, 7], MaxNewTokens = 6, Sampling = SamplingOptions.Greedy };
+        int first;
+        await using (var plain = TextEngine.Load("tiny", TestModels.Llama, Options()))
+            first = Ids(await Collect(plain, request with { StopTokenIds = [] }))[0];
+        var loaded = ModelLoader.Load(TestModels.Llama);
+        var endsAtFirst = new LoadedModel
+        {
+            Folder = loaded.Folder, Config = loaded.Config, Model = loaded.Model, Tokenizer = loaded.Tokenizer,
+            ChatTemplate = loaded.ChatTemplate, GenerationConfig = loaded.GenerationConfig, Device = loaded.Device, EosTokenIds = [first],
+        };
+        await using var engine = new TextEngine("tiny", endsAtFirst, Options());
+
+        var stopped = await Collect(engine, request);
+        Assert.Equal("stop", stopped[^1].FinishReason);
+        Assert.True(Ids(stopped).Count <= 1, $"generated [{string.Join(",", Ids(stopped))}]");
+
+        var ignored = await Collect(engine, request with { IgnoreEos = true });
+        Assert.Equal("length", ignored[^1].FinishReason);
+        Assert.Equal(6, Ids(ignored).Count);
+        Assert.Equal(first, Ids(ignored)[0]);
+
+        var second = Ids(ignored)[1];
+        var explicitStop = await Collect(engine, request with { IgnoreEos = true, StopTokenIds = [second] });
+        Assert.Equal("stop", explicitStop[^1].FinishReason);
+        Assert.DoesNotContain(Ids(ignored)[2], Ids(explicitStop));
+    }
+
+    [Fact]
     public async Task GenerateAsync_Cancelled_EndsWithCancelledAndFreesSlot()
     {
         await using var engine = TextEngine.Load("tiny", TestModels.Llama, Options(slots: 1, context: LongContext));
         using var cts = new CancellationTokenSource();
         var updates = new List<GenerationUpdate>();
-        var req = new GenerationRequest { PromptTokens = [5, 6, 7], MaxNewTokens = LongRun, Sampling = new SamplingOptions { Temperature = 1f, Seed = 3 }, StopTokenIds = [] };
+        var req = new GenerationRequest { PromptTokens = [5, 6, 7], MaxNewTokens = LongRun, Sampling = new SamplingOptions { Temperature = 1f, Seed = 3 }, StopTokenIds = [], IgnoreEos = true };
         await foreach (var u in engine.GenerateAsync(req with { StopTokenIds = Enumerable.Range(0, 0).ToArray() }, cts.Token))
         {
             updates.Add(u);
             if (updates.Count == 3) cts.Cancel();
         }
-        Assert.Contains(updates[^1].FinishReason, new[] { "cancelled", "stop" });
+        Assert.Equal("cancelled", updates[^1].FinishReason);
         // The single slot is free again: a new request completes.
         var next = await Collect(engine, new GenerationRequest { PromptTokens = [1, 2], MaxNewTokens = 2, Sampling = SamplingOptions.Greedy });
         Assert.NotNull(next[^1].FinishReason);
@@ -148,7 +180,7 @@ public class TextEngineTests
     public async Task GenerateAsync_ConsumerStopsEarly_SlotIsReleased()
     {
         await using var engine = TextEngine.Load("tiny", TestModels.Llama, Options(slots: 1, waiting: 0, context: LongContext));
-        var req = new GenerationRequest { PromptTokens = [5, 6, 7], MaxNewTokens = LongRun, Sampling = new SamplingOptions { Temperature = 1f, Seed = 3 }, StopTokenIds = [] };
+        var req = new GenerationRequest { PromptTokens = [5, 6, 7], MaxNewTokens = LongRun, Sampling = new SamplingOptions { Temperature = 1f, Seed = 3 }, StopTokenIds = [], IgnoreEos = true };
         await foreach (var _ in engine.GenerateAsync(req, default)) break;
         var deadline = DateTime.UtcNow.AddSeconds(30);
         while (engine.Stats.Running > 0 && DateTime.UtcNow < deadline) await Task.Delay(10);
@@ -159,7 +191,7 @@ public class TextEngineTests
     public async Task GenerateAsync_QueueFull_ThrowsEngineFullException()
     {
         await using var engine = TextEngine.Load("tiny", TestModels.Llama, Options(slots: 1, waiting: 1, context: LongContext));
-        var longReq = new GenerationRequest { PromptTokens = [5, 6, 7], MaxNewTokens = LongRun, Sampling = new SamplingOptions { Temperature = 1f, Seed = 1 }, StopTokenIds = [] };
+        var longReq = new GenerationRequest { PromptTokens = [5, 6, 7], MaxNewTokens = LongRun, Sampling = new SamplingOptions { Temperature = 1f, Seed = 1 }, StopTokenIds = [], IgnoreEos = true };
         using var cts = new CancellationTokenSource();
         var first = engine.GenerateAsync(longReq, cts.Token);
         var second = engine.GenerateAsync(longReq, cts.Token);
@@ -176,7 +208,7 @@ public class TextEngineTests
         await using var engine = TextEngine.Load("tiny", TestModels.Llama, Options(slots: 1, waiting: 4, context: LongContext));
         using var running = new CancellationTokenSource();
         using var waiting = new CancellationTokenSource();
-        var longReq = new GenerationRequest { PromptTokens = [5, 6, 7], MaxNewTokens = LongRun, Sampling = new SamplingOptions { Temperature = 1f, Seed = 1 }, StopTokenIds = [] };
+        var longReq = new GenerationRequest { PromptTokens = [5, 6, 7], MaxNewTokens = LongRun, Sampling = new SamplingOptions { Temperature = 1f, Seed = 1 }, StopTokenIds = [], IgnoreEos = true };
         var first = engine.GenerateAsync(longReq, running.Token).GetAsyncEnumerator();
         Assert.True(await first.MoveNextAsync());   // the first request holds the only slot
         var queued = Collect(engine, longReq, waiting.Token);
@@ -298,7 +330,7 @@ public class TextEngineTests
     {
         var engine = TextEngine.Load("tiny", TestModels.Llama, Options(slots: 1, context: LongContext));
         using var cts = new CancellationTokenSource();
-        var req = new GenerationRequest { PromptTokens = [5, 6, 7], MaxNewTokens = LongRun, Sampling = new SamplingOptions { Temperature = 1f, Seed = 3 }, StopTokenIds = [] };
+        var req = new GenerationRequest { PromptTokens = [5, 6, 7], MaxNewTokens = LongRun, Sampling = new SamplingOptions { Temperature = 1f, Seed = 3 }, StopTokenIds = [], IgnoreEos = true };
         var updates = new List<GenerationUpdate>();
         await foreach (var u in engine.GenerateAsync(req, cts.Token))
         {
