@@ -43,12 +43,16 @@ public class RowKernelsTests
         Assert.Equal(0f, (RowKernels.Linear(x, weight, null) - nn.functional.linear(x, weight)).abs().max().item<float>());
     }
 
-    [Fact]
-    public void AttendGroup_SharedKvHead_MatchesScaledDotProductAttention()
+    [Theory]
+    [InlineData(3, 16, 11)]   // one 8-key score block plus a tail; column blocks of 8 only
+    [InlineData(3, 64, 161)]  // SmolLM's head_dim: 32-column blocks, odd length (a last unpaired key)
+    [InlineData(2, 40, 8)]    // exactly one key block; a 32-column block plus an 8-column tail
+    [InlineData(1, 32, 1)]    // a single key: no block, the softmax is 1
+    [InlineData(2, 12, 9)]    // head_dim not a multiple of 8: the library path
+    public void AttendGroup_SharedKvHead_MatchesScaledDotProductAttention(int heads, int d, int length)
     {
         using var scope = NewDisposeScope();
         using var noGrad = no_grad();
-        const int heads = 3, d = 16, length = 11;
         var q = randn(1, 1, heads, d);
         var k = randn(1, 1, length, d);
         var v = randn(1, 1, length, d);
