@@ -5,13 +5,13 @@ using Platform.ServiceDefaults.Bus;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddGateway();        // HTTP API; in all-in-one mode also the TextLlm and ImageGen workers
-// Other services hosted by the gateway register here, before the bus is built (e.g. builder.AddBatchApi()).
+// Other services hosted by the gateway register here, before the bus is built.
 builder.AddGatewayBatch();   // Files and Batch APIs (issue 5), batch items run through the chat endpoint
 builder.AddPlatformBus();    // last: one bus from every service's contribution
 
 var app = builder.Build();
 app.MapGateway();
-// Their endpoints map here (e.g. app.MapBatchApi()).
+// Their endpoints map here.
 app.MapBatchApi();
 app.Run();
 

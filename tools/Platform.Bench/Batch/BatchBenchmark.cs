@@ -1,18 +1,10 @@
 using System.Diagnostics;
+using Platform.Bench.Common;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using global::Gateway;
-using global::Gateway.Batch;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
 using Platform.Inference.Models;
-using Platform.ServiceDefaults.Bus;
 
 namespace Platform.Bench.Batch;
 
@@ -153,24 +145,9 @@ public static class BatchBenchmark
         return sw.Elapsed.TotalMilliseconds;
     }
 
-    private sealed class RunningGateway(WebApplication app, Uri address) : IAsyncDisposable
-    {
-        public Uri Address { get; } = address;
-
-        public async ValueTask DisposeAsync()
-        {
-            await app.StopAsync();
-            await app.DisposeAsync();
-        }
-    }
-
-    /// <summary>The gateway as Program.cs composes it (with the batch API), hosting the worker, on the in-memory bus.</summary>
-    private static async Task<RunningGateway> StartGatewayAsync(string modelFolder, string temp, int budget)
-    {
-        var root = Path.Combine(temp, "host");
-        Directory.CreateDirectory(root);
-        var builder = WebApplication.CreateBuilder(new WebApplicationOptions { EnvironmentName = "Benchmark", ContentRootPath = root });
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+    /// <summary>The gateway with the batch API, hosting the worker, on the in-memory bus.</summary>
+    private static Task<InProcessGateway> StartGatewayAsync(string modelFolder, string temp, int budget) =>
+        InProcessGateway.StartAsync(new Dictionary<string, string?>
         {
             [$"Models:{Model}:Path"] = modelFolder,
             [$"Models:{Model}:Engine:MaxConcurrentSequences"] = "8",
@@ -178,24 +155,5 @@ public static class BatchBenchmark
             ["Batch:ConnectionString"] = $"Data Source={Path.Combine(temp, "batch.db")}",
             ["Batch:MaxConcurrentItems"] = budget.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Batch:SweepIntervalSeconds"] = "1",
-            ["Logging:LogLevel:Default"] = "Warning",
-        });
-        builder.WebHost.UseUrls("http://127.0.0.1:0");
-        builder.AddGateway();
-        builder.AddGatewayBatch();
-        builder.AddPlatformBus();
-        var app = builder.Build();
-        app.MapGateway();
-        Platform.Batch.BatchApiExtensions.MapBatchApi(app);
-        await app.StartAsync();
-        var address = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
-        using var http = new HttpClient { BaseAddress = address };
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
-        while (!(await http.GetAsync("/health")).IsSuccessStatusCode)
-        {
-            if (DateTime.UtcNow > deadline) throw new TimeoutException("The gateway did not become healthy in 60 s.");
-            await Task.Delay(50);
-        }
-        return new RunningGateway(app, address);
-    }
+        }, withBatchApi: true);
 }

@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using Gateway;
+using Gateway.Batch;
+using Platform.Batch;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -12,7 +14,8 @@ namespace Platform.Bench.Common;
 
 /// <summary>
 /// The gateway as its Program.cs composes it (hosting the workers), started on a free 127.0.0.1 port with the given
-/// settings and awaited until /health answers; shared by the gateway and multimodal benchmarks.
+/// settings and awaited until /health answers; shared by the gateway, multimodal and batch benchmarks. The Files and
+/// Batch APIs only when asked: the other benchmarks measure the chat path alone.
 /// </summary>
 internal sealed class InProcessGateway : IAsyncDisposable
 {
@@ -29,7 +32,7 @@ internal sealed class InProcessGateway : IAsyncDisposable
     /// <summary>The host's services (the benchmark calls the worker's own engine through EngineHost).</summary>
     public IServiceProvider Services => _app.Services;
 
-    public static async Task<InProcessGateway> StartAsync(IDictionary<string, string?> settings)
+    public static async Task<InProcessGateway> StartAsync(IDictionary<string, string?> settings, bool withBatchApi = false)
     {
         var root = Path.Combine(Path.GetTempPath(), "bench-gateway-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(root); // a content root without appsettings.json: only these settings apply
@@ -37,9 +40,11 @@ internal sealed class InProcessGateway : IAsyncDisposable
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>(settings) { ["Logging:LogLevel:Default"] = "Warning" });
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.AddGateway();
+        if (withBatchApi) builder.AddGatewayBatch();
         builder.AddPlatformBus();
         var app = builder.Build();
         app.MapGateway();
+        if (withBatchApi) app.MapBatchApi();
         await app.StartAsync();
         var address = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
         using var http = new HttpClient { BaseAddress = address };

@@ -3,17 +3,9 @@ using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.Json.Nodes;
-using Gateway;
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.Hosting.Server;
-using Microsoft.AspNetCore.Hosting.Server.Features;
-using Microsoft.Extensions.Configuration;
-using Microsoft.Extensions.DependencyInjection;
 using Platform.Multimodal.Models;
 using Platform.Multimodal.Onnx;
 using Platform.Multimodal.Training;
-using Platform.ServiceDefaults.Bus;
 using TorchSharp.PyBridge;
 using static TorchSharp.torch;
 
