@@ -17,4 +17,8 @@ public sealed class EngineOptions
     [Range(1, 1_048_576)] public int PrefillChunkTokens { get; set; } = 512;
     /// <summary>Overrides the chat template chosen from tokenizer_config.json ("chatml", "llama3", "mistral", "demo").</summary>
     public string? ChatTemplate { get; set; }
+    /// <summary>How the linear weights of float checkpoints run: "none" (float32), "q8_0" or "q4_0" (llama.cpp's
+    /// block formats, quantized at load). Weights a GGUF file already stores quantized run as stored.</summary>
+    [RegularExpression("^(none|q8_0|q4_0)$", ErrorMessage = "Quantization must be none, q8_0 or q4_0")]
+    public string Quantization { get; set; } = "none";
 }

@@ -49,6 +49,7 @@ public sealed class TextEngine : ITextEngine
         if (options.Threads > 0) torch.set_num_threads(options.Threads);
         MaxContextTokens = options.MaxContextTokens > 0 ? options.MaxContextTokens : model.Config.MaxPositionEmbeddings;
         _model.Model.FuseForInference();
+        _model.Model.QuantizeForInference(Quantization.QuantTypes.Parse(options.Quantization));
         _cache = new KvCache(model.Config, options.MaxConcurrentSequences, MaxContextTokens, model.Device);
         _imageTokens = FindImageTokens(model.Tokenizer);
         _logger.LogInformation("Engine {Model}: {Architecture} {Layers} layers hidden {Hidden}, {Slots} slots x {Context} tokens, KV cache {CacheMiB} MiB, {Threads} threads, chat template {Template}",

@@ -8,7 +8,7 @@ namespace Platform.Inference.Models.Llama;
 /// K/V heads are not repeated: the query heads of one group are folded into the query length
 /// ([B, kv_heads, groups*T, head_dim]) so one scaled_dot_product_attention call serves GQA without copying K/V.
 /// </summary>
-public sealed class LlamaAttention : nn.Module
+public sealed partial class LlamaAttention : nn.Module
 {
     public readonly Linear q_proj;
     public readonly Linear k_proj;
@@ -48,7 +48,7 @@ public sealed class LlamaAttention : nn.Module
         Tensor qk, v;
         if (_qkv is not null && !is_grad_enabled())
         {
-            var qkv = RowKernels.Linear(x, _qkv, _qkvBias).view(b, t, _heads + 2 * _kvHeads, _headDim);
+            var qkv = RowKernels.Linear(x, _qkv, _qkvBias, _qkvQ).view(b, t, _heads + 2 * _kvHeads, _headDim);
             // Rotary on q and k together: one pass over [B, T, heads + kv_heads, D].
             qk = LlamaRotaryEmbedding.Apply(qkv.narrow(2, 0, _heads + _kvHeads), ctx.Cos, ctx.Sin);
             v = qkv.narrow(2, _heads + _kvHeads, _kvHeads);
@@ -104,7 +104,7 @@ public sealed class LlamaAttention : nn.Module
             var attn = nn.functional.scaled_dot_product_attention(q2, keys, values, ctx.Mask);
             output = attn.view(b, _kvHeads, groups, t, _headDim).permute(0, 3, 1, 2, 4).reshape(b, t, _heads * _headDim);
         }
-        return (is_grad_enabled() ? o_proj.forward(output) : RowKernels.Linear(output, o_proj.weight!, o_proj.bias)).MoveToOuterDisposeScope();
+        return (is_grad_enabled() ? o_proj.forward(output) : RowKernels.Linear(output, o_proj.weight!, o_proj.bias, _oQ)).MoveToOuterDisposeScope();
     }
 
     internal bool IsFused => _qkv is not null;
@@ -119,10 +119,10 @@ public sealed class LlamaAttention : nn.Module
     {
         int d = _headDim, groups = _heads / _kvHeads, width = r.QkvWidth;
         var qkvAll = r.Used(r.Qkv, width);
-        RowKernels.Gemm(_qkv!, _qkvBias, x, qkvAll, r.Rows, r.Threads);
+        RowKernels.Gemm(_qkv!, _qkvQ, _qkvBias, x, qkvAll, r.Rows, r.Threads);
         // Rows are independent (own cache slot, own output rows, own scratch): spread them over the threads.
         RowKernels.ForRows(r.Rows, r.Threads, row => AttendRow(row, r));
-        RowKernels.Gemm(o_proj.weight!, o_proj.bias, r.Used(r.Attention, _heads * d), output, r.Rows, r.Threads);
+        RowKernels.Gemm(o_proj.weight!, _oQ, o_proj.bias, r.Used(r.Attention, _heads * d), output, r.Rows, r.Threads);
     }
 
     private void AttendRow(int row, RowDecode r)

@@ -8,7 +8,7 @@ namespace Platform.Inference.Models.Llama;
 /// tie_word_embeddings the head reuses model.embed_tokens.weight and has no lm_head field, like HF checkpoints
 /// that omit lm_head.weight. <see cref="forward(Tensor)"/> is the plain differentiable training path.
 /// </summary>
-public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>
+public sealed partial class LlamaForCausalLM : nn.Module<Tensor, Tensor>
 {
     public readonly LlamaModel model;
     public readonly Linear? lm_head;
@@ -36,6 +36,8 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>
     /// </summary>
     public LlamaOutput Forward(LlamaInputs inputs)
     {
+        if (IsQuantized && is_grad_enabled())
+            throw new InvalidOperationException("this model's weights are quantized for inference: run it under no_grad");
         if (TryDecodeRows(inputs) is { } rows) return rows;
         using var scope = NewDisposeScope();
         var (lastLayer, normed) = model.Forward(inputs);
@@ -43,7 +45,7 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>
         if (!inputs.SkipLogits)
         {
             var h = inputs.LogitPositions is { } lp ? Select(normed, lp) : normed;
-            logits = RowKernels.Linear(h, LmHeadWeight, null).MoveToOuterDisposeScope();
+            logits = RowKernels.Linear(h, LmHeadWeight, null, _headQ).MoveToOuterDisposeScope();
         }
         Tensor? hidden = inputs.HiddenStatePositions is { } hp ? Select(lastLayer, hp).MoveToOuterDisposeScope() : null;
         return new LlamaOutput(logits, hidden);
@@ -85,7 +87,7 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>
         if (inputs.InputsEmbeds is { } e && !RowKernels.IsPlainCpuFloat(e)) return null;
         if (inputs.InputIds is { } ids && (ids.device_type != TorchSharp.DeviceType.CPU || ids.dtype != ScalarType.Int64 || !ids.is_contiguous())) return null;
         var head = LmHeadWeight;
-        if (!RowKernels.IsPlainCpuFloat(head) || !RowKernels.IsPlainCpuFloat(cw.Cache.Keys[0])) return null;
+        if ((_headQ is null && !RowKernels.IsPlainCpuFloat(head)) || !RowKernels.IsPlainCpuFloat(cw.Cache.Keys[0])) return null;
         int rows = cw.Starts.Length;
         if (cw.FirstSlot + rows > cw.Cache.Slots || cw.Starts.Max() + 1 > cw.Cache.MaxTokens)
             throw new ArgumentException($"cache write out of range (slots {cw.FirstSlot}+{rows} of {cw.Cache.Slots}, tokens {cw.Starts.Max() + 1} of {cw.Cache.MaxTokens})");
@@ -97,7 +99,7 @@ public sealed class LlamaForCausalLM : nn.Module<Tensor, Tensor>
             r.Begin(cw.Cache, cw.FirstSlot, cw.Starts, get_num_threads());
             model.DecodeRows(inputs.InputsEmbeds is null ? inputs.InputIds : null, inputs.InputsEmbeds, r);
             var logits = empty([rows, 1, head.shape[0]]);
-            RowKernels.Gemm(head, null, r.Used(r.Normed, Config.HiddenSize), RowKernels.Floats(logits), rows, r.Threads);
+            RowKernels.Gemm(head, _headQ, null, r.Used(r.Normed, Config.HiddenSize), RowKernels.Floats(logits), rows, r.Threads);
             return new LlamaOutput(logits.MoveToOuterDisposeScope(), null);
         }
     }

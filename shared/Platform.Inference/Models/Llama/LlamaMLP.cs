@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace Platform.Inference.Models.Llama;
 
 /// <summary>LlamaMLP: down_proj(silu(gate_proj(x)) * up_proj(x)) (SwiGLU).</summary>
-public sealed class LlamaMLP : nn.Module<Tensor, Tensor>
+public sealed partial class LlamaMLP : nn.Module<Tensor, Tensor>
 {
     public readonly Linear gate_proj;
     public readonly Linear up_proj;
@@ -42,21 +42,21 @@ public sealed class LlamaMLP : nn.Module<Tensor, Tensor>
         Tensor hidden;
         if (_gateUp is not null && !is_grad_enabled())
         {
-            var gu = RowKernels.Linear(x, _gateUp, _gateUpBias);
+            var gu = RowKernels.Linear(x, _gateUp, _gateUpBias, _gateUpQ);
             hidden = gu.narrow(-1, 0, _intermediate).silu_().mul_(gu.narrow(-1, _intermediate, _intermediate));
         }
         else
         {
             hidden = nn.functional.silu(gate_proj.forward(x)) * up_proj.forward(x);
         }
-        return (is_grad_enabled() ? down_proj.forward(hidden) : RowKernels.Linear(hidden, down_proj.weight!, down_proj.bias)).MoveToOuterDisposeScope();
+        return (is_grad_enabled() ? down_proj.forward(hidden) : RowKernels.Linear(hidden, down_proj.weight!, down_proj.bias, _downQ)).MoveToOuterDisposeScope();
     }
 
     /// <summary>Span decode of rows [n, hidden] (see <see cref="RowKernels"/>); needs <see cref="Fuse"/>.</summary>
     internal void DecodeRows(ReadOnlySpan<float> x, Span<float> output, RowDecode r)
     {
         int n = (int)_intermediate;
-        RowKernels.Gemm(_gateUp!, _gateUpBias, x, r.Used(r.GateUp, 2 * n), r.Rows, r.Threads);
+        RowKernels.Gemm(_gateUp!, _gateUpQ, _gateUpBias, x, r.Used(r.GateUp, 2 * n), r.Rows, r.Threads);
         RowKernels.ForRows(r.Rows, r.Threads, row =>
         {
             var gate = r.GateUp.AsSpan(row * 2 * n, n);
@@ -66,7 +66,7 @@ public sealed class LlamaMLP : nn.Module<Tensor, Tensor>
             TensorPrimitives.Multiply(a, gate, a);
             TensorPrimitives.Multiply(a, up, a);
         });
-        RowKernels.Gemm(down_proj.weight!, down_proj.bias, r.Used(r.Activated, n), output, r.Rows, r.Threads);
+        RowKernels.Gemm(down_proj.weight!, _downQ, down_proj.bias, r.Used(r.Activated, n), output, r.Rows, r.Threads);
     }
 
     internal bool IsFused => _gateUp is not null;

@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using Platform.Inference.Quantization;
 using static TorchSharp.torch;
 
 namespace Platform.Inference.Models.Llama;
@@ -44,6 +45,34 @@ internal static unsafe class RowKernels
         var y = empty(shape);
         Gemm(weight, bias, Floats(input), Floats(y), (int)rows, get_num_threads());
         return y;
+    }
+
+    /// <summary>
+    /// F.linear through the weight's inference storage: <paramref name="quantized"/> when the weight is quantized
+    /// (any number of rows: the integer kernels serve decode, batched decode and prefill alike), else
+    /// <see cref="Linear(Tensor, Tensor, Tensor?)"/> on the float32 weight.
+    /// </summary>
+    public static Tensor Linear(Tensor x, Tensor weight, Tensor? bias, QuantizedMatrix? quantized)
+    {
+        if (quantized is null) return Linear(x, weight, bias);
+        if (is_grad_enabled()) throw new InvalidOperationException("quantized weights are for inference only (run under no_grad)");
+        if (x.device_type != TorchSharp.DeviceType.CPU || x.dtype != ScalarType.Float32 || x.shape[^1] != quantized.Cols)
+            throw new ArgumentException($"quantized linear needs CPU float32 input [..., {quantized.Cols}], got {x.dtype} [{string.Join(", ", x.shape)}] on {x.device_type}");
+        var input = x.is_contiguous() ? x : x.contiguous();
+        var shape = x.shape.ToArray();
+        shape[^1] = quantized.Rows;
+        var y = empty(shape);
+        int rows = (int)(x.numel() / quantized.Cols);
+        if (rows > 0) quantized.Gemm(Floats(input), Floats(y), rows, get_num_threads(), bias is null ? default : Floats(bias.contiguous()));
+        return y;
+    }
+
+    /// <summary><see cref="Gemm(Tensor, Tensor?, ReadOnlySpan{float}, Span{float}, int, int)"/> on the quantized
+    /// weight when there is one.</summary>
+    public static void Gemm(Tensor weight, QuantizedMatrix? quantized, Tensor? bias, ReadOnlySpan<float> x, Span<float> y, int batch, int threads)
+    {
+        if (quantized is null) Gemm(weight, bias, x, y, batch, threads);
+        else quantized.Gemm(x, y, batch, threads, bias is null ? default : Floats(bias));
     }
 
     /// <summary>
