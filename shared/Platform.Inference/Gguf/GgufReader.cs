@@ -88,7 +88,7 @@ public sealed class GgufReader
             long dataOffset = (long)GgufWriter.AlignUp((ulong)fs.Position, alignment);
             foreach (var t in tensors)
             {
-                ulong bytes = t.Type is GgufTensorType.F32 or GgufTensorType.F16 ? t.ByteCount : 0;
+                ulong bytes = t.Type is GgufTensorType.F32 or GgufTensorType.F16 or GgufTensorType.Q4_0 or GgufTensorType.Q8_0 ? t.ByteCount : 0;
                 if ((ulong)dataOffset + t.Offset + bytes > (ulong)length)
                     throw new InvalidDataException($"{path}: tensor '{t.Name}' ends past the end of the file (truncated?).");
             }
@@ -110,6 +110,16 @@ public sealed class GgufReader
         using var fs = new FileStream(Path, FileMode.Open, FileAccess.Read, FileShare.Read);
         fs.Seek(DataOffset + (long)t.Offset, SeekOrigin.Begin);
         fs.ReadExactly(MemoryMarshal.AsBytes(result.AsSpan()));
+        return result;
+    }
+
+    /// <summary>A tensor's data as stored (F32, F16, Q8_0 or Q4_0 blocks).</summary>
+    public byte[] ReadBytes(GgufTensorInfo t)
+    {
+        var result = new byte[checked((long)t.ByteCount)];
+        using var fs = new FileStream(Path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20);
+        fs.Seek(DataOffset + (long)t.Offset, SeekOrigin.Begin);
+        fs.ReadExactly(result);
         return result;
     }
 

@@ -23,6 +23,10 @@ public enum GgufTensorType : uint
 {
     F32 = 0,
     F16 = 1,
+    /// <summary>Blocks of 32: fp16 scale + 16 bytes of nibbles (<see cref="Quantization.BlockFormats"/>).</summary>
+    Q4_0 = 2,
+    /// <summary>Blocks of 32: fp16 scale + 32 int8.</summary>
+    Q8_0 = 8,
 }
 
 /// <summary>llama.cpp's token types (llama.h, enum llama_token_type), stored in tokenizer.ggml.token_type.</summary>
@@ -59,6 +63,8 @@ public sealed record GgufTensorInfo(string Name, IReadOnlyList<ulong> Dimensions
     {
         GgufTensorType.F32 => ElementCount * 4,
         GgufTensorType.F16 => ElementCount * 2,
+        GgufTensorType.Q4_0 when Dimensions[0] % 32 == 0 => ElementCount / 32 * 18,
+        GgufTensorType.Q8_0 when Dimensions[0] % 32 == 0 => ElementCount / 32 * 34,
         _ => throw new InvalidOperationException($"Tensor '{Name}' has unsupported type {Type}."),
     };
 

@@ -3,6 +3,7 @@ using Platform.Inference.Engine;
 using Platform.Inference.Loading;
 using Platform.Inference.Models;
 using Platform.Inference.Models.Llama;
+using Platform.Inference.Quantization;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -25,7 +26,12 @@ public static partial class HfGgufExporter
     /// exported is exactly what the engine runs.
     /// </summary>
     /// <exception cref="ModelLoadException">config.json or the weights are missing or inconsistent (the message names the file).</exception>
-    public static GgufExportResult ExportFolder(string modelFolder, string outputPath, CancellationToken cancellationToken = default)
+    public static GgufExportResult ExportFolder(string modelFolder, string outputPath, CancellationToken cancellationToken = default) =>
+        ExportFolder(modelFolder, outputPath, QuantType.None, cancellationToken);
+
+    /// <summary>As <see cref="ExportFolder(string, string, CancellationToken)"/>, with the linear weights stored as
+    /// <paramref name="quantization"/> blocks (see <see cref="Export(LlamaConfig, IReadOnlyDictionary{string, Tensor}, GgufVocabulary?, string, string?, QuantType, CancellationToken)"/>).</summary>
+    public static GgufExportResult ExportFolder(string modelFolder, string outputPath, QuantType quantization, CancellationToken cancellationToken = default)
     {
         var config = ModelLoader.ReadConfig(modelFolder);
         GgufVocabulary? vocab = null;
@@ -47,7 +53,7 @@ public static partial class HfGgufExporter
         using var model = new LlamaForCausalLM(config);
         ModelLoader.LoadWeights(model, modelFolder);
         string name = Path.GetFileName(Path.GetFullPath(modelFolder).TrimEnd(Path.DirectorySeparatorChar));
-        var result = Export(config, model.state_dict(), vocab, outputPath, name, cancellationToken);
+        var result = Export(config, model.state_dict(), vocab, outputPath, name, quantization, cancellationToken);
         return result with { VocabularyNote = note };
     }
 
@@ -56,7 +62,17 @@ public static partial class HfGgufExporter
     /// <paramref name="vocabulary"/> null writes tokenizer.ggml.model = "none" (token ids only).
     /// </summary>
     public static GgufExportResult Export(LlamaConfig config, IReadOnlyDictionary<string, Tensor> stateDict,
-        GgufVocabulary? vocabulary, string outputPath, string? name = null, CancellationToken cancellationToken = default)
+        GgufVocabulary? vocabulary, string outputPath, string? name = null, CancellationToken cancellationToken = default) =>
+        Export(config, stateDict, vocabulary, outputPath, name, QuantType.None, cancellationToken);
+
+    /// <summary>
+    /// As above, with every 2-D weight stored in <paramref name="quantization"/>'s blocks by llama.cpp's reference
+    /// quantizer (<see cref="BlockFormats"/>) and the output projection (token_embd when tied) in Q8_0, which is what
+    /// llama.cpp's quantizer picks for it when the hidden size is not a multiple of 256 (it picks Q6_K otherwise,
+    /// a format this project does not write). Norms and biases stay float32, as in llama.cpp's files.
+    /// </summary>
+    public static GgufExportResult Export(LlamaConfig config, IReadOnlyDictionary<string, Tensor> stateDict,
+        GgufVocabulary? vocabulary, string outputPath, string? name, QuantType quantization, CancellationToken cancellationToken = default)
     {
         config.Validate();
         string arch = config.IsQwen2 ? "qwen2" : "llama";
@@ -66,7 +82,8 @@ public static partial class HfGgufExporter
         var w = new GgufWriter();
         w.AddString("general.architecture", arch);
         w.AddString("general.name", string.IsNullOrWhiteSpace(name) ? arch : name);
-        w.AddUInt32("general.file_type", 0); // LLAMA_FTYPE_ALL_F32
+        // LLAMA_FTYPE_ALL_F32, LLAMA_FTYPE_MOSTLY_Q8_0, LLAMA_FTYPE_MOSTLY_Q4_0 (llama.h).
+        w.AddUInt32("general.file_type", quantization switch { QuantType.Q8_0 => 7u, QuantType.Q4_0 => 2u, _ => 0u });
         w.AddUInt32($"{arch}.vocab_size", (uint)config.VocabSize);
         w.AddUInt32($"{arch}.context_length", (uint)config.MaxPositionEmbeddings);
         w.AddUInt32($"{arch}.embedding_length", (uint)hidden);
@@ -109,11 +126,21 @@ public static partial class HfGgufExporter
         foreach (var (ggufName, tensor) in tensors)
         {
             var t = tensor;
-            w.AddTensor(ggufName, GgufTensorType.F32, t.shape, s =>
-            {
-                cancellationToken.ThrowIfCancellationRequested();
-                WriteFloat32(s, t);
-            });
+            bool output = ggufName == "output.weight" || (ggufName == "token_embd.weight" && config.TieWordEmbeddings);
+            var type = quantization == QuantType.None || t.dim() != 2 || t.shape[1] % BlockFormats.BlockSize != 0 ? QuantType.None
+                : output ? QuantType.Q8_0 : quantization;
+            if (type == QuantType.None)
+                w.AddTensor(ggufName, GgufTensorType.F32, t.shape, s =>
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    WriteFloat32(s, t);
+                });
+            else
+                w.AddTensor(ggufName, (GgufTensorType)(int)type, t.shape, s =>
+                {
+                    cancellationToken.ThrowIfCancellationRequested();
+                    WriteBlocks(s, t, type);
+                });
         }
         w.WriteTo(outputPath);
         return new GgufExportResult(Path.GetFullPath(outputPath), arch, w.TensorCount, new FileInfo(outputPath).Length,
@@ -222,6 +249,19 @@ public static partial class HfGgufExporter
             }
         }
         return tensor(factors);
+    }
+
+    private static void WriteBlocks(Stream s, Tensor t, QuantType type)
+    {
+        int rows = (int)t.shape[0], cols = (int)t.shape[1];
+        var floats = t.to_type(ScalarType.Float32).cpu().contiguous();
+        var values = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(floats.bytes);
+        var row = new byte[BlockFormats.RowBytes(type, cols)];
+        for (int r = 0; r < rows; r++)
+        {
+            BlockFormats.Quantize(type, values.Slice(r * cols, cols), row);
+            s.Write(row);
+        }
     }
 
     private static void WriteFloat32(Stream s, Tensor t)

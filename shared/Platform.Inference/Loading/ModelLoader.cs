@@ -11,7 +11,7 @@ using static TorchSharp.torch;
 namespace Platform.Inference.Loading;
 
 /// <summary>
-/// Loads a Hugging Face model folder (config.json, model.safetensors or model.safetensors.index.json + shards,
+/// Loads a Hugging Face model folder (or a GGUF file, through <see cref="Gguf.GgufModelLoader"/>) (config.json, model.safetensors or model.safetensors.index.json + shards,
 /// tokenizer.json or tokenizer.model, tokenizer_config.json, generation_config.json). Every problem becomes a
 /// <see cref="ModelLoadException"/> naming the file.
 /// </summary>
@@ -38,6 +38,7 @@ public static class ModelLoader
 
     public static LoadedModel Load(string folder, string device = "cpu", string? chatTemplate = null)
     {
+        if (Gguf.GgufModelLoader.IsGguf(folder)) return Gguf.GgufModelLoader.Load(folder, device, chatTemplate);
         var config = ReadConfig(folder);
         var tokenizer = TokenizerLoader.Load(folder);
         if (tokenizer.VocabSize > config.VocabSize)

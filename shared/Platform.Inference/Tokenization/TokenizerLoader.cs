@@ -59,7 +59,7 @@ public static class TokenizerLoader
     private static string? Str(JsonElement e, string name) =>
         e.ValueKind == JsonValueKind.Object && e.TryGetProperty(name, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
 
-    private static TextTokenizer LoadByteLevel(string path, JsonElement root, JsonElement? config)
+    internal static TextTokenizer LoadByteLevel(string path, JsonElement root, JsonElement? config)
     {
         try
         {

@@ -55,6 +55,48 @@ internal static class LlamaCppOracle
         return result;
     }
 
+    /// <summary>
+    /// Greedy decoding in llama.cpp: the prompt in one batch, then one token per llama_decode, each the argmax of
+    /// the previous logits; returns the <paramref name="steps"/> generated tokens.
+    /// </summary>
+    public static int[] Greedy(string ggufPath, IReadOnlyList<int> prompt, int steps, int threads = 2)
+    {
+        EnsureInitialised();
+        uint size = (uint)Math.Max(64, prompt.Count + steps);
+        var p = new ModelParams(ggufPath)
+        {
+            ContextSize = size, BatchSize = size, UBatchSize = size, Threads = threads, BatchThreads = threads, GpuLayerCount = 0,
+            TypeK = GGMLType.GGML_TYPE_F32, TypeV = GGMLType.GGML_TYPE_F32, FlashAttention = false,
+        };
+        using var weights = LLamaWeights.LoadFromFile(p);
+        using var context = new LLamaContext(weights, p);
+        var batch = new LLamaBatch();
+        for (int i = 0; i < prompt.Count; i++) batch.Add((LLamaToken)prompt[i], (LLamaPos)i, (LLamaSeqId)0, i == prompt.Count - 1);
+        var result = new int[steps];
+        for (int step = 0; step < steps; step++)
+        {
+            var rc = context.NativeHandle.Decode(batch);
+            if (rc != DecodeResult.Ok) throw new InvalidOperationException($"llama_decode returned {rc} for {ggufPath}.");
+            var logits = context.NativeHandle.GetLogitsIth(batch.TokenCount - 1);
+            int best = 0;
+            for (int i = 1; i < logits.Length; i++) if (logits[i] > logits[best]) best = i;
+            result[step] = best;
+            batch.Clear();
+            batch.Add((LLamaToken)best, (LLamaPos)(prompt.Count + step), (LLamaSeqId)0, true);
+        }
+        return result;
+    }
+
+    /// <summary>Quantizes a GGUF file with llama.cpp's own quantizer (llama_model_quantize).</summary>
+    public static void Quantize(string source, string destination, LLamaFtype type)
+    {
+        EnsureInitialised();
+        // LLamaQuantizer calls llama.cpp directly; NativeApi's static constructor is what finds and loads the library.
+        NativeApi.llama_empty_call();
+        if (!LLamaQuantizer.Quantize(source, destination, type, nthread: 1))
+            throw new InvalidOperationException($"llama.cpp could not quantize {source} to {type}.");
+    }
+
     /// <summary>Tokenizes <paramref name="text"/> with the GGUF's own vocabulary (no BOS, no special-token parsing).</summary>
     public static int[] Tokenize(string ggufPath, string text)
     {
