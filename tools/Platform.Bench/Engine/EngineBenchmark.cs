@@ -1,3 +1,4 @@
+using Platform.Inference.Quantization;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
@@ -27,7 +28,12 @@ internal static class EngineBenchmark
             return 2;
         }
 
-        var (folder, gguf) = PrepareModel(o);
+        var (folder, f32Gguf) = PrepareModel(o);
+        // Quantized runs: both engines load the same file, written by llama.cpp's own quantizer.
+        string gguf = o.Quantization == QuantType.None ? f32Gguf : PrepareQuantized(f32Gguf, o.Quantization);
+        string q = QuantTypes.Name(o.Quantization);
+        string Key(string name) => o.Quantization == QuantType.None ? name
+            : name == "max_rel_logit_diff" ? $"{name}_{q}" : name.Replace("ours_", $"ours_{q}_").Replace("llamacpp_", $"llamacpp_{q}_");
         var tokenizer = TokenizerLoader.Load(folder);
         var corpus = CorpusTokens(tokenizer, o.PrefillTokens + o.Streams * 16 + o.BatchedPromptTokens);
         var weightBytes = GgufReader.Open(gguf).Tensors.Sum(t => (long)t.ByteCount);
@@ -45,13 +51,13 @@ internal static class EngineBenchmark
         int[] ourGreedy;
         double oursPeakRss;
         var parityTokens = corpus.Take(o.ParityTokens).ToArray();
-        await using (var engine = TextEngine.Load("bench", folder, new EngineOptions
+        await using (var engine = TextEngine.Load("bench", o.Quantization == QuantType.None ? folder : gguf, new EngineOptions
         {
             Threads = o.Threads, MaxConcurrentSequences = o.Streams, MaxContextTokens = o.ContextTokens,
             MaxWaitingRequests = o.Streams, PrefillChunkTokens = o.PrefillTokens,
         }))
         {
-            Console.WriteLine($"ours: TorchSharp {o.Threads} threads, {o.Streams} slots x {o.ContextTokens} tokens");
+            Console.WriteLine($"ours: TorchSharp {o.Threads} threads, {o.Streams} slots x {o.ContextTokens} tokens, weights {q} ({Path.GetFileName(gguf)})");
             await RunOnce(engine, corpus.Take(16).ToArray(), 8);   // warm-up
             var decodePrompt = corpus.Take(o.DecodePromptTokens).ToArray();
             ourGreedy = [];
@@ -77,7 +83,7 @@ internal static class EngineBenchmark
             }
             Console.WriteLine($"  batched  {Summary(ours.Batched)} tok/s aggregate over {o.Streams} streams (end to end, prefill included)");
             Console.WriteLine($"           {Summary(ours.BatchedSteady)} tok/s aggregate once all {o.Streams} streams decode");
-            ourLogits = LogitParity.OurLogits(engine.Model.Model, parityTokens);
+            ourLogits = LogitParity.DecodeLogits(engine.Model.Model, parityTokens);
             oursPeakRss = ProcessMemory.PeakRssMiB() ?? double.NaN;
         }
 
@@ -109,22 +115,23 @@ internal static class EngineBenchmark
         {
             var json = new Dictionary<string, object?>
             {
-                ["ours_decode_tok_s"] = ours.Decode.Max(),
-                ["llamacpp_decode_tok_s"] = peer.Decode.Max(),
-                ["ours_prefill_tok_s"] = ours.Prefill.Max(),
-                ["llamacpp_prefill_tok_s"] = peer.Prefill.Max(),
+                [Key("ours_decode_tok_s")] = ours.Decode.Max(),
+                [Key("llamacpp_decode_tok_s")] = peer.Decode.Max(),
+                [Key("ours_prefill_tok_s")] = ours.Prefill.Max(),
+                [Key("llamacpp_prefill_tok_s")] = peer.Prefill.Max(),
                 // The "aggregate decode tokens/s with 16 concurrent streams": the rate once all 16 decode.
                 // End to end also contains the 16 prompts' prefill (2,048 tokens), reported under its own key.
-                ["ours_batched16_tok_s"] = ours.BatchedSteady.Max(),
-                ["ours_batched16_end_to_end_tok_s"] = ours.Batched.Max(),
+                [Key("ours_batched16_tok_s")] = ours.BatchedSteady.Max(),
+                [Key("ours_batched16_end_to_end_tok_s")] = ours.Batched.Max(),
                 ["bandwidth_bound_decode_tok_s"] = boundTokS,
-                ["max_rel_logit_diff"] = rel,
+                [Key("max_rel_logit_diff")] = rel,
+                ["quantization"] = q,
                 ["peak_rss_mb"] = oursPeakRss,
                 ["runs"] = new Dictionary<string, object>
                 {
-                    ["ours_decode_tok_s"] = ours.Decode, ["llamacpp_decode_tok_s"] = peer.Decode,
-                    ["ours_prefill_tok_s"] = ours.Prefill, ["llamacpp_prefill_tok_s"] = peer.Prefill,
-                    ["ours_batched16_tok_s"] = ours.BatchedSteady, ["ours_batched16_end_to_end_tok_s"] = ours.Batched,
+                    [Key("ours_decode_tok_s")] = ours.Decode, [Key("llamacpp_decode_tok_s")] = peer.Decode,
+                    [Key("ours_prefill_tok_s")] = ours.Prefill, [Key("llamacpp_prefill_tok_s")] = peer.Prefill,
+                    [Key("ours_batched16_tok_s")] = ours.BatchedSteady, [Key("ours_batched16_end_to_end_tok_s")] = ours.Batched,
                 },
                 ["threads"] = o.Threads,
                 ["quick"] = o.Quick,
@@ -212,6 +219,20 @@ internal static class EngineBenchmark
             Console.WriteLine($"exported {r.Path} ({r.FileBytes / 1048576.0:F0} MiB) in {sw.Elapsed.TotalSeconds:F1} s");
         }
         return (folder, gguf);
+    }
+
+    /// <summary>The f32 file quantized by llama.cpp's own quantizer (llama_model_quantize through LLamaSharp), reused across runs.</summary>
+    private static string PrepareQuantized(string f32Gguf, QuantType type)
+    {
+        string path = f32Gguf.Replace(".f32.gguf", $".{QuantTypes.Name(type)}.gguf", StringComparison.Ordinal);
+        if (File.Exists(path) && File.GetLastWriteTimeUtc(path) >= File.GetLastWriteTimeUtc(f32Gguf)) return path;
+        var sw = Stopwatch.StartNew();
+        LLama.Native.NativeApi.llama_empty_call();   // loads the native library before the quantizer's first call
+        var ftype = type == QuantType.Q8_0 ? LLama.Native.LLamaFtype.MOSTLY_Q8_0 : LLama.Native.LLamaFtype.MOSTLY_Q4_0;
+        if (!LLama.LLamaQuantizer.Quantize(f32Gguf, path, ftype))
+            throw new InvalidOperationException($"llama.cpp could not quantize {f32Gguf} to {type}");
+        Console.WriteLine($"quantized {path} with llama.cpp's quantizer ({new FileInfo(path).Length / 1048576.0:F0} MiB) in {sw.Elapsed.TotalSeconds:F1} s");
+        return path;
     }
 
     /// <summary>Real text tokens: the factory's corpus encoded and repeated to the length needed.</summary>

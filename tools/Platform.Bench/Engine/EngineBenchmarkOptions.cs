@@ -8,6 +8,8 @@ internal sealed record EngineBenchmarkOptions
     public bool Quick { get; init; }
     public int Repeat { get; init; } = 3;
     public string WorkDir { get; init; } = Path.Combine(Path.GetTempPath(), "platform-bench");
+    /// <summary>none, q8_0 or q4_0: both engines run the same GGUF file, quantized by llama.cpp's quantizer.</summary>
+    public Platform.Inference.Quantization.QuantType Quantization { get; init; }
 
     public int DecodePromptTokens => Quick ? 32 : 128;
     public int DecodeNewTokens => Quick ? 16 : 128;
@@ -38,6 +40,7 @@ internal sealed record EngineBenchmarkOptions
                 case "--quick": o = o with { Quick = true }; quickSeen = true; break;
                 case "--repeat": o = o with { Repeat = Positive("--repeat") }; repeatSeen = true; break;
                 case "--work": o = o with { WorkDir = Value() }; break;
+                case "--quantization": o = o with { Quantization = Platform.Inference.Quantization.QuantTypes.Parse(Value()) }; break;
                 default: throw new ArgumentException($"unknown option '{args[i]}'");
             }
         }

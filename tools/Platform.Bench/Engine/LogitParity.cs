@@ -24,6 +24,29 @@ internal static class LogitParity
         return worst;
     }
 
+    /// <summary>
+    /// Logits of every position through the path the decode timing measures: one token per step through the KV
+    /// cache (the span decode kernels, quantized ones included).
+    /// </summary>
+    public static float[][] DecodeLogits(Platform.Inference.Models.Llama.LlamaForCausalLM model, IReadOnlyList<int> tokens)
+    {
+        using var noGrad = TorchSharp.torch.no_grad();
+        model.FuseForInference();
+        using var cache = new Platform.Inference.Models.KvCache(model.Config, 1, tokens.Count + 1);
+        var result = new float[tokens.Count][];
+        for (int i = 0; i < tokens.Count; i++)
+        {
+            using var scope = TorchSharp.torch.NewDisposeScope();
+            var ids = TorchSharp.torch.tensor(new long[] { tokens[i] }).view(1, 1);
+            using var o = model.Forward(new Platform.Inference.Models.Llama.LlamaInputs
+            {
+                InputIds = ids, Cache = new Platform.Inference.Models.CacheWrite { Cache = cache, FirstSlot = 0, Starts = [i] },
+            });
+            result[i] = o.Logits!.data<float>().ToArray();
+        }
+        return result;
+    }
+
     /// <summary>Logits of every position from a loaded model (plain causal forward, no cache).</summary>
     public static float[][] OurLogits(Platform.Inference.Models.Llama.LlamaForCausalLM model, IReadOnlyList<int> tokens)
     {
