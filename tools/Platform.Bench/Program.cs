@@ -6,7 +6,8 @@ using Platform.Bench.Multimodal;
 using Platform.Inference.Runtime;
 
 // Before any native library loads: short OpenMP spin (see OpenMpEnvironment); applies to libtorch and llama.cpp alike.
-string? omp = OpenMpEnvironment.ApplyDefaults();
+// The llama.cpp peer process keeps llama.cpp's own defaults.
+string? omp = args is [PeerProcess.Command, ..] ? null : OpenMpEnvironment.ApplyDefaults();
 if (omp is not null) Console.WriteLine($"OpenMP: {omp}");
 
 // Subcommand dispatcher; each command lives in its own folder and returns the process exit code.
@@ -15,6 +16,7 @@ return args.Length == 0 ? Usage() : args[0] switch
     "batch" => await BatchBenchmark.RunAsync(args[1..]),
     "engine" => await EngineBenchmark.RunAsync(args[1..]),
     "export-gguf" => ExportGgufCommand.Run(args[1..]),
+    PeerProcess.Command => PeerProcess.RunChild(args[1..]),
     "gateway" => await GatewayBenchmark.RunAsync(args[1..]),
     "multimodal" => await MultimodalBenchmark.RunAsync(args[1..]),
     "-h" or "--help" or "help" => Usage(0),

@@ -72,6 +72,8 @@ public sealed class TextEngine : ITextEngine
 
     public string ModelName { get; }
     public int MaxContextTokens { get; }
+    /// <summary>Bytes of KV cache the engine holds (allocated at start).</summary>
+    public long KvCacheBytes => _cache.Bytes;
     /// <summary>The loaded model (config, module, tokenizer, chat template, generation config).</summary>
     public LoadedModel Model => _model;
 

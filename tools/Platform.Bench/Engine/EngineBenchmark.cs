@@ -1,10 +1,10 @@
-using Platform.Inference.Quantization;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json;
 using Platform.Inference.Engine;
 using Platform.Inference.Gguf;
 using Platform.Inference.Models;
+using Platform.Inference.Quantization;
 using Platform.Inference.Tokenization;
 
 namespace Platform.Bench.Engine;
@@ -38,10 +38,13 @@ internal static class EngineBenchmark
         var corpus = CorpusTokens(tokenizer, o.PrefillTokens + o.Streams * 16 + o.BatchedPromptTokens);
         var weightBytes = GgufReader.Open(gguf).Tensors.Sum(t => (long)t.ByteCount);
 
-        Console.WriteLine($"memory bandwidth ({o.Threads} threads, 3 x 256 MiB arrays) ...");
+        Console.WriteLine($"memory bandwidth ({o.Threads} threads, 3 x 256 MiB arrays; a read-only pass over {weightBytes / 1048576.0:F0} MiB) ...");
         var bw = MemoryBandwidth.Measure(o.Threads);
-        double boundTokS = bw.TriadGBs * 1e9 / weightBytes;
-        Console.WriteLine($"  copy {bw.CopyGBs:F1} GB/s, triad {bw.TriadGBs:F1} GB/s; weights {weightBytes / 1048576.0:F0} MiB -> bound {boundTokS:F1} tok/s");
+        // Decode reads every weight once per token and writes almost nothing: the bound is a read-only pass over a
+        // buffer the size of the weights (STREAM's triad also writes, and mixes in a third array).
+        double readGBs = MemoryBandwidth.MeasureRead(o.Threads, Math.Max(weightBytes, 64L << 20));
+        double boundTokS = readGBs * 1e9 / weightBytes;
+        Console.WriteLine($"  copy {bw.CopyGBs:F1} GB/s, triad {bw.TriadGBs:F1} GB/s, read {readGBs:F1} GB/s; weights {weightBytes / 1048576.0:F0} MiB -> bound {boundTokS:F1} tok/s");
 
         // ---------------------------------------------------------------- ours
         GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
@@ -49,7 +52,7 @@ internal static class EngineBenchmark
         var ours = new Timings();
         float[][] ourLogits;
         int[] ourGreedy;
-        double oursPeakRss;
+        double oursPeakRss, kvCacheMiB;
         var parityTokens = corpus.Take(o.ParityTokens).ToArray();
         await using (var engine = TextEngine.Load("bench", o.Quantization == QuantType.None ? folder : gguf, new EngineOptions
         {
@@ -84,33 +87,29 @@ internal static class EngineBenchmark
             Console.WriteLine($"  batched  {Summary(ours.Batched)} tok/s aggregate over {o.Streams} streams (end to end, prefill included)");
             Console.WriteLine($"           {Summary(ours.BatchedSteady)} tok/s aggregate once all {o.Streams} streams decode");
             ourLogits = LogitParity.DecodeLogits(engine.Model.Model, parityTokens);
+            kvCacheMiB = engine.KvCacheBytes / 1048576.0;
             oursPeakRss = ProcessMemory.PeakRssMiB() ?? double.NaN;
         }
 
-        // ---------------------------------------------------------------- llama.cpp
+        // ---------------------------------------------------------------- llama.cpp, in its own process
         var peer = new Timings();
         double rel;
         int greedyAgree;
-        using (var llama = new LlamaCppPeer(gguf, o.Threads, o.ContextTokens))
         {
-            Console.WriteLine($"llama.cpp: LLamaSharp 0.30.0 CPU backend, {o.Threads} threads, f32 weights and KV cache");
-            llama.Generate(corpus.Take(16).ToArray(), 8);   // warm-up
-            int[] peerGreedy = [];
-            for (int r = 0; r < o.Repeat; r++)
-            {
-                var (tokens, seconds) = llama.Generate(corpus.Take(o.DecodePromptTokens).ToArray(), o.DecodeNewTokens);
-                peer.Decode.Add((tokens.Length - 1) / seconds);
-                peerGreedy = tokens;
-            }
-            Console.WriteLine($"  decode   {Summary(peer.Decode)} tok/s");
-            for (int r = 0; r < o.Repeat; r++)
-                peer.Prefill.Add(o.PrefillTokens / llama.Prefill(corpus.Take(o.PrefillTokens).ToArray()));
-            Console.WriteLine($"  prefill  {Summary(peer.Prefill)} tok/s");
-            rel = LogitParity.MaxRelativeDifference(ourLogits, llama.Logits(parityTokens));
-            greedyAgree = ourGreedy.Zip(peerGreedy).TakeWhile(p => p.First == p.Second).Count();
+            string logitsPath = Path.Combine(o.WorkDir, "peer-logits.f32");
+            var result = PeerProcess.Run(new PeerRequest(gguf, o.Threads, o.ContextTokens, o.Repeat,
+                corpus.Take(o.DecodePromptTokens).ToArray(), o.DecodeNewTokens, corpus.Take(o.PrefillTokens).ToArray(),
+                Enumerable.Range(0, o.Streams).Select(s => corpus.Skip(s * 16).Take(o.BatchedPromptTokens).ToArray()).ToArray(),
+                o.BatchedNewTokens, parityTokens, logitsPath), o.WorkDir);
+            peer.Decode.AddRange(result.Decode);
+            peer.Prefill.AddRange(result.Prefill);
+            peer.BatchedSteady.AddRange(result.BatchedSteady);
+            peer.Batched.AddRange(result.BatchedEndToEnd);
+            rel = LogitParity.MaxRelativeDifference(ourLogits, PeerProcess.ReadLogits(logitsPath, parityTokens.Length));
+            greedyAgree = ourGreedy.Zip(result.Greedy).TakeWhile(p => p.First == p.Second).Count();
         }
 
-        PrintTable(o, ours, peer, boundTokS, bw, rel, oursPeakRss, greedyAgree, ourGreedy.Length, weightBytes);
+        PrintTable(o, ours, peer, boundTokS, readGBs, rel, oursPeakRss, greedyAgree, ourGreedy.Length, weightBytes);
         if (o.JsonPath is { } path)
         {
             var json = new Dictionary<string, object?>
@@ -123,7 +122,11 @@ internal static class EngineBenchmark
                 // End to end also contains the 16 prompts' prefill (2,048 tokens), reported under its own key.
                 [Key("ours_batched16_tok_s")] = ours.BatchedSteady.Max(),
                 [Key("ours_batched16_end_to_end_tok_s")] = ours.Batched.Max(),
+                [Key("llamacpp_batched16_tok_s")] = peer.BatchedSteady.Max(),
+                [Key("llamacpp_batched16_end_to_end_tok_s")] = peer.Batched.Max(),
                 ["bandwidth_bound_decode_tok_s"] = boundTokS,
+                ["read_gb_s"] = readGBs,
+                ["kv_cache_mb_at_start"] = kvCacheMiB,
                 [Key("max_rel_logit_diff")] = rel,
                 ["quantization"] = q,
                 ["peak_rss_mb"] = oursPeakRss,
@@ -132,6 +135,7 @@ internal static class EngineBenchmark
                     [Key("ours_decode_tok_s")] = ours.Decode, [Key("llamacpp_decode_tok_s")] = peer.Decode,
                     [Key("ours_prefill_tok_s")] = ours.Prefill, [Key("llamacpp_prefill_tok_s")] = peer.Prefill,
                     [Key("ours_batched16_tok_s")] = ours.BatchedSteady, [Key("ours_batched16_end_to_end_tok_s")] = ours.Batched,
+                    [Key("llamacpp_batched16_tok_s")] = peer.BatchedSteady, [Key("llamacpp_batched16_end_to_end_tok_s")] = peer.Batched,
                 },
                 ["threads"] = o.Threads,
                 ["quick"] = o.Quick,
@@ -248,19 +252,19 @@ internal static class EngineBenchmark
     private static string F(double v) => v.ToString(v >= 100 ? "F0" : "F1", CultureInfo.InvariantCulture);
 
     private static void PrintTable(EngineBenchmarkOptions o, Timings ours, Timings peer, double bound,
-        MemoryBandwidth.Result bw, double rel, double rss, int greedyAgree, int greedyLen, long weightBytes)
+        double readGBs, double rel, double rss, int greedyAgree, int greedyLen, long weightBytes)
     {
         string Spread(List<double> r) => r.Count > 1 ? $"{(r.Max() - r.Min()) / r.Max() * 100:F0}%" : "-";
         Console.WriteLine();
-        Console.WriteLine($"SmolLM-135M shape, random f32 weights ({weightBytes / 1048576.0:F0} MiB), {o.Threads} threads{(o.Quick ? ", QUICK" : "")}; best of {o.Repeat} (spread = (best-worst)/best)");
+        Console.WriteLine($"SmolLM-135M shape, random weights, {QuantTypes.Name(o.Quantization)} ({weightBytes / 1048576.0:F0} MiB; llama.cpp in its own process), {o.Threads} threads{(o.Quick ? ", QUICK" : "")}; best of {o.Repeat} (spread = (best-worst)/best)");
         Console.WriteLine($"{"metric",-40}{"ours",12}{"llama.cpp",12}{"ours/peer",11}{"spread o/p",13}");
         void Row(string name, List<double> a, List<double> b) =>
             Console.WriteLine($"{name,-40}{F(a.Max()),12}{F(b.Max()),12}{a.Max() / b.Max(),11:F2}{Spread(a) + "/" + Spread(b),13}");
         Row($"decode tok/s ({o.DecodePromptTokens}+{o.DecodeNewTokens}, 1 stream)", ours.Decode, peer.Decode);
         Row($"prefill tok/s ({o.PrefillTokens} tokens)", ours.Prefill, peer.Prefill);
-        Console.WriteLine($"{$"aggregate decode tok/s ({o.Streams} streams)",-40}{F(ours.BatchedSteady.Max()),12}{"-",12}{ours.BatchedSteady.Max() / peer.Decode.Max(),11:F2}{Spread(ours.BatchedSteady),13}   (vs peer 1-stream; {ours.BatchedSteady.Max() / ours.Decode.Max():F2}x ours)");
-        Console.WriteLine($"{$"  end to end, {o.Streams} prompts prefilled too",-40}{F(ours.Batched.Max()),12}{"-",12}{ours.Batched.Max() / peer.Decode.Max(),11:F2}{Spread(ours.Batched),13}   (vs peer 1-stream; {ours.Batched.Max() / ours.Decode.Max():F2}x ours)");
-        Console.WriteLine($"{"bandwidth bound decode tok/s",-40}{F(bound),12}{"",12}{ours.Decode.Max() / bound,11:F2}   (ours/bound; peer/bound {peer.Decode.Max() / bound:F2}; triad {bw.TriadGBs:F1} GB/s)");
+        Row($"aggregate decode tok/s ({o.Streams} streams)", ours.BatchedSteady, peer.BatchedSteady);
+        Row($"  end to end, {o.Streams} prompts prefilled too", ours.Batched, peer.Batched);
+        Console.WriteLine($"{"bandwidth bound decode tok/s",-40}{F(bound),12}{"",12}{ours.Decode.Max() / bound,11:F2}   (ours/bound; peer/bound {peer.Decode.Max() / bound:F2}; read-only {readGBs:F1} GB/s)");
         Console.WriteLine($"{"max_rel_logit_diff",-40}{rel,12:E2}   ({o.ParityTokens} positions; greedy tokens agreeing: {greedyAgree}/{greedyLen})");
         Console.WriteLine($"{"peak RSS MiB (ours, engine phase)",-40}{rss,12:F0}");
     }

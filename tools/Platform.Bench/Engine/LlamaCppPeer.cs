@@ -7,7 +7,10 @@ namespace Platform.Bench.Engine;
 
 /// <summary>
 /// llama.cpp (through LLamaSharp 0.30.0's low-level API) as the peer: greedy decode and prefill timings, and
-/// logits at every position for the parity check. Same thread count as our engine, float32 weights and KV cache.
+/// logits at every position for the parity check, and its own batched decode of several sequences. Same thread
+/// count as our engine. <c>llamaDefaults</c> leaves the KV cache type and flash attention at llama.cpp's defaults
+/// (what its users get; the timed runs); otherwise both are pinned to float32 / off so logits compare position by
+/// position (the parity run). It runs in its own process (<see cref="PeerProcess"/>).
 /// </summary>
 internal sealed class LlamaCppPeer : IDisposable
 {
@@ -17,7 +20,7 @@ internal sealed class LlamaCppPeer : IDisposable
     private readonly ModelParams _params;
     private readonly LLamaBatch _batch = new();
 
-    public LlamaCppPeer(string ggufPath, int threads, int contextTokens)
+    public LlamaCppPeer(string ggufPath, int threads, int contextTokens, bool llamaDefaults = false, int sequences = 1)
     {
         if (!_logConfigured)
         {
@@ -36,11 +39,15 @@ internal sealed class LlamaCppPeer : IDisposable
             Threads = threads,
             BatchThreads = threads,
             GpuLayerCount = 0,
-            // float32 cache like our engine; without flash attention so logits are comparable position by position.
-            TypeK = GGMLType.GGML_TYPE_F32,
-            TypeV = GGMLType.GGML_TYPE_F32,
-            FlashAttention = false,
+            SeqMax = (uint)sequences,
         };
+        if (!llamaDefaults)
+        {
+            // float32 cache like our engine; without flash attention so logits are comparable position by position.
+            _params.TypeK = GGMLType.GGML_TYPE_F32;
+            _params.TypeV = GGMLType.GGML_TYPE_F32;
+            _params.FlashAttention = false;
+        }
         _weights = LLamaWeights.LoadFromFile(_params);
         _context = new LLamaContext(_weights, _params);
         VocabSize = _weights.Vocab.Count;
@@ -76,6 +83,37 @@ internal sealed class LlamaCppPeer : IDisposable
             next = ArgMax(_context.NativeHandle.GetLogitsIth(0));
         }
         return (output, sw.Elapsed.TotalSeconds);
+    }
+
+    /// <summary>
+    /// llama.cpp's own batched decode: every prompt in one batch (sequence s = prompt s), then one llama_decode per
+    /// step carrying one new token for each sequence, greedy. Returns the aggregate decode rate once all sequences
+    /// decode (tokens after the first per sequence / time of the step loop) and end to end (prefill included).
+    /// </summary>
+    public (double SteadyTokS, double EndToEndTokS) Batched(IReadOnlyList<int[]> prompts, int newTokens)
+    {
+        _context.NativeHandle.MemoryClear(true);
+        var total = Stopwatch.StartNew();
+        _batch.Clear();
+        var lastIndex = new int[prompts.Count];
+        for (int s = 0; s < prompts.Count; s++)
+            for (int i = 0; i < prompts[s].Length; i++)
+            {
+                if (i == prompts[s].Length - 1) lastIndex[s] = _batch.TokenCount;
+                _batch.Add((LLamaToken)prompts[s][i], (LLamaPos)i, (LLamaSeqId)s, i == prompts[s].Length - 1);
+            }
+        Check(_context.NativeHandle.Decode(_batch));
+        var next = lastIndex.Select(i => ArgMax(_context.NativeHandle.GetLogitsIth(i))).ToArray();
+        var steady = Stopwatch.StartNew();
+        for (int step = 1; step < newTokens; step++)
+        {
+            _batch.Clear();
+            for (int s = 0; s < prompts.Count; s++) _batch.Add((LLamaToken)next[s], (LLamaPos)(prompts[s].Length + step - 1), (LLamaSeqId)s, true);
+            Check(_context.NativeHandle.Decode(_batch));
+            for (int s = 0; s < prompts.Count; s++) next[s] = ArgMax(_context.NativeHandle.GetLogitsIth(s));
+        }
+        double steadySeconds = steady.Elapsed.TotalSeconds, totalSeconds = total.Elapsed.TotalSeconds;
+        return (prompts.Count * (newTokens - 1) / steadySeconds, prompts.Count * newTokens / totalSeconds);
     }
 
     /// <summary>Logits [positions][vocab] for every position of <paramref name="tokens"/> (one sequence from position 0).</summary>

@@ -53,6 +53,55 @@ internal static unsafe class MemoryBandwidth
         }
     }
 
+    /// <summary>
+    /// Read-only bandwidth over a buffer of <paramref name="bytes"/> (the weights' size): what a decode step does,
+    /// every weight read once, nothing written. Best of <paramref name="repeats"/>, GB/s.
+    /// </summary>
+    public static double MeasureRead(int threads, long bytes, int repeats = 5)
+    {
+        long n = bytes / sizeof(float);
+        n -= n % (Vector<float>.Count * threads);
+        var a = (float*)NativeMemory.AlignedAlloc((nuint)(n * sizeof(float)), 64);
+        try
+        {
+            var opts = new ParallelOptions { MaxDegreeOfParallelism = threads };
+            long chunk = n / threads;
+            Parallel.For(0, threads, opts, t => new Span<float>(a + t * chunk, (int)chunk).Fill(1f));
+            double best = double.MaxValue;
+            var sums = new float[threads];
+            for (int r = 0; r < repeats; r++)
+            {
+                var sw = Stopwatch.StartNew();
+                Parallel.For(0, threads, opts, t => sums[t] = Sum(a + t * chunk, chunk));
+                best = Math.Min(best, sw.Elapsed.TotalSeconds);
+            }
+            if (sums[0] <= 0) throw new InvalidOperationException("read kernel produced a wrong result");
+            return n * (double)sizeof(float) / best / 1e9;
+        }
+        finally
+        {
+            NativeMemory.AlignedFree(a);
+        }
+    }
+
+    /// <summary>Sum with four independent vector accumulators (one chain would wait on the add latency, not memory).</summary>
+    private static float Sum(float* a, long count)
+    {
+        Vector<float> s0 = default, s1 = default, s2 = default, s3 = default;
+        int w = Vector<float>.Count;
+        long i = 0;
+        for (; i + 4 * w <= count; i += 4 * w)
+        {
+            s0 += *(Vector<float>*)(a + i);
+            s1 += *(Vector<float>*)(a + i + w);
+            s2 += *(Vector<float>*)(a + i + 2 * w);
+            s3 += *(Vector<float>*)(a + i + 3 * w);
+        }
+        float rest = 0;
+        for (; i < count; i++) rest += a[i];
+        return Vector.Sum(s0 + s1 + s2 + s3) + rest;
+    }
+
     private static void Copy(float* dst, float* src, long count)
     {
         // Spans hold at most int.MaxValue elements: walk in blocks.
