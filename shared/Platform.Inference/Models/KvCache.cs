@@ -3,25 +3,37 @@ using static TorchSharp.torch;
 namespace Platform.Inference.Models;
 
 /// <summary>
-/// Preallocated key/value cache: per layer one contiguous buffer [slots, kv_heads, max_tokens, head_dim] for keys
-/// and one for values. Steps write in place (no concatenation per step). A batch always covers a contiguous
-/// range of slots, so attention reads a strided view of the buffer with no gather copy; the scheduler keeps
-/// running sequences packed at the low slots (<see cref="MoveSlot"/>).
+/// Key/value cache: per layer one contiguous buffer [slots, kv_heads, capacity, head_dim] for keys and one for
+/// values. Steps write in place (no concatenation per step). A batch always covers a contiguous range of slots, so
+/// attention reads a strided view of the buffer with no gather copy; the scheduler keeps running sequences packed at
+/// the low slots (<see cref="MoveSlot"/>). The capacity starts at <see cref="DefaultInitialTokens"/> tokens per
+/// slot and doubles (up to <see cref="MaxTokens"/>) when a write needs more (<see cref="EnsureCapacity"/>), so
+/// memory follows the longest sequence in use instead of slots x the model's maximum context from the start
+/// (3 GB for SmolLM2-135M at 8 slots x 8,192 tokens, 69 GB for Llama-3.2-1B at 128k).
 /// </summary>
 public sealed class KvCache : IDisposable
 {
+    /// <summary>Tokens per slot allocated at construction unless the caller asks otherwise.</summary>
+    public const int DefaultInitialTokens = 256;
+
     public int Slots { get; }
+    /// <summary>The most tokens one slot may hold (the context limit).</summary>
     public int MaxTokens { get; }
+    /// <summary>Tokens per slot allocated now (the token stride of <see cref="Keys"/> and <see cref="Values"/>).</summary>
+    public int Capacity { get; private set; }
+    private readonly Device? _device;
     public int Layers { get; }
     public int KeyValueHeads { get; }
     public int HeadDim { get; }
     public Tensor[] Keys { get; }
     public Tensor[] Values { get; }
 
-    public KvCache(LlamaConfig config, int slots, int maxTokens, Device? device = null)
+    public KvCache(LlamaConfig config, int slots, int maxTokens, Device? device = null, int? initialTokens = null)
     {
         Slots = slots;
         MaxTokens = maxTokens;
+        Capacity = Math.Clamp(initialTokens ?? DefaultInitialTokens, 1, Math.Max(1, maxTokens));
+        _device = device;
         Layers = config.NumHiddenLayers;
         KeyValueHeads = config.KeyValueHeads;
         HeadDim = config.HeadDimension;
@@ -29,13 +41,40 @@ public sealed class KvCache : IDisposable
         Values = new Tensor[Layers];
         for (int i = 0; i < Layers; i++)
         {
-            Keys[i] = zeros([slots, KeyValueHeads, maxTokens, HeadDim], device: device).DetachFromDisposeScope();
-            Values[i] = zeros([slots, KeyValueHeads, maxTokens, HeadDim], device: device).DetachFromDisposeScope();
+            Keys[i] = zeros([slots, KeyValueHeads, Capacity, HeadDim], device: device).DetachFromDisposeScope();
+            Values[i] = zeros([slots, KeyValueHeads, Capacity, HeadDim], device: device).DetachFromDisposeScope();
         }
     }
 
-    /// <summary>Bytes held by the cache.</summary>
-    public long Bytes => 2L * Layers * Slots * KeyValueHeads * MaxTokens * HeadDim * sizeof(float);
+    /// <summary>Bytes held by the cache now.</summary>
+    public long Bytes => 2L * Layers * Slots * KeyValueHeads * Capacity * HeadDim * sizeof(float);
+
+    /// <summary>
+    /// Makes room for <paramref name="tokens"/> tokens per slot: the buffers are reallocated at twice the capacity
+    /// (or what is asked, at most <see cref="MaxTokens"/>) and the cached tokens copied over. Callers take
+    /// <see cref="Keys"/>/<see cref="Values"/> after this, never across it.
+    /// </summary>
+    public void EnsureCapacity(long tokens)
+    {
+        if (tokens <= Capacity) return;
+        if (tokens > MaxTokens) throw new ArgumentException($"cache write out of range (tokens {tokens} of {MaxTokens})");
+        int next = (int)Math.Min(MaxTokens, Math.Max(tokens, 2L * Capacity));
+        using var noGrad = no_grad();
+        for (int i = 0; i < Layers; i++)
+        {
+            Keys[i] = Grow(Keys[i], next);
+            Values[i] = Grow(Values[i], next);
+        }
+        Capacity = next;
+    }
+
+    private Tensor Grow(Tensor old, int capacity)
+    {
+        var grown = zeros([Slots, KeyValueHeads, capacity, HeadDim], device: _device).DetachFromDisposeScope();
+        grown.narrow(2, 0, Capacity).copy_(old);
+        old.Dispose();
+        return grown;
+    }
 
     /// <summary>Copies the first <paramref name="length"/> cached tokens of slot <paramref name="from"/> into slot <paramref name="to"/>.</summary>
     public void MoveSlot(int from, int to, int length)

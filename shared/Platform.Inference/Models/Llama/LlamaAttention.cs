@@ -130,7 +130,7 @@ public sealed partial class LlamaAttention : nn.Module
         int d = _headDim, groups = _heads / _kvHeads, width = r.QkvWidth;
         var keys = RowKernels.Floats(r.Cache.Keys[_layerIndex]);
         var values = RowKernels.Floats(r.Cache.Values[_layerIndex]);
-        long perHead = (long)r.Cache.MaxTokens * d;
+        long perHead = (long)r.Cache.Capacity * d;
         float scale = 1f / MathF.Sqrt(d);
         var qkv = r.Qkv.AsSpan(row * width, width);
         var cos = r.Cos.AsSpan(row * d, d);

@@ -91,6 +91,7 @@ public sealed partial class LlamaForCausalLM : nn.Module<Tensor, Tensor>
         int rows = cw.Starts.Length;
         if (cw.FirstSlot + rows > cw.Cache.Slots || cw.Starts.Max() + 1 > cw.Cache.MaxTokens)
             throw new ArgumentException($"cache write out of range (slots {cw.FirstSlot}+{rows} of {cw.Cache.Slots}, tokens {cw.Starts.Max() + 1} of {cw.Cache.MaxTokens})");
+        cw.Cache.EnsureCapacity(cw.Starts.Max() + 1);
 
         var r = _row ??= new RowDecode(Config);
         lock (r)

@@ -46,6 +46,7 @@ public sealed class LlamaModel : nn.Module
             keyLength = cw.KeyLength(t);
             if (cw.FirstSlot + b > cw.Cache.Slots || keyLength > cw.Cache.MaxTokens)
                 throw new ArgumentException($"cache write out of range (slots {cw.FirstSlot}+{b} of {cw.Cache.Slots}, tokens {keyLength} of {cw.Cache.MaxTokens})");
+            cw.Cache.EnsureCapacity(keyLength);
         }
         else keyLength = t;
 
