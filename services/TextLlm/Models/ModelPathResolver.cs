@@ -11,7 +11,7 @@ public static class ModelPathResolver
         if (string.IsNullOrWhiteSpace(path))
             throw new InvalidOperationException($"Model '{modelName}': Models:{modelName}:Path is not set.");
         if (System.IO.Path.IsPathRooted(path))
-            return Directory.Exists(path) ? path
+            return Exists(path) ? path
                 : throw new DirectoryNotFoundException($"Model '{modelName}': folder '{path}' (Models:{modelName}:Path) does not exist.");
 
         var candidates = new List<string> { System.IO.Path.GetFullPath(System.IO.Path.Combine(contentRoot, path)) };
@@ -19,10 +19,14 @@ public static class ModelPathResolver
             if (FindRepositoryRoot(start) is { } root)
                 candidates.Add(System.IO.Path.GetFullPath(System.IO.Path.Combine(root, path)));
         foreach (var c in candidates.Distinct())
-            if (Directory.Exists(c)) return c;
+            if (Exists(c)) return c;
         throw new DirectoryNotFoundException(
             $"Model '{modelName}': folder '{path}' (Models:{modelName}:Path) was not found; looked in {string.Join(", ", candidates.Distinct())}.");
     }
+
+    /// <summary>A model is a Hugging Face folder or a GGUF file.</summary>
+    private static bool Exists(string path) =>
+        Directory.Exists(path) || (path.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase) && File.Exists(path));
 
     public static string? FindRepositoryRoot(string start)
     {

@@ -25,6 +25,17 @@ public class ModelPathResolverTests
     }
 
     [Fact]
+    public void Resolve_GgufFile_ReturnsTheFile()
+    {
+        var root = Directory.CreateTempSubdirectory("resolver-gguf-").FullName;
+        var file = Path.Combine(root, "model.Q4_0.gguf");
+        File.WriteAllBytes(file, [0x47, 0x47, 0x55, 0x46]);
+        Assert.Equal(file, ModelPathResolver.Resolve("g", file, "/"));
+        Assert.Equal(file, ModelPathResolver.Resolve("g", "model.Q4_0.gguf", root));
+        Assert.Throws<DirectoryNotFoundException>(() => ModelPathResolver.Resolve("g", Path.Combine(root, "other.gguf"), "/"));
+    }
+
+    [Fact]
     public void Resolve_EmptyPath_ThrowsNamingTheKey()
     {
         var ex = Assert.Throws<InvalidOperationException>(() => ModelPathResolver.Resolve("m", "", "/"));

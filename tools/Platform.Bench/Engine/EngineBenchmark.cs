@@ -60,6 +60,7 @@ internal static class EngineBenchmark
             MaxWaitingRequests = o.Streams, PrefillChunkTokens = o.PrefillTokens,
         }))
         {
+            kvCacheMiB = engine.KvCacheBytes / 1048576.0;   // before any request: what the engine holds at start
             Console.WriteLine($"ours: TorchSharp {o.Threads} threads, {o.Streams} slots x {o.ContextTokens} tokens, weights {q} ({Path.GetFileName(gguf)})");
             await RunOnce(engine, corpus.Take(16).ToArray(), 8);   // warm-up
             var decodePrompt = corpus.Take(o.DecodePromptTokens).ToArray();
@@ -87,7 +88,6 @@ internal static class EngineBenchmark
             Console.WriteLine($"  batched  {Summary(ours.Batched)} tok/s aggregate over {o.Streams} streams (end to end, prefill included)");
             Console.WriteLine($"           {Summary(ours.BatchedSteady)} tok/s aggregate once all {o.Streams} streams decode");
             ourLogits = LogitParity.DecodeLogits(engine.Model.Model, parityTokens);
-            kvCacheMiB = engine.KvCacheBytes / 1048576.0;
             oursPeakRss = ProcessMemory.PeakRssMiB() ?? double.NaN;
         }
 
