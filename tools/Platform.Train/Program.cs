@@ -2,7 +2,7 @@ using Platform.Multimodal.Evaluation;
 using Platform.Multimodal.Training;
 
 // Platform.Train: trains the demo multimodal family from scratch, or evaluates a trained folder.
-//   all  --out models/demo [--quick] [--steps N] [--decoder-steps N] [--visual-steps N] [--lm-steps N] [--head-steps N] [--seed S] [--threads T]
+//   all  --out models/demo [--quick] [--stages decoder,visual,tokenizer,lm,heads] [--steps N] [--decoder-steps N] [--visual-steps N] [--lm-steps N] [--head-steps N] [--seed S] [--threads T]
 //   eval --model models/demo [--json PATH] [--samples N]
 Platform.Inference.Runtime.OpenMpEnvironment.ApplyDefaults(); // before the first torch call
 return Cli.Run(args);
@@ -13,7 +13,7 @@ internal static class Cli
     {
         if (args.Length == 0 || args[0] is "-h" or "--help")
         {
-            Console.WriteLine("usage: Platform.Train all --out DIR [--quick] [--steps N] [--decoder-steps N] [--visual-steps N] [--lm-steps N] [--head-steps N] [--seed S] [--threads T]\n" +
+            Console.WriteLine("usage: Platform.Train all --out DIR [--quick] [--stages decoder,visual,tokenizer,lm,heads] [--steps N] [--decoder-steps N] [--visual-steps N] [--lm-steps N] [--head-steps N] [--seed S] [--threads T]\n" +
                               "       Platform.Train eval --model DIR [--json PATH] [--samples N] [--threads T]");
             return args.Length == 0 ? 2 : 0;
         }
@@ -40,14 +40,22 @@ internal static class Cli
                     if (flags.TryGetValue("head-steps", out var hs)) options = options with { HeadSteps = int.Parse(hs) };
                     if (flags.TryGetValue("seed", out var seed)) options = options with { Seed = int.Parse(seed) };
                     if (flags.TryGetValue("threads", out var threads)) options = options with { Threads = int.Parse(threads) };
-                    new FamilyTrainer(options, Console.WriteLine).Run(cts.Token);
+                    // One stage alone (or a few): the others' outputs are read from the folder.
+                    var stages = flags.TryGetValue("stages", out var list) ? list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : null;
+                    new FamilyTrainer(options, Console.WriteLine).Run(cts.Token, stages);
                     return 0;
                 }
-                case "decoder":
+                case "samples":
                 {
-                    var options = new TrainOptions { OutputFolder = flags.GetValueOrDefault("out") ?? "decoder-only" };
-                    if (flags.TryGetValue("steps", out var steps)) options = options with { DecoderSteps = int.Parse(steps) };
-                    new FamilyTrainer(options, Console.WriteLine).RunDecoderOnly(cts.Token);
+                    // Prints conversations of the LM's training stream (seen pairs and phrasings), to read the grammar.
+                    int n = flags.TryGetValue("count", out var c) ? int.Parse(c) : 20;
+                    var g = new Platform.Multimodal.World.SceneGenerator(flags.TryGetValue("seed", out var sd) ? int.Parse(sd) : 1);
+                    for (int i = 0; i < n; i++)
+                    {
+                        var d = g.NextConversation();
+                        Console.WriteLine($"-- {d.Kind}");
+                        foreach (var turn in d.Turns) Console.WriteLine($"{turn.Role}: {turn.Text}");
+                    }
                     return 0;
                 }
                 case "ask":
@@ -102,7 +110,7 @@ internal static class Cli
         {
             if (!args[i].StartsWith("--", StringComparison.Ordinal)) throw new ArgumentException($"unexpected argument '{args[i]}'");
             var key = args[i][2..];
-            if (key == "quick") { flags[key] = "true"; continue; }
+            if (key is "quick" or "greedy-only") { flags[key] = "true"; continue; }
             if (i + 1 >= args.Length) throw new ArgumentException($"--{key} needs a value");
             flags[key] = args[++i];
         }

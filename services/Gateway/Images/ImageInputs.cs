@@ -13,7 +13,7 @@ namespace Gateway.Images;
 /// </summary>
 public sealed class ImageInputs(ImageGenClient imageGen)
 {
-    public const string Placeholder = "<image>";
+    public const string Placeholder = Platform.Inference.Engine.GenerationRequest.ImagePlaceholder;
 
     public async Task<(IReadOnlyList<ChatTurn>? Turns, ApiError? Error)> AttachAsync(
         ChatCompletionRequestDto dto, ValidatedChatRequest request, CancellationToken ct)

@@ -6,7 +6,7 @@ namespace Platform.Multimodal.Tests.Onnx;
 
 public sealed class DecoderOnnxExporterTests : IDisposable
 {
-    private readonly string _folder = Directory.CreateTempSubdirectory("h4-onnx-").FullName;
+    private readonly string _folder = Directory.CreateTempSubdirectory("demo-onnx-").FullName;
 
     public void Dispose() => Directory.Delete(_folder, recursive: true);
 

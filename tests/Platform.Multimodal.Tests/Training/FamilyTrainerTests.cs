@@ -13,7 +13,7 @@ public sealed class QuickModelFixture : IDisposable
 {
     public QuickModelFixture()
     {
-        Folder = Directory.CreateTempSubdirectory("h4-quick-").FullName;
+        Folder = Directory.CreateTempSubdirectory("demo-quick-").FullName;
         Log = [];
         new FamilyTrainer(TrainOptions.Quick(Folder), Log.Add).Run();
     }
@@ -94,7 +94,7 @@ public sealed class FamilyTrainerTests(QuickModelFixture model) : IClassFixture<
     [Fact]
     public void MultimodalModels_MissingFile_ThrowsNamingIt()
     {
-        var copy = Directory.CreateTempSubdirectory("h4-missing-").FullName;
+        var copy = Directory.CreateTempSubdirectory("demo-missing-").FullName;
         try
         {
             foreach (var f in Directory.GetFiles(model.Folder)) File.Copy(f, Path.Combine(copy, Path.GetFileName(f)));
