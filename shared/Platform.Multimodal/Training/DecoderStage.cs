@@ -17,6 +17,7 @@ public sealed class DecoderStage(TrainOptions options, Action<string> log)
 
     public void Train(ConditionEncoder encoder, ImageDecoder decoder, CancellationToken ct)
     {
+        TrainingSchedule.SeedStage(options, "decoder");
         var parameters = encoder.parameters().Concat(decoder.parameters());
         using var opt = optim.Adam(parameters, 1e-2);
         int slots = decoder.Config.ConditionSlots, step = 0;
@@ -28,10 +29,10 @@ public sealed class DecoderStage(TrainOptions options, Action<string> log)
             // Gaussian noise on the conditioning: the decoder later reads the mapper's estimate of it (a regressing mapper had MSE ~0.15
             // per dimension), and a decoder trained only on exact points flipped shapes and sizes under that error.
             var conditioning = encoder.forward(ConditionEncoder.Attributes(scenes, slots));
-            var (image, logits) = decoder.Forward(conditioning + 0.4 * randn_like(conditioning));
+            var (image, logits) = decoder.Forward(conditioning + randn_like(conditioning).mul(TrainingSchedule.Constant(0.4)));
             var pixelLoss = nn.functional.mse_loss(image, LmBatch.RenderImages(scenes));
             var maskLoss = nn.functional.binary_cross_entropy_with_logits(logits, Masks(scenes, slots));
-            var loss = pixelLoss * 10 + maskLoss;
+            var loss = pixelLoss.mul(TrainingSchedule.Constant(10)) + maskLoss;
             opt.zero_grad();
             loss.backward();
             opt.step();

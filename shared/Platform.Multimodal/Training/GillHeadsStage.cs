@@ -24,7 +24,7 @@ public sealed class GillHeadsStage(TrainOptions options, Action<string> log)
     /// <summary>The mapper's loss: cross entropy per attribute plus a small MSE of the resulting conditioning to the
     /// target (it weighs a wrong value by how far its embedding is from the right one in the decoder's space).</summary>
     private static Tensor MapperLoss(MultimodalHeads heads, Tensor logits, Tensor attributes, Tensor targetConditioning) =>
-        ConditionEncoder.AttributeLoss(logits, attributes) + 0.1 * nn.functional.mse_loss(heads.condition_encoder.FromLogits(logits), targetConditioning);
+        ConditionEncoder.AttributeLoss(logits, attributes) + nn.functional.mse_loss(heads.condition_encoder.FromLogits(logits), targetConditioning).mul(TrainingSchedule.Constant(0.1));
 
     /// <summary>Teacher-forced [IMG] states of conversations that end in a picture (the LM is frozen, as in GILL).</summary>
     public static (Tensor Hidden, Tensor Embeds) ImageSlotStates(LlamaForCausalLM lm, MultimodalHeads heads, IReadOnlyList<EncodedDialogue> batch)
@@ -69,6 +69,7 @@ public sealed class GillHeadsStage(TrainOptions options, Action<string> log)
 
     public void Train(LlamaForCausalLM lm, MultimodalHeads heads, DemoChat chat, CancellationToken ct)
     {
+        TrainingSchedule.SeedStage(options, "heads");
         int n = options.HeadExamples, slots = heads.Config.ConditionSlots;
         var dialogues = Dialogues(options);
         var hiddenParts = new List<Tensor>();
@@ -114,7 +115,7 @@ public sealed class GillHeadsStage(TrainOptions options, Action<string> log)
                 attributes.index_select(0, genIndex), targets.index_select(0, genIndex));
             var text = heads.retrieval.EmbedText(h);
             var image = heads.retrieval.EmbedImage(imageLatents.index_select(0, index));
-            var logits = heads.retrieval.logit_scale.exp().clamp_max(100) * text.matmul(image.t());
+            var logits = heads.retrieval.logit_scale.exp().clamp_max(TrainingSchedule.Constant(100)) * text.matmul(image.t());
             var labels = arange(batchSize);
             var retrievalLoss = (nn.functional.cross_entropy(logits, labels) + nn.functional.cross_entropy(logits.t(), labels)) / 2;
             var decisionLoss = nn.functional.cross_entropy(heads.decision.forward(h[.., 0]), isRetrieve.index_select(0, index));

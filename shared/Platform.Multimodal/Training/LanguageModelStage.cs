@@ -72,6 +72,7 @@ public sealed class LanguageModelStage(TrainOptions options, Action<string> log)
         File.WriteAllText(Path.Combine(folder, "config.json"), config.ToJson());
         File.WriteAllText(Path.Combine(folder, "generation_config.json"), new GenerationConfig { EosTokenId = eos, MaxNewTokens = 96 }.ToJson());
 
+        TrainingSchedule.SeedStage(options, "lm");
         var lm = new LlamaForCausalLM(config);
         // HF's initializer_range 0.02: with tied embeddings, N(0, 1) rows would make the first logits ~sqrt(hidden) wide.
         using (no_grad()) lm.model.embed_tokens.weight!.normal_(0, 0.02);
@@ -106,7 +107,7 @@ public sealed class LanguageModelStage(TrainOptions options, Action<string> log)
                 var hidden = output.HiddenStates!.reshape(b * t, -1).index_select(0, index).reshape(targets.Count, r, -1);
                 var slotEmbeds = embeds.reshape(b * t, -1).index_select(0, index).reshape(targets.Count, r, -1);
                 var decisionLoss = nn.functional.cross_entropy(heads.decision.forward(hidden[.., 0]), tensor(targets.Select(x => x.Retrieve ? 1L : 0L).ToArray()));
-                loss = loss + 0.5 * decisionLoss;
+                loss = loss + decisionLoss.mul(TrainingSchedule.Constant(0.5));
                 var gen = targets.Select((x, i) => (x, i)).Where(p => !p.x.Retrieve).ToList();
                 if (gen.Count > 0)
                 {
@@ -117,7 +118,7 @@ public sealed class LanguageModelStage(TrainOptions options, Action<string> log)
                     // dominated the clipped update; at 0.2 the LM loss reached 0.005 (measured together with the extra
                     // drawing requests and copy augmentation, see the README's Figures).
                     var mapLoss = ConditionEncoder.AttributeLoss(heads.mapper.forward(hidden.index_select(0, genIndex), slotEmbeds.index_select(0, genIndex)), attributes);
-                    loss = loss + options.LmMapperWeight * mapLoss;
+                    loss = loss + mapLoss.mul(TrainingSchedule.Constant(options.LmMapperWeight));
                     mapLossValue = mapLoss.item<float>();
                 }
             }

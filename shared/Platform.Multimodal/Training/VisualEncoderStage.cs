@@ -17,6 +17,7 @@ public sealed class VisualEncoderStage(TrainOptions options, Action<string> log)
 
     public void Train(MultimodalHeads heads, CancellationToken ct)
     {
+        TrainingSchedule.SeedStage(options, "visual");
         using var opt = optim.Adam(heads.visual_encoder.parameters(), 2e-3);
         int slots = heads.Config.ConditionSlots, step = 0;
         foreach (var scenes in Batches(options))
