@@ -24,15 +24,16 @@ public sealed class DecoderStage(TrainOptions options, Action<string> log)
         foreach (var scenes in Batches(options))
         {
             ct.ThrowIfCancellationRequested();
+            using var guard = TrainingSchedule.StepWithoutGc();
             using var scope = NewDisposeScope();
             TrainingSchedule.SetLr(opt, TrainingSchedule.At(1e-2, step, options.DecoderSteps));
             // Gaussian noise on the conditioning: the decoder later reads the mapper's estimate of it (a regressing mapper had MSE ~0.15
             // per dimension), and a decoder trained only on exact points flipped shapes and sizes under that error.
             var conditioning = encoder.forward(ConditionEncoder.Attributes(scenes, slots));
-            var (image, logits) = decoder.Forward(conditioning + randn_like(conditioning).mul(TrainingSchedule.Constant(0.4)));
+            var (image, logits) = decoder.Forward(conditioning + 0.4 * randn_like(conditioning));
             var pixelLoss = nn.functional.mse_loss(image, LmBatch.RenderImages(scenes));
             var maskLoss = nn.functional.binary_cross_entropy_with_logits(logits, Masks(scenes, slots));
-            var loss = pixelLoss.mul(TrainingSchedule.Constant(10)) + maskLoss;
+            var loss = pixelLoss * 10 + maskLoss;
             opt.zero_grad();
             loss.backward();
             opt.step();

@@ -24,7 +24,7 @@ public sealed class GillHeadsStage(TrainOptions options, Action<string> log)
     /// <summary>The mapper's loss: cross entropy per attribute plus a small MSE of the resulting conditioning to the
     /// target (it weighs a wrong value by how far its embedding is from the right one in the decoder's space).</summary>
     private static Tensor MapperLoss(MultimodalHeads heads, Tensor logits, Tensor attributes, Tensor targetConditioning) =>
-        ConditionEncoder.AttributeLoss(logits, attributes) + nn.functional.mse_loss(heads.condition_encoder.FromLogits(logits), targetConditioning).mul(TrainingSchedule.Constant(0.1));
+        ConditionEncoder.AttributeLoss(logits, attributes) + 0.1 * nn.functional.mse_loss(heads.condition_encoder.FromLogits(logits), targetConditioning);
 
     /// <summary>Teacher-forced [IMG] states of conversations that end in a picture (the LM is frozen, as in GILL).</summary>
     public static (Tensor Hidden, Tensor Embeds) ImageSlotStates(LlamaForCausalLM lm, MultimodalHeads heads, IReadOnlyList<EncodedDialogue> batch)
@@ -76,6 +76,7 @@ public sealed class GillHeadsStage(TrainOptions options, Action<string> log)
         var embedParts = new List<Tensor>();
         for (int i = 0; i < n; i += 64)
         {
+            using var guard = TrainingSchedule.StepWithoutGc();
             var chunk = dialogues.Skip(i).Take(64).Select(d => chat.Encode(d.Turns)).ToList();
             var (h, e) = ImageSlotStates(lm, heads, chunk);
             hiddenParts.Add(h);
@@ -103,6 +104,7 @@ public sealed class GillHeadsStage(TrainOptions options, Action<string> log)
         for (int step = 0; step < options.HeadSteps; step++)
         {
             ct.ThrowIfCancellationRequested();
+            using var guard = TrainingSchedule.StepWithoutGc();
             using var scope = NewDisposeScope();
             TrainingSchedule.SetLr(opt, TrainingSchedule.At(1e-3, step, options.HeadSteps));
             var index = tensor(Enumerable.Range(0, batchSize).Select(_ => (long)random.Next(n)).ToArray());
@@ -115,7 +117,7 @@ public sealed class GillHeadsStage(TrainOptions options, Action<string> log)
                 attributes.index_select(0, genIndex), targets.index_select(0, genIndex));
             var text = heads.retrieval.EmbedText(h);
             var image = heads.retrieval.EmbedImage(imageLatents.index_select(0, index));
-            var logits = heads.retrieval.logit_scale.exp().clamp_max(TrainingSchedule.Constant(100)) * text.matmul(image.t());
+            var logits = heads.retrieval.logit_scale.exp().clamp_max(100) * text.matmul(image.t());
             var labels = arange(batchSize);
             var retrievalLoss = (nn.functional.cross_entropy(logits, labels) + nn.functional.cross_entropy(logits.t(), labels)) / 2;
             var decisionLoss = nn.functional.cross_entropy(heads.decision.forward(h[.., 0]), isRetrieve.index_select(0, index));

@@ -85,6 +85,7 @@ public sealed class LanguageModelStage(TrainOptions options, Action<string> log)
         foreach (var batch in Batches(options, chat))
         {
             ct.ThrowIfCancellationRequested();
+            using var guard = TrainingSchedule.StepWithoutGc();
             using var scope = NewDisposeScope();
             TrainingSchedule.SetLr(opt, TrainingSchedule.At(2e-3, step, options.LmSteps));
             var (embeds, labels, _) = LmBatch.Build(batch, lm, heads);
@@ -107,7 +108,7 @@ public sealed class LanguageModelStage(TrainOptions options, Action<string> log)
                 var hidden = output.HiddenStates!.reshape(b * t, -1).index_select(0, index).reshape(targets.Count, r, -1);
                 var slotEmbeds = embeds.reshape(b * t, -1).index_select(0, index).reshape(targets.Count, r, -1);
                 var decisionLoss = nn.functional.cross_entropy(heads.decision.forward(hidden[.., 0]), tensor(targets.Select(x => x.Retrieve ? 1L : 0L).ToArray()));
-                loss = loss + decisionLoss.mul(TrainingSchedule.Constant(0.5));
+                loss = loss + 0.5 * decisionLoss;
                 var gen = targets.Select((x, i) => (x, i)).Where(p => !p.x.Retrieve).ToList();
                 if (gen.Count > 0)
                 {
@@ -118,7 +119,7 @@ public sealed class LanguageModelStage(TrainOptions options, Action<string> log)
                     // dominated the clipped update; at 0.2 the LM loss reached 0.005 (measured together with the extra
                     // drawing requests and copy augmentation, see the README's Figures).
                     var mapLoss = ConditionEncoder.AttributeLoss(heads.mapper.forward(hidden.index_select(0, genIndex), slotEmbeds.index_select(0, genIndex)), attributes);
-                    loss = loss + mapLoss.mul(TrainingSchedule.Constant(options.LmMapperWeight));
+                    loss = loss + options.LmMapperWeight * mapLoss;
                     mapLossValue = mapLoss.item<float>();
                 }
             }

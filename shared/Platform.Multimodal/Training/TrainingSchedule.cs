@@ -1,4 +1,3 @@
-using TorchSharp;
 using static TorchSharp.torch;
 
 namespace Platform.Multimodal.Training;
@@ -16,21 +15,32 @@ public static class TrainingSchedule
     }
 
     /// <summary>
-    /// Loss weights and other constant factors as Scalars that live as long as the process. An implicit conversion
-    /// (<c>loss * 10</c>) makes a Scalar that nothing references once its native handle is passed on, so the GC may
-    /// finalize (free) it while libtorch still reads it: a run crashed with "Unknown scalar type" in
-    /// <c>Tensor.mul(Scalar)</c> after ~100 decoder steps. The stages' per-step factors use these instead.
+    /// A training step without garbage collection inside it. TorchSharp's implicit Scalars (<c>loss * 10</c>, the
+    /// alpha of every <c>a + b</c>) are unreferenced once their native handle is passed on, so a collection during
+    /// the native call may finalize (free) one while libtorch reads it: runs crashed with "Unknown scalar type" in
+    /// <c>Tensor.mul(Scalar)</c> and a failed check in <c>Scalar::toFloat</c> from <c>Tensor.add</c> after 100-300
+    /// decoder steps, once the 64x64 batches' large-object allocations made collections frequent. Collecting only
+    /// between steps (this region reserves room for a step's allocations) closes that window; a step that outgrows
+    /// it ends the region early and is no worse off than before.
     /// </summary>
-    public static Scalar Constant(double value)
+    public static IDisposable StepWithoutGc(long bytes = 200L * 1024 * 1024) => new NoGcRegion(bytes);
+
+    private sealed class NoGcRegion : IDisposable
     {
-        lock (Constants)
+        private readonly bool _started;
+
+        public NoGcRegion(long bytes)
         {
-            if (!Constants.TryGetValue(value, out var scalar)) Constants[value] = scalar = value.ToScalar();
-            return scalar;
+            try { _started = System.Runtime.GCSettings.LatencyMode != System.Runtime.GCLatencyMode.NoGCRegion && GC.TryStartNoGCRegion(bytes); }
+            catch (ArgumentOutOfRangeException) { _started = false; }
+            catch (InvalidOperationException) { _started = false; }
+        }
+
+        public void Dispose()
+        {
+            if (_started && System.Runtime.GCSettings.LatencyMode == System.Runtime.GCLatencyMode.NoGCRegion) GC.EndNoGCRegion();
         }
     }
-
-    private static readonly Dictionary<double, Scalar> Constants = [];
 
     /// <summary>Seeds torch at the start of a stage, so a stage trained alone starts from the same state as in a full run.</summary>
     public static void SeedStage(TrainOptions options, string stage) => manual_seed(options.Seed + 100 * (FamilyTrainer.Stages.ToList().IndexOf(stage) + 1));

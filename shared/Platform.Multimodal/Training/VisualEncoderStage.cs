@@ -23,6 +23,7 @@ public sealed class VisualEncoderStage(TrainOptions options, Action<string> log)
         foreach (var scenes in Batches(options))
         {
             ct.ThrowIfCancellationRequested();
+            using var guard = TrainingSchedule.StepWithoutGc();
             using var scope = NewDisposeScope();
             TrainingSchedule.SetLr(opt, TrainingSchedule.At(2e-3, step, options.VisualSteps));
             var loss = ConditionEncoder.AttributeLoss(heads.visual_encoder.forward(LmBatch.RenderImages(scenes)), ConditionEncoder.Attributes(scenes, slots));
