@@ -96,6 +96,13 @@ public sealed class FamilyTrainer(TrainOptions options, Action<string> log)
                 throw new FileNotFoundException($"{Path.Combine(folder, file)}: an earlier stage's output is missing (train that stage first)", file);
     }
 
+    // The stage checks and helpers live on the stage classes; these keep earlier callers compiling.
+    public static WorldDialogue CopyAugment(WorldDialogue dialogue, Random random, double probability) => LanguageModelStage.CopyAugment(dialogue, random, probability);
+    public static double DecoderExactRate(ConditionEncoder encoder, ImageDecoder decoder, WorldSplit split, int count = 200) => DecoderStage.DecoderExactRate(encoder, decoder, split, count);
+    public static (double Exact, double[] PerAttribute) VisualAccuracy(VisualEncoder encoder, WorldSplit split, int count = 300) => VisualEncoderStage.VisualAccuracy(encoder, split, count);
+    public static (double Exact, double[] PerAttribute) MapperAccuracy(LlamaForCausalLM lm, MultimodalHeads heads, DemoChat chat, WorldSplit split, int count = 256) => GillHeadsStage.MapperAccuracy(lm, heads, chat, split, count);
+    public static (Tensor Hidden, Tensor Embeds) ImageSlotStates(LlamaForCausalLM lm, MultimodalHeads heads, IReadOnlyList<EncodedDialogue> batch) => GillHeadsStage.ImageSlotStates(lm, heads, batch);
+
     /// <summary>Trains only the decoder and its condition encoder and writes decoder.safetensors/.onnx (for experiments).</summary>
     public void RunDecoderOnly(CancellationToken cancellationToken = default) => Run(cancellationToken, ["decoder"]);
 
