@@ -76,7 +76,7 @@ public sealed class FamilyTrainerTests(QuickModelFixture model) : IClassFixture<
         var slot = new Platform.Inference.Engine.ImageSlot(r, h, Enumerable.Range(0, r * h).Select(_ => (float)random.NextDouble()).ToArray(), new float[r * h]);
         var generated = models.ProduceImage(slot, ImageDecision.Generate);
         Assert.Null(generated.GalleryIndex);
-        Assert.Equal(32, ImageCodec.DecodeRgb(generated.Png).Width);
+        Assert.Equal(WorldSpec.ImageSize, ImageCodec.DecodeRgb(generated.Png).Width);
         var retrieved = models.ProduceImage(slot, ImageDecision.Retrieve);
         Assert.InRange(retrieved.GalleryIndex!.Value, 0, models.GallerySize - 1);
         Assert.Equal(SceneRenderer.Render(Gallery.Scenes()[retrieved.GalleryIndex.Value]), retrieved.Rgb);
