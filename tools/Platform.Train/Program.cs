@@ -42,6 +42,7 @@ internal static class Cli
                     if (flags.TryGetValue("head-steps", out var hs)) options = options with { HeadSteps = int.Parse(hs) };
                     if (flags.TryGetValue("seed", out var seed)) options = options with { Seed = int.Parse(seed) };
                     if (flags.TryGetValue("threads", out var threads)) options = options with { Threads = int.Parse(threads) };
+                    if (flags.ContainsKey("noise-without-colours")) options = options with { ColourNoiseWithoutColours = true };
                     // One stage alone (or a few): the others' outputs are read from the folder.
                     var stages = flags.TryGetValue("stages", out var list) ? list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : null;
                     new FamilyTrainer(options, Console.WriteLine).Run(cts.Token, stages);
@@ -97,7 +98,7 @@ internal static class Cli
         {
             if (!args[i].StartsWith("--", StringComparison.Ordinal)) throw new ArgumentException($"unexpected argument '{args[i]}'");
             var key = args[i][2..];
-            if (key is "quick" or "greedy-only") { flags[key] = "true"; continue; }
+            if (key is "quick" or "noise-without-colours") { flags[key] = "true"; continue; }
             if (i + 1 >= args.Length) throw new ArgumentException($"--{key} needs a value");
             flags[key] = args[++i];
         }

@@ -45,7 +45,17 @@ public sealed class FamilyTrainer(TrainOptions options, Action<string> log)
         if (!run.Contains("decoder")) Require(folder, ModelFiles.Heads, ModelFiles.DecoderWeights);
         if (File.Exists(headsPath) && !run.Contains("decoder"))
         {
-            heads.load_safetensors(headsPath, strict: true);
+            // The modules of the stages that run keep the full run's initialisation (same seed, same order of
+            // construction); only the skipped stages' modules come from the folder, so "--stages lm,heads" on a
+            // folder with the earlier stages' outputs trains as the full run does. A later stage skipped while an
+            // earlier one runs keeps the folder's weights of it.
+            using var saved = new MultimodalHeads(config);
+            saved.load_safetensors(headsPath, strict: true);
+            void Take(nn.Module target, nn.Module source) => target.load_state_dict(source.state_dict());
+            Take(heads.condition_encoder, saved.condition_encoder);
+            if (!run.Contains("visual")) Take(heads.visual_encoder, saved.visual_encoder);
+            if (!run.Contains("lm")) { Take(heads.visual_projection, saved.visual_projection); Take(heads.mapper, saved.mapper); Take(heads.decision, saved.decision); }
+            if (!run.Contains("heads")) Take(heads.retrieval, saved.retrieval);
             decoder.load_safetensors(Path.Combine(folder, ModelFiles.DecoderWeights), strict: true);
         }
         File.WriteAllText(configPath, config.ToJson());

@@ -38,20 +38,27 @@ public sealed class LanguageModelStage(TrainOptions options, Action<string> log)
             // it the LM's [IMG] states) a denser signal.
             var dialogues = Enumerable.Range(0, options.LmBatch).Select(_ => generator.NextConversation())
                 .Concat(Enumerable.Range(0, options.LmExtraInstructions).Select(i => i % 2 == 0 ? generator.Instruction() : generator.Request()));
-            yield return dialogues.Select(d => WithColourNoise(chat.Encode(CopyAugment(d, noise, options.CopyAugmentation).Turns), chat, noise, options.ColourNoise)).ToList();
+            yield return dialogues.Select(d => WithColourNoise(chat.Encode(CopyAugment(d, noise, options.CopyAugmentation).Turns), chat, noise, options.ColourNoise,
+                options.ColourNoiseWithoutColours)).ToList();
         }
     }
 
     /// <summary>The dialogue with input colour words before shape words of assistant turns swapped at probability
     /// <paramref name="probability"/> for a colour that forms a seen pair with that shape.</summary>
-    public static EncodedDialogue WithColourNoise(EncodedDialogue d, DemoChat chat, Random random, double probability)
+    public static EncodedDialogue WithColourNoise(EncodedDialogue d, DemoChat chat, Random random, double probability, bool withoutColours = false)
     {
         var inputs = (int[])d.Ids.Clone();
+        var words = withoutColours ? CopyWords.Select(w => chat.Tokenizer.Encode(" " + w)).Where(ids => ids.Count == 1).Select(ids => ids[0]).ToArray() : [];
         for (int j = 0; j + 1 < inputs.Length; j++)
         {
             if (!d.Loss[j]) continue;
             int colour = Array.IndexOf(chat.ColourIds, d.Ids[j]), shape = Array.IndexOf(chat.ShapeIds, d.Ids[j + 1]);
             if (colour < 0 || shape < 0 || random.NextDouble() >= probability) continue;
+            if (words.Length > 0)
+            {
+                inputs[j] = words[random.Next(words.Length)];
+                continue;
+            }
             var allowed = Enumerable.Range(0, Palette.Count).Where(c => !WorldSpec.IsHeldOut(c, (Shape)shape)).ToArray();
             inputs[j] = chat.ColourIds[allowed[random.Next(allowed.Length)]];
         }

@@ -20,6 +20,9 @@ public sealed record TrainOptions
     /// <summary>Probability that an input colour word before a shape word of an answer is read as another colour that
     /// forms a seen pair with the shape (<see cref="LanguageModelStage.WithColourNoise"/>).</summary>
     [Range(0.0, 1.0)] public double ColourNoise { get; init; } = 0.5;
+    /// <summary>Colour noise reads the colour word as a world word that is no colour (as copy augmentation's words)
+    /// instead of another colour: the [IMG] states then learn the shape from the shape word whatever stands before it.</summary>
+    public bool ColourNoiseWithoutColours { get; init; }
     /// <summary>Drawing requests added to each LM batch (besides <see cref="LmBatch"/> conversations of the mixed stream).</summary>
     [Range(0, 4096)] public int LmExtraInstructions { get; init; } = 8;
     /// <summary>Weight of the mapper's attribute cross entropy in the LM stage (it also trains the LM's [IMG] states).</summary>

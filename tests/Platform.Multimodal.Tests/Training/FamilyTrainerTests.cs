@@ -123,4 +123,22 @@ public sealed class FamilyTrainerTests(QuickModelFixture model) : IClassFixture<
         var ours = chat.Encode([new WorldTurn("user", "<image> describe the image.", [new SceneGenerator(4).NextScene()])], addGenerationPrompt: true);
         Assert.Equal(ours.Ids.Length, updates[^1].PromptTokens);
     }
+
+    [Fact]
+    public void Run_LaterStagesAlone_TrainAsInTheFullRun()
+    {
+        var copy = Directory.CreateTempSubdirectory("demo-stages-").FullName;
+        try
+        {
+            foreach (var file in Directory.GetFiles(model.Folder)) File.Copy(file, Path.Combine(copy, Path.GetFileName(file)));
+            var log = new List<string>();
+            new FamilyTrainer(TrainOptions.Quick(copy), log.Add).Run(stages: ["tokenizer", "lm", "heads"]);
+            static IEnumerable<string> Steps(IEnumerable<string> lines) =>
+                lines.Where(l => l.Contains("lm step") || l.Contains("gill heads step")).Select(l => l[(l.IndexOf(']') + 1)..]);
+            Assert.NotEmpty(Steps(log));
+            Assert.Equal(Steps(model.Log), Steps(log));
+            Assert.DoesNotContain(log, l => l.Contains("decoder step") || l.Contains("visual encoder step"));
+        }
+        finally { Directory.Delete(copy, recursive: true); }
+    }
 }
