@@ -1,9 +1,10 @@
-using Platform.Multimodal.Evaluation;
 using Platform.Multimodal.Training;
+using Platform.Train.Evaluation;
 
 // Platform.Train: trains the demo multimodal family from scratch, or evaluates a trained folder.
-//   all  --out models/demo [--quick] [--steps N] [--decoder-steps N] [--visual-steps N] [--lm-steps N] [--head-steps N] [--seed S] [--threads T]
-//   eval --model models/demo [--json PATH] [--samples N]
+//   all  --out models/demo [--quick] [--stages decoder,visual,tokenizer,lm,heads] [--steps N] [--decoder-steps N] [--visual-steps N] [--lm-steps N] [--head-steps N] [--seed S] [--threads T]
+//   eval --model models/demo [--quick] [--json PATH] [--samples N] [--concurrency C]
+//   samples [--count N] [--seed S]   (conversations of the training stream)
 Platform.Inference.Runtime.OpenMpEnvironment.ApplyDefaults(); // before the first torch call
 return Cli.Run(args);
 
@@ -13,8 +14,9 @@ internal static class Cli
     {
         if (args.Length == 0 || args[0] is "-h" or "--help")
         {
-            Console.WriteLine("usage: Platform.Train all --out DIR [--quick] [--steps N] [--decoder-steps N] [--visual-steps N] [--lm-steps N] [--head-steps N] [--seed S] [--threads T]\n" +
-                              "       Platform.Train eval --model DIR [--json PATH] [--samples N] [--threads T]");
+            Console.WriteLine("usage: Platform.Train all --out DIR [--quick] [--stages decoder,visual,tokenizer,lm,heads] [--steps N] [--decoder-steps N] [--visual-steps N] [--lm-steps N] [--head-steps N] [--seed S] [--threads T]\n" +
+                              "       Platform.Train eval --model DIR [--quick] [--json PATH] [--samples N] [--concurrency C] [--threads T]\n" +
+                              "       Platform.Train samples [--count N] [--seed S]");
             return args.Length == 0 ? 2 : 0;
         }
         var flags = Parse(args.Skip(1).ToArray());
@@ -40,46 +42,40 @@ internal static class Cli
                     if (flags.TryGetValue("head-steps", out var hs)) options = options with { HeadSteps = int.Parse(hs) };
                     if (flags.TryGetValue("seed", out var seed)) options = options with { Seed = int.Parse(seed) };
                     if (flags.TryGetValue("threads", out var threads)) options = options with { Threads = int.Parse(threads) };
-                    new FamilyTrainer(options, Console.WriteLine).Run(cts.Token);
+                    if (flags.ContainsKey("noise-without-colours")) options = options with { ColourNoiseWithoutColours = true };
+                    // One stage alone (or a few): the others' outputs are read from the folder.
+                    var stages = flags.TryGetValue("stages", out var list) ? list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : null;
+                    new FamilyTrainer(options, Console.WriteLine).Run(cts.Token, stages);
                     return 0;
                 }
-                case "decoder":
+                case "samples":
                 {
-                    var options = new TrainOptions { OutputFolder = flags.GetValueOrDefault("out") ?? "decoder-only" };
-                    if (flags.TryGetValue("steps", out var steps)) options = options with { DecoderSteps = int.Parse(steps) };
-                    new FamilyTrainer(options, Console.WriteLine).RunDecoderOnly(cts.Token);
-                    return 0;
-                }
-                case "ask":
-                {
-                    // Prints the model's greedy answers to a few held-out prompts (a quick look, not a metric).
-                    var model = flags.GetValueOrDefault("model") ?? "models/demo";
-                    TorchSharp.torch.set_num_threads(1);
-                    using var loaded = Platform.Inference.Loading.ModelLoader.Load(model);
-                    using var models = Platform.Multimodal.Serving.MultimodalModels.Load(model);
-                    var decoder = new GreedyDecoder(loaded.Model, models.Heads, new DemoChat(loaded.Tokenizer, models.Config.VisualTokens));
-                    var g = new Platform.Multimodal.World.SceneGenerator(5);
-                    for (int i = 0; i < 6; i++)
+                    // Prints conversations of the LM's training stream (seen pairs and phrasings), to read the grammar.
+                    int n = flags.TryGetValue("count", out var c) ? int.Parse(c) : 20;
+                    var g = new Platform.Multimodal.World.SceneGenerator(flags.TryGetValue("seed", out var sd) ? int.Parse(sd) : 1);
+                    for (int i = 0; i < n; i++)
                     {
-                        var scene = g.NextScene(Platform.Multimodal.World.WorldSplit.HeldOut, objectCount: 1);
-                        var cap = decoder.Answer([new Platform.Multimodal.World.WorldTurn("user", "<image> describe the image.", [scene])]);
-                        var draw = decoder.Answer([new Platform.Multimodal.World.WorldTurn("user", $"draw {scene.Caption()}.", [])]);
-                        Console.WriteLine($"{scene.Caption()} | caption: {cap.Text} | draw: {draw.Text}");
+                        var d = g.NextConversation();
+                        Console.WriteLine($"-- {d.Kind}");
+                        foreach (var turn in d.Turns) Console.WriteLine($"{turn.Role}: {turn.Text}");
                     }
                     return 0;
                 }
                 case "eval":
                 {
+                    // Through the gateway (all-in-one, in this process) at temperature 1 (the API default) and greedy.
                     var model = flags.GetValueOrDefault("model") ?? "models/demo";
-                    int samples = flags.TryGetValue("samples", out var s) ? int.Parse(s) : 200;
-                    int threads = flags.TryGetValue("threads", out var t) ? int.Parse(t) : 1;
-                    var report = new FamilyEvaluator(model, samples, threads, Console.WriteLine).Run(cts.Token);
-                    Console.WriteLine(report.ToMarkdown());
-                    if (flags.TryGetValue("json", out var json)) File.WriteAllText(json, report.ToJson());
+                    int samples = flags.ContainsKey("quick") ? 2 : flags.TryGetValue("samples", out var s) ? int.Parse(s) : 40;
+                    int concurrency = flags.TryGetValue("concurrency", out var cc) ? int.Parse(cc) : 8;
+                    if (flags.TryGetValue("threads", out var t)) TorchSharp.torch.set_num_threads(int.Parse(t));
+                    var report = new ServedEvaluator(model, samples, concurrency, Console.WriteLine).RunAsync(cts.Token).GetAwaiter().GetResult();
+                    Console.WriteLine(ReportMarkdown.Render(report));
+                    if (flags.TryGetValue("json", out var json))
+                        File.WriteAllText(json, report.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
                     return 0;
                 }
                 default:
-                    Console.Error.WriteLine($"unknown command '{args[0]}' (use all or eval)");
+                    Console.Error.WriteLine($"unknown command '{args[0]}' (use all, eval or samples)");
                     return 2;
             }
         }
@@ -102,7 +98,7 @@ internal static class Cli
         {
             if (!args[i].StartsWith("--", StringComparison.Ordinal)) throw new ArgumentException($"unexpected argument '{args[i]}'");
             var key = args[i][2..];
-            if (key == "quick") { flags[key] = "true"; continue; }
+            if (key is "quick" or "noise-without-colours") { flags[key] = "true"; continue; }
             if (i + 1 >= args.Length) throw new ArgumentException($"--{key} needs a value");
             flags[key] = args[++i];
         }

@@ -48,7 +48,8 @@ public static class ChatCompletionsEndpoint
         var imageInputs = http.RequestServices.GetRequiredService<ImageInputs>();
         var imageResults = http.RequestServices.GetRequiredService<ImageResults>();
         var messages = r.Messages;
-        if (r.Images.Count > 0)
+        // Uploaded images, and earlier pictures a plain client sends back as markdown links to /v1/images (ImageInputs).
+        if (r.Images.Count > 0 || (model.Model.AcceptsImages && imageInputs.HasStoredLinks(r.Messages)))
         {
             try
             {
@@ -160,7 +161,7 @@ public static class ChatCompletionsEndpoint
                 {
                     var image = await images.ProduceAsync(r.Model, chunk.Image, null, baseUrl, ct);
                     await WriteEventAsync(response, Chunk(index, new DeltaDto(Content: image.Markdown,
-                        Parts: [OutputPartDto.ForImage(image.Url)]), null), ct);
+                        Parts: [OutputPartDto.ForImage(image.Url, image.Produced.Decision)]), null), ct);
                 }
                 if (chunk.FinishReason is not null)
                     await WriteEventAsync(response, Chunk(index, new DeltaDto(), chunk.FinishReason), ct);

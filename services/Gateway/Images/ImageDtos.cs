@@ -3,11 +3,13 @@ using Gateway.OpenAi;
 namespace Gateway.Images;
 
 /// <summary>One part of an interleaved answer (choices[].message.parts, delta.parts): {"type":"text","text":...} or
-/// {"type":"image_url","image_url":{"url":...}}, the same shape as OpenAI's input content parts.</summary>
-public sealed record OutputPartDto(string Type, string? Text = null, ImageUrlDto? ImageUrl = null)
+/// {"type":"image_url","image_url":{"url":...},"source":"generate"|"retrieve"}, the shape of OpenAI's input content parts
+/// (plus how the picture was made).</summary>
+public sealed record OutputPartDto(string Type, string? Text = null, ImageUrlDto? ImageUrl = null, string? Source = null)
 {
     public static OutputPartDto ForText(string text) => new("text", text);
-    public static OutputPartDto ForImage(string url) => new("image_url", ImageUrl: new ImageUrlDto { Url = url });
+    /// <param name="source">How the picture was made: "generate" (decoded from the model's [IMG] states) or "retrieve" (a gallery image).</param>
+    public static OutputPartDto ForImage(string url, string? source = null) => new("image_url", ImageUrl: new ImageUrlDto { Url = url }, Source: source);
 }
 
 /// <summary>The body of POST /v1/images/generations (OpenAI images API; quality, style and user are accepted and ignored).</summary>

@@ -23,7 +23,7 @@ public sealed class ImageServingOptions
     public string DefaultModel { get; set; } = "demo";
 
     /// <summary>The one size the image models make ("WxH"); other sizes get 400.</summary>
-    [RegularExpression("^[0-9]+x[0-9]+$")] public string GenerationSize { get; set; } = "32x32";
+    [RegularExpression("^[0-9]+x[0-9]+$")] public string GenerationSize { get; set; } = "64x64";
 
     /// <summary>Largest "n" of POST /v1/images/generations.</summary>
     [Range(1, 64)] public int MaxImagesPerGeneration { get; set; } = 4;

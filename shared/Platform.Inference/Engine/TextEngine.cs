@@ -364,8 +364,9 @@ public sealed class TextEngine : ITextEngine
 
     /// <summary>
     /// GILL (Koh et al. 2023): after [IMG0] is sampled, [IMG1..IMG(r-1)] are appended in one forward and the r
-    /// positions' last-layer hidden states (hidden_states[-1], before the final norm) plus their input
-    /// embeddings are reported for the image mapper.
+    /// positions' last decoder layer outputs, taken before the final RMSNorm (HF's hidden_states[-1] is taken after
+    /// it; the mapper is trained on the pre-norm states, <see cref="Models.Llama.LlamaInputs.HiddenStatePositions"/>),
+    /// plus their input embeddings are reported for the image mapper.
     /// </summary>
     private void AppendImageSlots(Sequence seq)
     {

@@ -7,8 +7,10 @@ namespace Platform.Multimodal.Models;
 /// <summary>
 /// The decoder's "text encoder": turns a scene's objects into the conditioning [B, slots, dim] the image decoder
 /// is trained on, as Stable Diffusion's CLIP text encoder does for GILL. Each slot is the sum of learned
-/// embeddings of the object's attributes; a missing object uses each table's last ("none") row. The GILL mapper
-/// later learns to regress these targets from the language model's [IMG] states (GILL eq. 3, an MSE loss).
+/// embeddings of the object's attributes; a missing object uses each table's last ("none") row. GILL's mapper
+/// regresses the text encoder's output with an MSE loss (its eq. 3); here the mapper classifies each attribute from
+/// the language model's [IMG] states (cross entropy, <see cref="AttributeLoss"/>, plus a small conditioning MSE in
+/// the GILL-heads stage) and <see cref="FromLogits"/> turns its distributions into conditioning through these tables.
 /// </summary>
 public sealed class ConditionEncoder : nn.Module<Tensor, Tensor>
 {

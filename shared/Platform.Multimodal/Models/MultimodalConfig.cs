@@ -12,7 +12,7 @@ namespace Platform.Multimodal.Models;
 /// </summary>
 public sealed record MultimodalConfig
 {
-    [JsonPropertyName("image_size")][Range(8, 256)] public int ImageSize { get; init; } = 32;
+    [JsonPropertyName("image_size")][Range(8, 256)] public int ImageSize { get; init; } = World.WorldSpec.ImageSize;
     [JsonPropertyName("condition_slots")][Range(1, 16)] public int ConditionSlots { get; init; } = 2;
     [JsonPropertyName("condition_dim")][Range(4, 1024)] public int ConditionDim { get; init; } = 64;
     /// <summary>Visual tokens spliced into the prompt per input image: one per attribute (size, colour, shape, position) per object slot.</summary>

@@ -22,9 +22,10 @@ public sealed class VisualEncoder : nn.Module<Tensor, Tensor>
     /// <summary>Foreground threshold on the brightest channel: the background's is 32/255, every palette colour's
     /// at least 180/255; the steep sigmoid gives ~1 on objects and ~0 on the background for any colour.</summary>
     public const float ForegroundThreshold = 0.4f, ForegroundSharpness = 20f;
-    /// <summary>Width of the spatial weight around a cell centre, in pixels: cells are 8 px apart and two objects are
-    /// never in adjacent cells, so at 16 px the other object's weight is ~1e-6 while a large object's own edge (6 px
-    /// from its centre, +-1 px jitter) keeps ~0.1.</summary>
+    /// <summary>Width of the spatial weight around a cell centre, in pixels of a 32 px image (scaled with the image):
+    /// cells are a quarter of the image apart and two objects are never in adjacent cells, so at half the image the
+    /// other object's weight is ~1e-6 while a large object's own edge (3/16 of the image from its centre, plus jitter)
+    /// keeps ~0.1.</summary>
     public const float CellSigma = 3f;
     public const int FormWidth = 15, ColourFeatures = 16; // form: shape 4 + size 3 + row 4 + column 4
     public readonly Conv2d conv1, conv2, conv3, conv4, colour_pixel1, colour_pixel2;
@@ -48,12 +49,13 @@ public sealed class VisualEncoder : nn.Module<Tensor, Tensor>
         // + 1 input: the slot's "no object" probability (an empty slot's colour is "none").
         colour_fc1 = nn.Linear(ColourFeatures + 1, 64);
         colour_fc2 = nn.Linear(64, ConditionEncoder.GroupSizes[0]);
-        // [3 cells, size pixels] Gaussians around the cell centres (scaled from the 32 px world's 8/16/24).
+        // [3 cells, size pixels] Gaussians around the cell centres (the world's cell centres scaled to this image size).
         _cellWeights = new float[3 * size];
         for (int c = 0; c < 3; c++)
         {
             float centre = World.WorldSpec.CellCentres[c] * size / (float)World.WorldSpec.ImageSize;
-            for (int x = 0; x < size; x++) _cellWeights[c * size + x] = MathF.Exp(-(x - centre) * (x - centre) / (2 * CellSigma * CellSigma));
+            float sigma = CellSigma * size / 32f;
+            for (int x = 0; x < size; x++) _cellWeights[c * size + x] = MathF.Exp(-(x - centre) * (x - centre) / (2 * sigma * sigma));
         }
         RegisterComponents();
     }

@@ -9,7 +9,7 @@ namespace Platform.Multimodal.Onnx;
 /// <summary>
 /// Writes <see cref="ImageDecoder"/> as an ONNX graph built node by node with OnnxSharp's protobuf classes
 /// (TorchSharp has no ONNX exporter). Opset 13; input "conditioning" [batch, slots, dim], output "image"
-/// [batch, 3, 32, 32]. Every node mirrors one line of <see cref="ImageDecoder.Forward"/>; the parity test compares
+/// [batch, 3, S, S]. Every node mirrors one line of <see cref="ImageDecoder.Forward"/>; the parity test compares
 /// the two on the same inputs.
 /// </summary>
 public static class DecoderOnnxExporter
@@ -60,7 +60,7 @@ public static class DecoderOnnxExporter
         var flat = Node("Reshape", [InputName, Int64s("flat_shape", -1, config.ConditionDim)]);
         var h = Node("Relu", [Gemm(flat, decoder.mask_fc1, "mask_fc1")]);
         h = Node("Relu", [Gemm(h, decoder.mask_fc2, "mask_fc2")]);
-        h = Node("Reshape", [h, Int64s("base_shape", -1, ImageDecoder.BaseChannels, ImageDecoder.BaseSize, ImageDecoder.BaseSize)]);
+        h = Node("Reshape", [h, Int64s("base_shape", -1, ImageDecoder.BaseChannels, ImageDecoder.BaseSize(config), ImageDecoder.BaseSize(config))]);
         var logits = ConvT(h, decoder.mask_up, "mask_up");
         var alpha = Node("Reshape", [Node("Sigmoid", [logits]), Int64s("alpha_shape", -1, q, 1, size, size)]);
         var colour = Node("Reshape", [Node("Sigmoid", [Gemm(flat, decoder.colour_fc, "colour_fc")]), Int64s("colour_shape", -1, q, 3, 1, 1)]);

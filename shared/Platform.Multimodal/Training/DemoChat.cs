@@ -6,13 +6,18 @@ namespace Platform.Multimodal.Training;
 /// <summary>A conversation as token ids in the "demo" chat layout (ChatML: &lt;|im_start|&gt;role\ncontent&lt;|im_end|&gt;\n).
 /// Visual-token positions hold -1 and are filled by the projection of the image at <see cref="ImageStarts"/>.</summary>
 public sealed record EncodedDialogue(int[] Ids, bool[] Loss, IReadOnlyList<Scene> Images, IReadOnlyList<int> ImageStarts, IReadOnlyList<int> ImgTokenStarts,
-    IReadOnlyList<(Scene Scene, bool Retrieve)> ImgTargets);
+    IReadOnlyList<(Scene Scene, bool Retrieve)> ImgTargets)
+{
+    /// <summary>The ids the LM reads, where a training stream changed them (colour noise); null: <see cref="Ids"/>.
+    /// <see cref="Ids"/> always holds the targets.</summary>
+    public int[]? Inputs { get; init; }
+}
 
 /// <summary>
 /// Tokenises conversations piece by piece exactly as the engine does for a rendered prompt: the text is split at
 /// "&lt;image&gt;" and each text piece is encoded on its own (special tokens such as &lt;|im_end|&gt; and [IMG0] are
 /// pre-tokenisation boundaries, so piecewise encoding equals encoding the whole rendered string). The loss covers
-/// assistant content and its &lt;|im_end|&gt;.
+/// assistant content and its &lt;|im_end|&gt; (not of history turns marked <see cref="WorldTurn.Train"/> false).
 /// </summary>
 public sealed class DemoChat(TextTokenizer tokenizer, int visualTokens)
 {
@@ -40,14 +45,15 @@ public sealed class DemoChat(TextTokenizer tokenizer, int visualTokens)
         var imgStarts = new List<int>();
         var imgTargets = new List<(Scene, bool)>();
         WorldTurn? current = null;
+        int run = 0;
         void Add(string text, bool train)
         {
             foreach (var id in tokenizer.Encode(text))
             {
-                if (id == Img0 && current?.OutputScene is { } output)
+                if (id == Img0 && current is not null && run < current.Outputs.Count)
                 {
                     imgStarts.Add(ids.Count);
-                    imgTargets.Add((output, current.Retrieve));
+                    imgTargets.Add((current.Outputs[run++], current.Retrieve));
                 }
                 ids.Add(id);
                 loss.Add(train);
@@ -55,8 +61,9 @@ public sealed class DemoChat(TextTokenizer tokenizer, int visualTokens)
         }
         foreach (var turn in turns)
         {
-            bool assistant = turn.Role == "assistant";
+            bool assistant = turn.Role == "assistant" && turn.Train;
             current = turn;
+            run = 0;
             Add($"<|im_start|>{turn.Role}\n", false);
             var pieces = turn.Text.Split(WorldText.ImagePlaceholder);
             if (pieces.Length - 1 != turn.InputImages.Count)

@@ -18,13 +18,10 @@ public static class LmBatch
         return tensor(data, [scenes.Count, 3, s, s]);
     }
 
-    /// <summary>Returns embeddings [B, T, H], labels [B, T] (-100 where no loss) and ids [B, T] (pad 0).</summary>
-    /// <param name="colourNoise">Training only: with this probability the input colour word in front of a shape word
-    /// of an assistant turn is swapped for a random colour (labels unchanged). Without it the LM learns that "red" is
-    /// never followed by "triangle" (a held-out pair) and names the wrong shape for held-out pictures; with it the
-    /// shape must come from the visual tokens or the prompt.</param>
-    public static (Tensor Embeds, Tensor Labels, Tensor Ids) Build(IReadOnlyList<EncodedDialogue> batch, LlamaForCausalLM lm,
-        MultimodalHeads heads, DemoChat? chat = null, Random? random = null, double colourNoise = 0)
+    /// <summary>Returns embeddings [B, T, H] of each dialogue's <see cref="EncodedDialogue.Inputs"/> (its ids unless
+    /// the training stream changed what the LM reads), labels [B, T] from its ids (-100 where no loss) and the
+    /// input ids [B, T] (pad 0).</summary>
+    public static (Tensor Embeds, Tensor Labels, Tensor Ids) Build(IReadOnlyList<EncodedDialogue> batch, LlamaForCausalLM lm, MultimodalHeads heads)
     {
         int b = batch.Count, t = batch.Max(d => d.Ids.Length);
         long h = lm.Config.HiddenSize;
@@ -36,13 +33,11 @@ public static class LmBatch
         for (int i = 0; i < b; i++)
         {
             var d = batch[i];
+            var inputs = d.Inputs ?? d.Ids;
             for (int j = 0; j < d.Ids.Length; j++)
             {
-                ids[i * t + j] = Math.Max(d.Ids[j], 0);
+                ids[i * t + j] = Math.Max(inputs[j], 0);
                 if (d.Loss[j]) labels[i * t + j] = d.Ids[j];
-                if (chat is not null && random is not null && d.Loss[j] && j + 1 < d.Ids.Length && chat.ShapeIds.Contains(d.Ids[j + 1])
-                    && chat.ColourIds.Contains(d.Ids[j]) && random.NextDouble() < colourNoise)
-                    ids[i * t + j] = chat.ColourIds[random.Next(chat.ColourIds.Length)];
             }
             for (int k = 0; k < d.Images.Count; k++)
             {

@@ -7,16 +7,22 @@ public sealed record TrainOptions
 {
     [Required] public string OutputFolder { get; init; } = "models/demo";
     public int Seed { get; init; } = 1234;
-    [Range(0, 100_000)] public int DecoderSteps { get; init; } = 1500;
-    [Range(0, 100_000)] public int VisualSteps { get; init; } = 1000;
-    [Range(0, 100_000)] public int LmSteps { get; init; } = 1000;
-    [Range(0, 100_000)] public int HeadSteps { get; init; } = 2000;
+    [Range(0, 100_000)] public int DecoderSteps { get; init; } = 1200;
+    [Range(0, 100_000)] public int VisualSteps { get; init; } = 800;
+    [Range(0, 100_000)] public int LmSteps { get; init; } = 1500;
+    [Range(0, 100_000)] public int HeadSteps { get; init; } = 1500;
     [Range(1, 4096)] public int ImageBatch { get; init; } = 32;
     [Range(1, 4096)] public int LmBatch { get; init; } = 16;
     /// <summary>Conversations whose [IMG] states train the mapper, retrieval and decision heads.</summary>
     [Range(8, 1_000_000)] public int HeadExamples { get; init; } = 3000;
-    /// <summary>Probability that a picture request of the LM's stream is copy-augmented (<see cref="FamilyTrainer.CopyAugment"/>).</summary>
+    /// <summary>Probability that a picture request of the LM's stream is copy-augmented (<see cref="LanguageModelStage.CopyAugment"/>).</summary>
     [Range(0.0, 1.0)] public double CopyAugmentation { get; init; } = 0.25;
+    /// <summary>Probability that an input colour word before a shape word of an answer is read as another colour that
+    /// forms a seen pair with the shape (<see cref="LanguageModelStage.WithColourNoise"/>).</summary>
+    [Range(0.0, 1.0)] public double ColourNoise { get; init; } = 0.5;
+    /// <summary>Colour noise reads the colour word as a world word that is no colour (as copy augmentation's words)
+    /// instead of another colour: the [IMG] states then learn the shape from the shape word whatever stands before it.</summary>
+    public bool ColourNoiseWithoutColours { get; init; }
     /// <summary>Drawing requests added to each LM batch (besides <see cref="LmBatch"/> conversations of the mixed stream).</summary>
     [Range(0, 4096)] public int LmExtraInstructions { get; init; } = 8;
     /// <summary>Weight of the mapper's attribute cross entropy in the LM stage (it also trains the LM's [IMG] states).</summary>

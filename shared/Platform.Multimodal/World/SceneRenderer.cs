@@ -1,6 +1,6 @@
 namespace Platform.Multimodal.World;
 
-/// <summary>Rasterises scenes into 32x32 RGB images (row-major, interleaved RGB bytes), without anti-aliasing so
+/// <summary>Rasterises scenes into <see cref="WorldSpec.ImageSize"/>-square RGB images (row-major, interleaved RGB bytes), without anti-aliasing so
 /// the pixels are an exact function of the scene.</summary>
 public static class SceneRenderer
 {

@@ -1,8 +1,16 @@
 namespace Platform.Multimodal.World;
 
 /// <summary>One turn of a demo-world conversation. <see cref="Text"/> holds one "&lt;image&gt;" per input image;
-/// an assistant turn that shows a picture ends with the GILL tokens [IMG0]..[IMG7] and names the scene it shows.</summary>
-public sealed record WorldTurn(string Role, string Text, IReadOnlyList<Scene> InputImages, Scene? OutputScene = null, bool Retrieve = false);
+/// an assistant turn that shows a picture has the GILL tokens [IMG0]..[IMG7] after the sentence naming the scene it
+/// shows (<see cref="OutputScene"/>, or one per run in <see cref="OutputScenes"/> when it shows several). An earlier
+/// assistant picture in the history is an input image of that turn ("here is ... &lt;image&gt;"), as the gateway
+/// passes it back; such a turn has <see cref="Train"/> false (no loss: the model never writes visual tokens).</summary>
+public sealed record WorldTurn(string Role, string Text, IReadOnlyList<Scene> InputImages, Scene? OutputScene = null, bool Retrieve = false,
+    IReadOnlyList<Scene>? OutputScenes = null, bool Train = true)
+{
+    /// <summary>The scenes of this turn's [IMG] runs, in order.</summary>
+    public IReadOnlyList<Scene> Outputs => OutputScenes ?? (OutputScene is null ? [] : [OutputScene]);
+}
 
 /// <summary>A conversation of the demo world; <see cref="Kind"/> is caption, instruction, retrieval, question or dialogue.</summary>
 public sealed record WorldDialogue(string Kind, IReadOnlyList<WorldTurn> Turns);
@@ -13,7 +21,8 @@ public static class WorldText
     public const int ImageTokenCount = 8;
     public static readonly string[] ImageTokens = Enumerable.Range(0, ImageTokenCount).Select(i => $"[IMG{i}]").ToArray();
     public static readonly string ImageTokenRun = string.Concat(ImageTokens);
-    public const string ImagePlaceholder = "<image>";
+    /// <summary>Where an input image's visual tokens go in a turn's text (the one definition the engine and gateway use).</summary>
+    public const string ImagePlaceholder = Platform.Inference.Engine.GenerationRequest.ImagePlaceholder;
 
     public static readonly string[] RowNames = ["top", "middle", "bottom"];
     public static readonly string[] ColumnNames = ["left", "center", "right"];
@@ -23,6 +32,41 @@ public static class WorldText
     public static readonly string[] DrawVerbs = ["draw", "paint", "make a picture of", "generate an image of"];
     public static readonly string[] RetrieveVerbs = ["show me the picture of", "find the picture of", "fetch the photo of"];
     public static readonly string[] DescribePrompts = ["describe the image.", "what is in this picture?", "caption this image."];
+
+    /// <summary>What the demo model says about itself: greetings, who it is, what it can do, thanks, goodbye; and
+    /// what it answers to a request outside its world. Short and true, never a picture.</summary>
+    public const string GreetingAnswer = "hello! I draw and describe simple pictures of circles, squares and triangles. ask me to draw one, or send me a picture.";
+    public const string IdentityAnswer = "I am the demo model of this platform: a small model trained to draw and describe pictures of simple shapes.";
+    public const string AbilityAnswer = "I can draw circles, squares and triangles, small or large, in nine places on a 3x3 grid; colours: red, green, blue, yellow, purple and white. I can also describe pictures and answer questions about them.";
+    public const string ThanksAnswer = "you are welcome!";
+    public const string GoodbyeAnswer = "goodbye!";
+    public const string OutOfWorldDrawing = "sorry, I can only draw circles, squares and triangles; colours: red, green, blue, yellow, purple and white.";
+    public const string OutOfWorldQuestion = "sorry, I can only draw and describe pictures of circles, squares and triangles.";
+
+    /// <summary>Small talk prompts and their answers; the last prompt of each list is held out of training.</summary>
+    public static readonly (string[] Prompts, string Answer)[] SmallTalk =
+    [
+        (["hi", "hello", "hi there", "hey", "hey there", "good morning", "good afternoon", "hiya", "hello there"], GreetingAnswer),
+        (["who are you?", "what are you?", "what is your name?", "tell me about yourself", "who am I talking to?"], IdentityAnswer),
+        (["what can you do?", "what do you do?", "help", "what can I ask you?", "how do I use you?", "what are you able to do?"], AbilityAnswer),
+        (["thanks", "thank you", "thanks!", "thank you very much", "great, thanks", "cool, thank you", "thanks a lot"], ThanksAnswer),
+        (["bye", "goodbye", "see you", "see you later", "bye bye"], GoodbyeAnswer),
+    ];
+
+    /// <summary>Things outside the world; the last three of each list are held out of training.</summary>
+    public static readonly string[] OutOfWorldThings =
+    [
+        "dog", "cat", "house", "tree", "car", "bird", "fish", "flower", "person", "boat", "horse", "sun", "moon", "cow",
+        "apple", "chair", "table", "cloud", "mountain", "elephant", "rabbit", "bicycle", "star", "heart", "banana", "train",
+        "dragon", "guitar", "penguin",
+    ];
+    public static readonly string[] OutOfWorldQuestions =
+    [
+        "what is the capital of France?", "write a poem", "what time is it?", "tell me a joke", "translate hello into German",
+        "what is the weather like today?", "how old are you?", "can you write code?", "what is 2 plus 2?", "write me a story",
+        "who won the football game?",
+    ];
+    public const int HeldOutTail = 3;
 
     /// <summary>Parses a caption produced by the world (or by a model) back into objects; null when it does not parse.
     /// Used by the evaluation to score captions attribute by attribute.</summary>

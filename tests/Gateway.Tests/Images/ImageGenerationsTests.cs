@@ -17,7 +17,7 @@ public class ImageGenerationsTests(DemoGatewayFixture fixture) : IClassFixture<D
     public async Task GenerateImage_B64Json_ReturnsPngTheCheckerReadsAsPrompted()
     {
         GeneratedImage image = await Client.GenerateImageAsync("a large red circle at the middle center",
-            new ImageGenerationOptions { ResponseFormat = GeneratedImageFormat.Bytes, Size = new GeneratedImageSize(32, 32) });
+            new ImageGenerationOptions { ResponseFormat = GeneratedImageFormat.Bytes, Size = new GeneratedImageSize(WorldSpec.ImageSize, WorldSpec.ImageSize) });
 
         var found = Assert.Single(WorldImages.Read(image.ImageBytes.ToArray()));
         Assert.Equal(("red", Shape.Circle, ObjectSize.Large, 1, 1), (found.ColourName, found.Shape, found.Size, found.Row, found.Column));
@@ -49,7 +49,7 @@ public class ImageGenerationsTests(DemoGatewayFixture fixture) : IClassFixture<D
         var ex = await Assert.ThrowsAsync<ClientResultException>(() => Client.GenerateImageAsync("a red circle",
             new ImageGenerationOptions { Size = GeneratedImageSize.W1024xH1024 }));
         Assert.Equal(400, ex.Status);
-        Assert.Contains("32x32", ex.Message);
+        Assert.Contains($"{WorldSpec.ImageSize}x{WorldSpec.ImageSize}", ex.Message);
     }
 
     [Theory]

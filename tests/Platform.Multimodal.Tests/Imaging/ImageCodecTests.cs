@@ -5,14 +5,14 @@ namespace Platform.Multimodal.Tests.Imaging;
 
 public sealed class ImageCodecTests
 {
-    private static byte[] ScenePng() => ImageCodec.EncodePng(SceneRenderer.Render(new SceneGenerator(9).NextScene()), 32, 32);
+    private static byte[] ScenePng() => ImageCodec.EncodePng(SceneRenderer.Render(new SceneGenerator(9).NextScene()), WorldSpec.ImageSize, WorldSpec.ImageSize);
 
     [Fact]
     public void EncodePng_ThenDecode_RoundTripsPixels()
     {
         var rgb = SceneRenderer.Render(new SceneGenerator(9).NextScene());
-        var (w, h, decoded) = ImageCodec.DecodeRgb(ImageCodec.EncodePng(rgb, 32, 32));
-        Assert.Equal((32, 32), (w, h));
+        var (w, h, decoded) = ImageCodec.DecodeRgb(ImageCodec.EncodePng(rgb, WorldSpec.ImageSize, WorldSpec.ImageSize));
+        Assert.Equal((WorldSpec.ImageSize, WorldSpec.ImageSize), (w, h));
         Assert.Equal(rgb, decoded);
     }
 

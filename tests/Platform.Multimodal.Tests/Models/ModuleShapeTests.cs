@@ -70,8 +70,8 @@ public sealed class ModuleShapeTests
         using var decoder = new ImageDecoder(Config);
         using var cond = randn(2, Config.ConditionSlots, Config.ConditionDim);
         var (image, logits) = decoder.Forward(cond);
-        Assert.Equal(new long[] { 2, 3, 32, 32 }, image.shape);
-        Assert.Equal(new long[] { 2, Config.ConditionSlots, 32, 32 }, logits.shape);
+        Assert.Equal(new long[] { 2, 3, Config.ImageSize, Config.ImageSize }, image.shape);
+        Assert.Equal(new long[] { 2, Config.ConditionSlots, Config.ImageSize, Config.ImageSize }, logits.shape);
         Assert.True(image.min().item<float>() >= 0 && image.max().item<float>() <= 1);
         var keys = decoder.state_dict().Keys.ToHashSet();
         Assert.Superset(new HashSet<string> { "mask_fc1.weight", "mask_fc2.weight", "mask_up.weight", "mask_up.bias", "colour_fc.weight", "background" }, keys);

@@ -6,7 +6,7 @@ namespace Platform.Multimodal.Tests.Onnx;
 
 public sealed class DecoderOnnxExporterTests : IDisposable
 {
-    private readonly string _folder = Directory.CreateTempSubdirectory("h4-onnx-").FullName;
+    private readonly string _folder = Directory.CreateTempSubdirectory("demo-onnx-").FullName;
 
     public void Dispose() => Directory.Delete(_folder, recursive: true);
 
@@ -27,7 +27,7 @@ public sealed class DecoderOnnxExporterTests : IDisposable
         using var session = new OnnxImageDecoder(path);
         var actual = session.Run(input.data<float>().ToArray(), 5);
 
-        Assert.Equal(5 * 3 * 32 * 32, actual.Length);
+        Assert.Equal(5 * 3 * config.ImageSize * config.ImageSize, actual.Length);
         Assert.Equal(expected.Length, actual.Length);
         double maxDiff = expected.Zip(actual).Max(p => Math.Abs(p.First - p.Second));
         Assert.True(maxDiff < 1e-5, $"max |onnx - torch| = {maxDiff}");

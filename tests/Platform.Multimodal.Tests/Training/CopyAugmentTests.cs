@@ -13,7 +13,7 @@ public sealed class CopyAugmentTests
         for (int i = 0; i < 50; i++)
         {
             var original = generator.Instruction();
-            var augmented = FamilyTrainer.CopyAugment(original, random, 1.0);
+            var augmented = LanguageModelStage.CopyAugment(original, random, 1.0);
             var scene = original.Turns[1].OutputScene!;
             Assert.Null(augmented.Turns[1].OutputScene);
             Assert.NotEqual(original.Turns[0].Text, augmented.Turns[0].Text);
@@ -34,6 +34,6 @@ public sealed class CopyAugmentTests
     public void CopyAugment_ProbabilityZero_ReturnsTheSameTurns()
     {
         var dialogue = new SceneGenerator(12).Instruction();
-        Assert.Equal(dialogue.Turns, FamilyTrainer.CopyAugment(dialogue, new Random(1), 0.0).Turns);
+        Assert.Equal(dialogue.Turns, LanguageModelStage.CopyAugment(dialogue, new Random(1), 0.0).Turns);
     }
 }

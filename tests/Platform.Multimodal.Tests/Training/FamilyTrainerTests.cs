@@ -1,6 +1,5 @@
 using Platform.Inference.Loading;
 using Platform.Inference.Tokenization;
-using Platform.Multimodal.Evaluation;
 using Platform.Multimodal.Imaging;
 using Platform.Multimodal.Serving;
 using Platform.Multimodal.Training;
@@ -13,7 +12,7 @@ public sealed class QuickModelFixture : IDisposable
 {
     public QuickModelFixture()
     {
-        Folder = Directory.CreateTempSubdirectory("h4-quick-").FullName;
+        Folder = Directory.CreateTempSubdirectory("demo-quick-").FullName;
         Log = [];
         new FamilyTrainer(TrainOptions.Quick(Folder), Log.Add).Run();
     }
@@ -67,7 +66,7 @@ public sealed class FamilyTrainerTests(QuickModelFixture model) : IClassFixture<
     public void MultimodalModels_QuickFolder_EncodesImagesAndProducesBothKindsOfPicture()
     {
         using var models = MultimodalModels.Load(model.Folder);
-        var png = ImageCodec.EncodePng(SceneRenderer.Render(new SceneGenerator(2).NextScene()), 32, 32);
+        var png = ImageCodec.EncodePng(SceneRenderer.Render(new SceneGenerator(2).NextScene()), WorldSpec.ImageSize, WorldSpec.ImageSize);
         var visual = models.EncodeImage(png);
         Assert.Equal((models.Config.VisualTokens, models.Config.LmHiddenSize), (visual.Tokens, visual.Hidden));
         Assert.Equal(visual.Tokens * visual.Hidden, visual.Data.Length);
@@ -77,7 +76,7 @@ public sealed class FamilyTrainerTests(QuickModelFixture model) : IClassFixture<
         var slot = new Platform.Inference.Engine.ImageSlot(r, h, Enumerable.Range(0, r * h).Select(_ => (float)random.NextDouble()).ToArray(), new float[r * h]);
         var generated = models.ProduceImage(slot, ImageDecision.Generate);
         Assert.Null(generated.GalleryIndex);
-        Assert.Equal(32, ImageCodec.DecodeRgb(generated.Png).Width);
+        Assert.Equal(WorldSpec.ImageSize, ImageCodec.DecodeRgb(generated.Png).Width);
         var retrieved = models.ProduceImage(slot, ImageDecision.Retrieve);
         Assert.InRange(retrieved.GalleryIndex!.Value, 0, models.GallerySize - 1);
         Assert.Equal(SceneRenderer.Render(Gallery.Scenes()[retrieved.GalleryIndex.Value]), retrieved.Rgb);
@@ -94,7 +93,7 @@ public sealed class FamilyTrainerTests(QuickModelFixture model) : IClassFixture<
     [Fact]
     public void MultimodalModels_MissingFile_ThrowsNamingIt()
     {
-        var copy = Directory.CreateTempSubdirectory("h4-missing-").FullName;
+        var copy = Directory.CreateTempSubdirectory("demo-missing-").FullName;
         try
         {
             foreach (var f in Directory.GetFiles(model.Folder)) File.Copy(f, Path.Combine(copy, Path.GetFileName(f)));
@@ -109,7 +108,7 @@ public sealed class FamilyTrainerTests(QuickModelFixture model) : IClassFixture<
     public async Task TextEngine_QuickFolderWithVisualTokens_GeneratesThroughEngine()
     {
         using var models = MultimodalModels.Load(model.Folder);
-        var png = ImageCodec.EncodePng(SceneRenderer.Render(new SceneGenerator(4).NextScene()), 32, 32);
+        var png = ImageCodec.EncodePng(SceneRenderer.Render(new SceneGenerator(4).NextScene()), WorldSpec.ImageSize, WorldSpec.ImageSize);
         await using var engine = Platform.Inference.Engine.TextEngine.Load("demo", model.Folder, new Platform.Inference.Engine.EngineOptions());
         var request = new Platform.Inference.Engine.GenerationRequest
         {
@@ -126,12 +125,20 @@ public sealed class FamilyTrainerTests(QuickModelFixture model) : IClassFixture<
     }
 
     [Fact]
-    public void GreedyDecoder_QuickModel_AnswersWithinTokenBudget()
+    public void Run_LaterStagesAlone_TrainAsInTheFullRun()
     {
-        using var loaded = ModelLoader.Load(model.Folder);
-        using var models = MultimodalModels.Load(model.Folder);
-        var decoder = new GreedyDecoder(loaded.Model, models.Heads, new DemoChat(loaded.Tokenizer, models.Config.VisualTokens), maxNewTokens: 5);
-        var answer = decoder.Answer(new SceneGenerator(3).Caption().Turns.Take(1).ToList());
-        Assert.True(loaded.Tokenizer.Encode(answer.Text).Count <= 5 + 8);
+        var copy = Directory.CreateTempSubdirectory("demo-stages-").FullName;
+        try
+        {
+            foreach (var file in Directory.GetFiles(model.Folder)) File.Copy(file, Path.Combine(copy, Path.GetFileName(file)));
+            var log = new List<string>();
+            new FamilyTrainer(TrainOptions.Quick(copy), log.Add).Run(stages: ["tokenizer", "lm", "heads"]);
+            static IEnumerable<string> Steps(IEnumerable<string> lines) =>
+                lines.Where(l => l.Contains("lm step") || l.Contains("gill heads step")).Select(l => l[(l.IndexOf(']') + 1)..]);
+            Assert.NotEmpty(Steps(log));
+            Assert.Equal(Steps(model.Log), Steps(log));
+            Assert.DoesNotContain(log, l => l.Contains("decoder step") || l.Contains("visual encoder step"));
+        }
+        finally { Directory.Delete(copy, recursive: true); }
     }
 }

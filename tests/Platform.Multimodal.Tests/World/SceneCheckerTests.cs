@@ -47,7 +47,7 @@ public sealed class SceneCheckerTests
     public void Check_WrongLength_ThrowsNamingSizes()
     {
         var e = Assert.Throws<ArgumentException>(() => SceneChecker.Check(new byte[10]));
-        Assert.Contains("32x32", e.Message);
+        Assert.Contains($"{WorldSpec.ImageSize}x{WorldSpec.ImageSize}", e.Message);
     }
 
     [Fact]

@@ -1,5 +1,5 @@
+using Gateway.Hosting;
 using System.Diagnostics;
-using Platform.Bench.Common;
 using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json;

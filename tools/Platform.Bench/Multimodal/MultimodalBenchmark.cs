@@ -1,4 +1,4 @@
-using Platform.Bench.Common;
+using Gateway.Hosting;
 using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json;

@@ -123,7 +123,7 @@ public sealed record LlamaInputs
     public CacheWrite? Cache { get; init; }
     /// <summary>[B, P] int64 positions (within T) whose logits are computed; null = all.</summary>
     public Tensor? LogitPositions { get; init; }
-    /// <summary>[B, P] int64 positions whose last-layer hidden states (before the final norm) are returned.</summary>
+    /// <summary>[B, P] int64 positions whose last decoder layer outputs are returned, before the final RMSNorm (HF's output_hidden_states[-1] is after it).</summary>
     public Tensor? HiddenStatePositions { get; init; }
     public bool SkipLogits { get; init; }
 }

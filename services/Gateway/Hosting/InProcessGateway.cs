@@ -10,14 +10,14 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Platform.ServiceDefaults.Bus;
 
-namespace Platform.Bench.Common;
+namespace Gateway.Hosting;
 
 /// <summary>
 /// The gateway as its Program.cs composes it (hosting the workers), started on a free 127.0.0.1 port with the given
-/// settings and awaited until /health answers; shared by the gateway, multimodal and batch benchmarks. The Files and
-/// Batch APIs only when asked: the other benchmarks measure the chat path alone.
+/// settings and awaited until /health answers; shared by the gateway, multimodal and batch benchmarks and the demo
+/// family's evaluation (Platform.Train eval), which measure what users get. The Files and Batch APIs only when asked.
 /// </summary>
-internal sealed class InProcessGateway : IAsyncDisposable
+public sealed class InProcessGateway : IAsyncDisposable
 {
     private readonly WebApplication _app;
 
@@ -29,12 +29,12 @@ internal sealed class InProcessGateway : IAsyncDisposable
 
     public Uri Address { get; }
 
-    /// <summary>The host's services (the benchmark calls the worker's own engine through EngineHost).</summary>
+    /// <summary>The host's services (a benchmark calls the worker's own engine through EngineHost).</summary>
     public IServiceProvider Services => _app.Services;
 
     public static async Task<InProcessGateway> StartAsync(IDictionary<string, string?> settings, bool withBatchApi = false)
     {
-        var root = Path.Combine(Path.GetTempPath(), "bench-gateway-" + Guid.NewGuid().ToString("N")[..8]);
+        var root = Path.Combine(Path.GetTempPath(), "inprocess-gateway-" + Guid.NewGuid().ToString("N")[..8]);
         Directory.CreateDirectory(root); // a content root without appsettings.json: only these settings apply
         var builder = WebApplication.CreateBuilder(new WebApplicationOptions { ContentRootPath = root, EnvironmentName = "Production" });
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>(settings) { ["Logging:LogLevel:Default"] = "Warning" });
