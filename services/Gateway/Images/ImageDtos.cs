@@ -3,11 +3,15 @@ using Gateway.OpenAi;
 namespace Gateway.Images;
 
 /// <summary>One part of an interleaved answer (choices[].message.parts, delta.parts): {"type":"text","text":...} or
-/// {"type":"image_url","image_url":{"url":...}}, the same shape as OpenAI's input content parts.</summary>
-public sealed record OutputPartDto(string Type, string? Text = null, ImageUrlDto? ImageUrl = null)
+/// {"type":"image_url","image_url":{"url":...},"source":"generated"|"retrieved"}, the shape of OpenAI's input content
+/// parts; <see cref="Source"/> (an extension) says whether ImageGen decoded the picture or fetched it from its gallery.</summary>
+public sealed record OutputPartDto(string Type, string? Text = null, ImageUrlDto? ImageUrl = null, string? Source = null)
 {
     public static OutputPartDto ForText(string text) => new("text", text);
     public static OutputPartDto ForImage(string url) => new("image_url", ImageUrl: new ImageUrlDto { Url = url });
+
+    public static OutputPartDto ForImage(StoredImage image) => new("image_url", ImageUrl: new ImageUrlDto { Url = image.Url },
+        Source: image.Produced.Decision == "retrieve" ? "retrieved" : "generated");
 }
 
 /// <summary>The body of POST /v1/images/generations (OpenAI images API; quality, style and user are accepted and ignored).</summary>

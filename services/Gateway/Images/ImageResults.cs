@@ -44,7 +44,7 @@ public sealed class InterleavedAnswer
     {
         FlushText();
         _content.Append(image.Markdown);
-        _parts.Add(OutputPartDto.ForImage(image.Url));
+        _parts.Add(OutputPartDto.ForImage(image));
     }
 
     public string Content => _content.ToString();
