@@ -13,9 +13,10 @@ public sealed class BatchesPageTests(PlatformFixture platform, ITestOutputHelper
         await using var session = await platform.OpenAsync(output);
         var page = session.Page;
         await page.GetByRole(AriaRole.Tab, new() { Name = "Batches" }).ClickAsync();
-        await page.GetByLabel("Model", new() { Exact = true }).SelectOptionAsync("demo");
-        await page.GetByLabel("Max tokens").FillAsync("32");
-        await page.GetByLabel("Prompts, one a line").FillAsync(string.Join("\n", prompts));
+        var view = page.Locator("#view-batches");
+        await view.GetByLabel("Model").SelectOptionAsync("demo");
+        await view.GetByLabel("Max tokens", new() { Exact = true }).FillAsync("32");
+        await view.GetByLabel("Prompts, one a line").FillAsync(string.Join("\n", prompts));
         await page.GetByRole(AriaRole.Button, new() { Name = "Create batch" }).ClickAsync();
         await Expect.VisibleAsync(page.Locator("#batch-create-status", new() { HasTextString = "Created batch_" }));
         var id = (await page.Locator("#batch-create-status").InnerTextAsync()).Split(' ')[1].TrimEnd('.');

@@ -9,10 +9,11 @@ public sealed class ChatPage(IPage page)
 
     public async Task UseModelAsync(string model, int? maxTokens = null, bool ignoreEos = false)
     {
-        await page.Locator("#chat-settings > summary").ClickAsync();
-        await page.GetByLabel("Model", new() { Exact = true }).SelectOptionAsync(model);
-        if (maxTokens is { } n) await page.GetByLabel("Max tokens").FillAsync(n.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        await page.GetByLabel("Generate until max tokens (ignore end token)").SetCheckedAsync(ignoreEos);
+        var settings = page.Locator("#chat-settings");
+        if (await settings.GetAttributeAsync("open") is null) await settings.Locator("summary").ClickAsync();
+        await settings.GetByLabel("Model").SelectOptionAsync(model);
+        if (maxTokens is { } n) await settings.GetByLabel("Max tokens", new() { Exact = true }).FillAsync(n.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        await settings.GetByLabel("Generate until max tokens (ignore end token)").SetCheckedAsync(ignoreEos);
     }
 
     /// <summary>Types at the end of the prompt and presses Enter (the composer sends on Enter).</summary>

@@ -29,6 +29,8 @@ public sealed class ChatPageTests(PlatformFixture platform, ITestOutputHelper ou
 
     private sealed record Render(string Kind, int Length);
 
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
+
     [Fact]
     public async Task DrawingRequest_StreamsTextInPieces_ThenAnImageOfTheAskedColourAtTheAskedPlace()
     {
@@ -40,7 +42,7 @@ public sealed class ChatPageTests(PlatformFixture platform, ITestOutputHelper ou
         await chat.SendAsync("draw a large red circle at the middle center.");
         await chat.WaitUntilIdleAsync();
 
-        var renders = await session.Page.EvaluateAsync<Render[]>("() => window.__renders");
+        var renders = JsonSerializer.Deserialize<Render[]>(await session.Page.EvaluateAsync<string>("() => JSON.stringify(window.__renders)"), Json)!;
         output.WriteLine(string.Join(", ", renders.Select(r => $"{r.Kind}:{r.Length}")));
         var firstImage = Array.FindIndex(renders, r => r.Kind == "image");
         Assert.True(firstImage > 0, "an image was added after the text");

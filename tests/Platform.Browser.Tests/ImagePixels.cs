@@ -9,15 +9,16 @@ public sealed record ImagePixels(int Width, int Height, byte[] Rgba)
     public static async Task<ImagePixels> ReadAsync(ILocator img)
     {
         await img.EvaluateAsync("i => i.complete && i.naturalWidth > 0 ? 0 : new Promise((ok, fail) => { i.onload = ok; i.onerror = fail; })");
-        var result = await img.EvaluateAsync<PixelDto>("""
+        var json = await img.EvaluateAsync<string>("""
             i => {
               const c = document.createElement('canvas');
               c.width = i.naturalWidth; c.height = i.naturalHeight;
               const g = c.getContext('2d');
               g.drawImage(i, 0, 0);
-              return { width: c.width, height: c.height, data: Array.from(g.getImageData(0, 0, c.width, c.height).data) };
+              return JSON.stringify({ width: c.width, height: c.height, data: Array.from(g.getImageData(0, 0, c.width, c.height).data) });
             }
             """);
+        var result = System.Text.Json.JsonSerializer.Deserialize<PixelDto>(json, new System.Text.Json.JsonSerializerOptions(System.Text.Json.JsonSerializerDefaults.Web))!;
         return new ImagePixels(result.Width, result.Height, result.Data.Select(v => (byte)v).ToArray());
     }
 

@@ -44,12 +44,15 @@ public sealed class PlatformFixture : IAsyncLifetime
         var factory = new WebApplicationFactory<Gateway.GatewayOptions>().WithWebHostBuilder(b =>
         {
             b.UseEnvironment("Production");
+            // UseSetting, not ConfigureAppConfiguration: the gateway reads Models and Batch while Program.cs composes
+            // the host, before configuration added by the factory's callbacks would apply. None of these keys is in
+            // appsettings.json, which would otherwise win.
+            b.UseSetting("Batch:ConnectionString", $"Data Source={Path.Combine(_root, "batch.db")}");
+            b.UseSetting("Batch:SweepIntervalSeconds", "0.5");
+            b.UseSetting($"Models:{LongModel}:Path", longModel);
+            b.UseSetting($"Models:{LongModel}:Engine:MaxConcurrentSequences", "2");
             b.ConfigureAppConfiguration(c => c.AddInMemoryCollection(new Dictionary<string, string?>
             {
-                ["Batch:ConnectionString"] = $"Data Source={Path.Combine(_root, "batch.db")}",
-                ["Batch:SweepIntervalSeconds"] = "0.5",
-                [$"Models:{LongModel}:Path"] = longModel,
-                [$"Models:{LongModel}:Engine:MaxConcurrentSequences"] = "2",
                 ["Logging:LogLevel:Default"] = "Warning",
             }));
         });
@@ -74,17 +77,19 @@ public sealed class PlatformFixture : IAsyncLifetime
     /// <summary>/health says ready once one model is announced; wait until every configured one is listed.</summary>
     private async Task WaitForModelsAsync()
     {
-        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(120));
-        while (true)
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(120);
+        var models = "";
+        while (DateTime.UtcNow < deadline)
         {
             try
             {
-                var models = await Http.GetStringAsync("/v1/models", deadline.Token);
+                models = await Http.GetStringAsync("/v1/models");
                 if (models.Contains("\"demo\"") && models.Contains($"\"{LongModel}\"")) return;
             }
             catch (HttpRequestException) { }
-            await Task.Delay(100, deadline.Token);
+            await Task.Delay(100);
         }
+        throw new TimeoutException($"The host did not list demo and {LongModel} within 120 s; /v1/models: {models}");
     }
 
     /// <summary>A fresh browser context (own localStorage) and page at "/", with the page's script errors and any
