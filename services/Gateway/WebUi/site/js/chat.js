@@ -364,7 +364,11 @@ function renderParts(body, parts) {
       const source = p.source === 'retrieved' ? 'retrieved' : p.source === 'generated' ? 'generated' : 'image';
       const url = p.image_url.url;
       const figure = el('figure', { class: 'output', dataset: { kind: 'image', source } },
-        el('img', { src: url, alt: `${source === 'image' ? 'Image' : source === 'generated' ? 'Generated image' : 'Retrieved image'} ${imageNo}` }),
+        el('img', {
+          src: url, alt: `${source === 'image' ? 'Image' : source === 'generated' ? 'Generated image' : 'Retrieved image'} ${imageNo}`,
+          // The picture's height is known only once it loads: keep the newest content in view.
+          onload: () => { ui.messages.scrollTop = ui.messages.scrollHeight; },
+        }),
         el('figcaption', {},
           el('span', { class: `badge ${source}` }, source),
           el('a', { href: url, download: url.split('/').pop() || `image-${imageNo}.png` }, 'Download')));
