@@ -29,6 +29,9 @@ public static class WebUiEndpoints
             FileProvider = Files,
             RequestPath = AssetPath,
             ContentTypeProvider = types,
+            // The vendored libraries' LICENSE files have no extension; every file here is ours, so serve them as text.
+            ServeUnknownFileTypes = true,
+            DefaultContentType = "text/plain; charset=utf-8",
             OnPrepareResponse = ctx =>
             {
                 // Revalidate every time (ETag/Last-Modified make that a 304): a new gateway build shows at once.
