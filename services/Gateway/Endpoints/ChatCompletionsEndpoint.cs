@@ -160,7 +160,7 @@ public static class ChatCompletionsEndpoint
                 {
                     var image = await images.ProduceAsync(r.Model, chunk.Image, null, baseUrl, ct);
                     await WriteEventAsync(response, Chunk(index, new DeltaDto(Content: image.Markdown,
-                        Parts: [OutputPartDto.ForImage(image)]), null), ct);
+                        Parts: [OutputPartDto.ForImage(image.Url, image.Produced.Decision)]), null), ct);
                 }
                 if (chunk.FinishReason is not null)
                     await WriteEventAsync(response, Chunk(index, new DeltaDto(), chunk.FinishReason), ct);

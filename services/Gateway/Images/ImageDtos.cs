@@ -3,15 +3,13 @@ using Gateway.OpenAi;
 namespace Gateway.Images;
 
 /// <summary>One part of an interleaved answer (choices[].message.parts, delta.parts): {"type":"text","text":...} or
-/// {"type":"image_url","image_url":{"url":...},"source":"generated"|"retrieved"}, the shape of OpenAI's input content
-/// parts; <see cref="Source"/> (an extension) says whether ImageGen decoded the picture or fetched it from its gallery.</summary>
+/// {"type":"image_url","image_url":{"url":...},"source":"generate"|"retrieve"}, the shape of OpenAI's input content parts
+/// (plus how the picture was made).</summary>
 public sealed record OutputPartDto(string Type, string? Text = null, ImageUrlDto? ImageUrl = null, string? Source = null)
 {
     public static OutputPartDto ForText(string text) => new("text", text);
-    public static OutputPartDto ForImage(string url) => new("image_url", ImageUrl: new ImageUrlDto { Url = url });
-
-    public static OutputPartDto ForImage(StoredImage image) => new("image_url", ImageUrl: new ImageUrlDto { Url = image.Url },
-        Source: image.Produced.Decision == "retrieve" ? "retrieved" : "generated");
+    /// <param name="source">How the picture was made: "generate" (decoded from the model's [IMG] states) or "retrieve" (a gallery image).</param>
+    public static OutputPartDto ForImage(string url, string? source = null) => new("image_url", ImageUrl: new ImageUrlDto { Url = url }, Source: source);
 }
 
 /// <summary>The body of POST /v1/images/generations (OpenAI images API; quality, style and user are accepted and ignored).</summary>

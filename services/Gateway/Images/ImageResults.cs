@@ -44,7 +44,7 @@ public sealed class InterleavedAnswer
     {
         FlushText();
         _content.Append(image.Markdown);
-        _parts.Add(OutputPartDto.ForImage(image));
+        _parts.Add(OutputPartDto.ForImage(image.Url, image.Produced.Decision));
     }
 
     public string Content => _content.ToString();

@@ -66,8 +66,8 @@ public class MultimodalChatTests(DemoGatewayFixture fixture) : IClassFixture<Dem
     }
 
     [Theory]
-    [InlineData("draw a large red circle at the middle center.", "generated")]
-    [InlineData("show me the picture of a large red circle at the middle center.", "retrieved")]
+    [InlineData("draw a large red circle at the middle center.", "generate")]
+    [InlineData("show me the picture of a large red circle at the middle center.", "retrieve")]
     public async Task CompleteChat_ImagePart_SaysWhetherItWasGeneratedOrRetrieved(string prompt, string source)
     {
         var response = await fixture.Http.PostAsJsonAsync("/v1/chat/completions", new

@@ -361,7 +361,8 @@ function renderParts(body, parts) {
     } else {
       imageNo++;
       if (node?.dataset.kind === 'image') return;
-      const source = p.source === 'retrieved' ? 'retrieved' : p.source === 'generated' ? 'generated' : 'image';
+      // The part's source is ImageGen's decision ("generate" or "retrieve").
+      const source = /^retrieve/.test(p.source ?? '') ? 'retrieved' : /^generate/.test(p.source ?? '') ? 'generated' : 'image';
       const url = p.image_url.url;
       const figure = el('figure', { class: 'output', dataset: { kind: 'image', source } },
         el('img', {
