@@ -1,5 +1,6 @@
 using Gateway;
 using Gateway.Batch;
+using Gateway.WebUi;
 using Platform.Batch;
 using Platform.ServiceDefaults.Bus;
 
@@ -13,6 +14,7 @@ var app = builder.Build();
 app.MapGateway();
 // Their endpoints map here.
 app.MapBatchApi();
+app.MapWebUi();         // the web UI at / (chat, judge, batches) on the public API
 app.Run();
 
 /// <summary>Entry point type, visible to tests.</summary>

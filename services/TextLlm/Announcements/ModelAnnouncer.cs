@@ -80,12 +80,16 @@ public sealed class ModelAnnouncer(
         }
     }
 
+    private int _stopped;
+
     public Task StoppingAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     public async Task StoppedAsync(CancellationToken cancellationToken)
     {
+        // A host may be stopped twice (WebApplicationFactory stops it, then the app's own Run returns and stops it).
+        if (Interlocked.Exchange(ref _stopped, 1) == 1) return;
         await _stop.CancelAsync();
         if (_loop is not null) await _loop;
         _stop.Dispose();

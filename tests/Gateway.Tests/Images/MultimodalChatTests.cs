@@ -65,6 +65,25 @@ public class MultimodalChatTests(DemoGatewayFixture fixture) : IClassFixture<Dem
         Assert.Equal("image/png", image.Content.Headers.ContentType?.MediaType);
     }
 
+    [Theory]
+    [InlineData("draw a large red circle at the middle center.", "generate")]
+    [InlineData("show me the picture of a large red circle at the middle center.", "retrieve")]
+    public async Task CompleteChat_ImagePart_SaysWhetherItWasGeneratedOrRetrieved(string prompt, string source)
+    {
+        var response = await fixture.Http.PostAsJsonAsync("/v1/chat/completions", new
+        {
+            model = DemoGatewayFixture.Model,
+            messages = new[] { new { role = "user", content = prompt } },
+            temperature = 0,
+            max_tokens = 64,
+        });
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        var image = json.RootElement.GetProperty("choices")[0].GetProperty("message").GetProperty("parts").EnumerateArray()
+            .Single(p => p.GetProperty("type").GetString() == "image_url");
+        Assert.Equal(source, image.GetProperty("source").GetString());
+    }
+
     [Fact]
     public async Task CompleteChatStreaming_DrawInstruction_StreamsTextThenImagePart()
     {
