@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using Platform.Multimodal.Imaging;
 using Platform.Multimodal.Serving;
+using Platform.ServiceDefaults.Models;
 
 namespace ImageGen.Models;
 
@@ -42,7 +43,7 @@ public sealed class ImageModelHost(
         foreach (var (name, entry) in served)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var folder = ResolveFolder(name, entry.Path, environment.ContentRootPath);
+            var folder = ModelPathResolver.Resolve(name, entry.Path, environment.ContentRootPath);
             logger.LogInformation("Loading multimodal model {Model} from {Folder}, decoder on {Device}", name, folder, o.DecoderDevice);
             _models[name] = MultimodalModels.Load(folder, o.DecoderDevice, limits);
         }
@@ -51,33 +52,6 @@ public sealed class ImageModelHost(
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    /// <summary>
-    /// The registry's path rule (same as the text worker's ModelPathResolver, which lives in the TextLlm service this
-    /// one must not reference): absolute as given; relative against the content root, then the repository root.
-    /// </summary>
-    public static string ResolveFolder(string name, string path, string contentRoot)
-    {
-        if (string.IsNullOrWhiteSpace(path))
-            throw new InvalidOperationException($"Model '{name}': Models:{name}:Path is not set.");
-        var candidates = new List<string>();
-        if (System.IO.Path.IsPathRooted(path)) candidates.Add(path);
-        else
-        {
-            candidates.Add(System.IO.Path.GetFullPath(System.IO.Path.Combine(contentRoot, path)));
-            foreach (var start in new[] { contentRoot, AppContext.BaseDirectory })
-                for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-                    if (File.Exists(System.IO.Path.Combine(dir.FullName, "Platform.sln")))
-                    {
-                        candidates.Add(System.IO.Path.GetFullPath(System.IO.Path.Combine(dir.FullName, path)));
-                        break;
-                    }
-        }
-        foreach (var c in candidates.Distinct())
-            if (Directory.Exists(c)) return c;
-        throw new DirectoryNotFoundException(
-            $"Model '{name}': folder '{path}' (Models:{name}:Path) was not found; looked in {string.Join(", ", candidates.Distinct())}.");
-    }
 
     public void Dispose()
     {
