@@ -17,10 +17,16 @@ public sealed class ImageModelHost(
     ILogger<ImageModelHost> logger) : IHostedService, IDisposable
 {
     private readonly Dictionary<string, MultimodalModels> _models = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ImageBatcher> _batchers = new(StringComparer.Ordinal);
+    // One forward at a time in this process: each already uses the cores through its intra-op threads.
+    private readonly object _forwardGate = new();
 
     public bool Loaded { get; private set; }
 
     public IReadOnlyDictionary<string, MultimodalModels> Models => _models;
+
+    /// <summary>Each served model's batch workers: what the consumers submit to.</summary>
+    public IReadOnlyDictionary<string, ImageBatcher> Batchers => _batchers;
 
     /// <summary>Names this instance serves, chosen from configuration alone (the bus endpoints are built from it).</summary>
     public static IReadOnlyList<(string Name, MultimodalModelEntry Entry)> Served(
@@ -38,6 +44,7 @@ public sealed class ImageModelHost(
     {
         var o = options.Value;
         var limits = new ImageLimits { MaxBytes = o.MaxImageBytes, MaxPixels = o.MaxImagePixels };
+        var batching = new ImageBatchOptions { MaxBatchSize = o.MaxBatchSize, Window = TimeSpan.FromMilliseconds(o.BatchWindowMilliseconds) };
         var served = Served(registry, o);
         if (served.Count == 0) logger.LogInformation("ImageGen has no multimodal model to serve (no Models entry with Multimodal = true)");
         foreach (var (name, entry) in served)
@@ -45,7 +52,8 @@ public sealed class ImageModelHost(
             cancellationToken.ThrowIfCancellationRequested();
             var folder = ModelPathResolver.Resolve(name, entry.Path, environment.ContentRootPath);
             logger.LogInformation("Loading multimodal model {Model} from {Folder}, decoder on {Device}", name, folder, o.DecoderDevice);
-            _models[name] = MultimodalModels.Load(folder, o.DecoderDevice, limits);
+            var models = _models[name] = MultimodalModels.Load(folder, o.DecoderDevice, limits);
+            _batchers[name] = new ImageBatcher(name, models, batching, _forwardGate);
         }
         Loaded = true;
         return Task.CompletedTask;
@@ -55,6 +63,8 @@ public sealed class ImageModelHost(
 
     public void Dispose()
     {
+        foreach (var b in _batchers.Values) b.Dispose();
+        _batchers.Clear();
         foreach (var m in _models.Values) m.Dispose();
         _models.Clear();
     }
