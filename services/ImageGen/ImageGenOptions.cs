@@ -21,6 +21,14 @@ public sealed class ImageGenOptions
     /// <summary>Largest input image in pixels (width x height), checked on the header before decoding.</summary>
     [Range(1, long.MaxValue)] public long MaxImagePixels { get; set; } = 4096L * 4096L;
 
-    /// <summary>Messages one instance works on at once per model queue.</summary>
-    [Range(1, 256)] public int MaxConcurrentRequests { get; set; } = 4;
+    /// <summary>Messages one instance takes at once per model queue. They wait for the model's batch worker (see
+    /// <see cref="MaxBatchSize"/>), so this bounds how many requests can share a batch.</summary>
+    [Range(1, 1024)] public int MaxConcurrentRequests { get; set; } = 32;
+
+    /// <summary>Most input images, or most [IMG] slots, in one batched forward of a model.</summary>
+    [Range(1, 1024)] public int MaxBatchSize { get; set; } = 16;
+
+    /// <summary>How long a model's batch worker waits after a batch's first request for more; 0 (default): a batch is
+    /// what arrived while the previous one ran, so a request alone never waits.</summary>
+    [Range(0, 1000)] public double BatchWindowMilliseconds { get; set; }
 }

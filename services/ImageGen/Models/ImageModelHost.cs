@@ -1,6 +1,7 @@
 using Microsoft.Extensions.Options;
 using Platform.Multimodal.Imaging;
 using Platform.Multimodal.Serving;
+using Platform.ServiceDefaults.Models;
 
 namespace ImageGen.Models;
 
@@ -16,10 +17,16 @@ public sealed class ImageModelHost(
     ILogger<ImageModelHost> logger) : IHostedService, IDisposable
 {
     private readonly Dictionary<string, MultimodalModels> _models = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, ImageBatcher> _batchers = new(StringComparer.Ordinal);
+    // One forward at a time in this process: each already uses the cores through its intra-op threads.
+    private readonly object _forwardGate = new();
 
     public bool Loaded { get; private set; }
 
     public IReadOnlyDictionary<string, MultimodalModels> Models => _models;
+
+    /// <summary>Each served model's batch workers: what the consumers submit to.</summary>
+    public IReadOnlyDictionary<string, ImageBatcher> Batchers => _batchers;
 
     /// <summary>Names this instance serves, chosen from configuration alone (the bus endpoints are built from it).</summary>
     public static IReadOnlyList<(string Name, MultimodalModelEntry Entry)> Served(
@@ -37,14 +44,16 @@ public sealed class ImageModelHost(
     {
         var o = options.Value;
         var limits = new ImageLimits { MaxBytes = o.MaxImageBytes, MaxPixels = o.MaxImagePixels };
+        var batching = new ImageBatchOptions { MaxBatchSize = o.MaxBatchSize, Window = TimeSpan.FromMilliseconds(o.BatchWindowMilliseconds) };
         var served = Served(registry, o);
         if (served.Count == 0) logger.LogInformation("ImageGen has no multimodal model to serve (no Models entry with Multimodal = true)");
         foreach (var (name, entry) in served)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var folder = ResolveFolder(name, entry.Path, environment.ContentRootPath);
+            var folder = ModelPathResolver.Resolve(name, entry.Path, environment.ContentRootPath);
             logger.LogInformation("Loading multimodal model {Model} from {Folder}, decoder on {Device}", name, folder, o.DecoderDevice);
-            _models[name] = MultimodalModels.Load(folder, o.DecoderDevice, limits);
+            var models = _models[name] = MultimodalModels.Load(folder, o.DecoderDevice, limits);
+            _batchers[name] = new ImageBatcher(name, models, batching, _forwardGate);
         }
         Loaded = true;
         return Task.CompletedTask;
@@ -52,35 +61,10 @@ public sealed class ImageModelHost(
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
-    /// <summary>
-    /// The registry's path rule (same as the text worker's ModelPathResolver, which lives in the TextLlm service this
-    /// one must not reference): absolute as given; relative against the content root, then the repository root.
-    /// </summary>
-    public static string ResolveFolder(string name, string path, string contentRoot)
-    {
-        if (string.IsNullOrWhiteSpace(path))
-            throw new InvalidOperationException($"Model '{name}': Models:{name}:Path is not set.");
-        var candidates = new List<string>();
-        if (System.IO.Path.IsPathRooted(path)) candidates.Add(path);
-        else
-        {
-            candidates.Add(System.IO.Path.GetFullPath(System.IO.Path.Combine(contentRoot, path)));
-            foreach (var start in new[] { contentRoot, AppContext.BaseDirectory })
-                for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
-                    if (File.Exists(System.IO.Path.Combine(dir.FullName, "Platform.sln")))
-                    {
-                        candidates.Add(System.IO.Path.GetFullPath(System.IO.Path.Combine(dir.FullName, path)));
-                        break;
-                    }
-        }
-        foreach (var c in candidates.Distinct())
-            if (Directory.Exists(c)) return c;
-        throw new DirectoryNotFoundException(
-            $"Model '{name}': folder '{path}' (Models:{name}:Path) was not found; looked in {string.Join(", ", candidates.Distinct())}.");
-    }
-
     public void Dispose()
     {
+        foreach (var b in _batchers.Values) b.Dispose();
+        _batchers.Clear();
         foreach (var m in _models.Values) m.Dispose();
         _models.Clear();
     }

@@ -2,6 +2,7 @@ using System.ComponentModel.DataAnnotations;
 using Microsoft.Extensions.Options;
 using Platform.Contracts.Models;
 using Platform.Inference.Engine;
+using Platform.ServiceDefaults.Models;
 
 namespace TextLlm.Models;
 

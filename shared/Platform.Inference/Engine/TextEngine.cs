@@ -18,7 +18,8 @@ namespace Platform.Inference.Engine;
 /// chunk of one joining prompt, (3) runs ONE batched decode forward for every running sequence, then lets
 /// finished or cancelled sequences leave. Running sequences are kept packed in the low cache slots
 /// (decoding ones first, then those still prefilling) so a batch is a contiguous slot range and attention reads
-/// the cache without gathering.
+/// the cache without gathering. Prompts that join together are prefilled in one forward (one row each, padded to
+/// the longest), and sequences that sampled [IMG0] in the same step append their image tokens in one forward.
 /// </summary>
 public sealed class TextEngine : ITextEngine
 {
@@ -287,49 +288,94 @@ public sealed class TextEngine : ITextEngine
         RemoveFinished();
 
         int decoding = _active.TakeWhile(s => s.Decoding).Count();
-        if (decoding < _active.Count) PrefillChunk(_active[decoding]);
+        if (decoding < _active.Count) PrefillChunk(decoding);
 
         // A sequence that just sampled [IMG0] appends its image tokens before it may join a decode batch
         // (the batch feeds one pending token per row). Each round consumes r tokens, so this ends.
-        while (_active.FirstOrDefault(s => s.Decoding && s.PendingImage && !s.Finished) is { } pending)
-            AppendImageSlots(pending);
+        while (_active.Any(s => s.Decoding && s.PendingImage && !s.Finished))
+        {
+            AppendImageSlots();
+            RemoveFinished();
+        }
         RemoveFinished();
 
         decoding = _active.TakeWhile(s => s.Decoding).Count();
         if (decoding > 0) DecodeStep(decoding);
     }
 
-    private void PrefillChunk(Sequence seq)
+    /// <summary>
+    /// Prefills the next chunk of the first prefilling sequence (slot <paramref name="first"/>) and, when that chunk
+    /// ends its prompt, the whole prompts of the prefilling sequences after it, in one forward: row b is slot
+    /// first+b, rows shorter than the longest are padded at the end. The padding's cache entries lie past the row's
+    /// length, where no real token attends (the mask is causal over cache indices) and the row's next token overwrites
+    /// them. Rows are added while rows x longest stays within <see cref="EngineOptions.PrefillChunkTokens"/>.
+    /// </summary>
+    private void PrefillChunk(int first)
     {
         using var scope = NewDisposeScope();
-        int n = Math.Min(_options.PrefillChunkTokens, seq.PromptTokens.Length - seq.Prefilled);
-        var ids = new long[n];
-        for (int i = 0; i < n; i++) ids[i] = seq.PromptTokens[seq.Prefilled + i];
-        var idTensor = tensor(ids, device: _model.Device).view(1, n);
-        Tensor? embeds = null;
-        if (seq.PromptEmbeddingRows is { } rows && rows.Keys.Any(k => k >= seq.Prefilled && k < seq.Prefilled + n))
+        var head = _active[first];
+        int headTokens = Math.Min(_options.PrefillChunkTokens, head.PromptTokens.Length - head.Prefilled);
+        var rows = new List<(Sequence Seq, int Tokens)> { (head, headTokens) };
+        int width = headTokens;
+        if (head.Prefilled + headTokens == head.PromptTokens.Length)
         {
-            embeds = _model.Model.model.embed_tokens.forward(idTensor).clone();
-            foreach (var (pos, row) in rows)
-                if (pos >= seq.Prefilled && pos < seq.Prefilled + n)
-                    embeds[0, pos - seq.Prefilled].copy_(tensor(row, device: _model.Device));
+            for (int i = first + 1; i < _active.Count; i++)
+            {
+                var s = _active[i];
+                int n = s.PromptTokens.Length - s.Prefilled, w = Math.Max(width, n);
+                if ((long)w * (rows.Count + 1) > _options.PrefillChunkTokens) break;
+                if (s.CacheLength + w > MaxContextTokens || rows.Any(r => r.Seq.CacheLength + w > MaxContextTokens)) break;
+                rows.Add((s, n));
+                width = w;
+            }
         }
-        bool last = seq.Prefilled + n == seq.PromptTokens.Length;
+        int b = rows.Count;
+        var ids = new long[b * width];
+        var starts = new long[b];
+        for (int row = 0; row < b; row++)
+        {
+            var (seq, n) = rows[row];
+            starts[row] = seq.CacheLength;
+            for (int t = 0; t < width; t++) ids[row * width + t] = seq.PromptTokens[seq.Prefilled + Math.Min(t, n - 1)];
+        }
+        var idTensor = tensor(ids, device: _model.Device).view(b, width);
+        Tensor? embeds = null;
+        for (int row = 0; row < b; row++)
+        {
+            var (seq, n) = rows[row];
+            if (seq.PromptEmbeddingRows is not { } given) continue;
+            foreach (var (pos, values) in given)
+            {
+                if (pos < seq.Prefilled || pos >= seq.Prefilled + n) continue;
+                embeds ??= _model.Model.model.embed_tokens.forward(idTensor).clone();
+                embeds[row, pos - seq.Prefilled].copy_(tensor(values, device: _model.Device));
+            }
+        }
+        var last = rows.Select(r => r.Seq.Prefilled + r.Tokens == r.Seq.PromptTokens.Length).ToArray();
         var output = _model.Model.Forward(new LlamaInputs
         {
             InputIds = embeds is null ? idTensor : null,
             InputsEmbeds = embeds,
-            Cache = new CacheWrite { Cache = _cache, FirstSlot = seq.Slot, Starts = [seq.CacheLength] },
-            MaxPosition = seq.CacheLength + n - 1,
-            LogitPositions = last ? tensor(new long[] { n - 1 }, device: _model.Device).view(1, 1) : null,
-            SkipLogits = !last,
+            Cache = new CacheWrite { Cache = _cache, FirstSlot = first, Starts = starts },
+            MaxPosition = starts.Max() + width - 1,
+            LogitPositions = last.Any(x => x) ? tensor(rows.Select(r => (long)r.Tokens - 1).ToArray(), device: _model.Device).view(b, 1) : null,
+            SkipLogits = !last.Any(x => x),
         });
-        seq.Prefilled += n;
-        seq.CacheLength += n;
-        if (!last) return;
-        seq.Decoding = true;
-        var token = Sampler.Choose(output.Logits!.view(1, -1), [seq.Sampling])[0];
-        HandleToken(seq, token);
+        var done = new List<int>();
+        for (int row = 0; row < b; row++)
+        {
+            var (seq, n) = rows[row];
+            seq.Prefilled += n;
+            seq.CacheLength += n;
+            if (!last[row]) continue;
+            seq.Decoding = true;
+            done.Add(row);
+        }
+        if (done.Count == 0) return;
+        var logits = output.Logits!.view(b, -1);
+        if (done.Count < b) logits = logits.index_select(0, tensor(done.Select(r => (long)r).ToArray(), device: _model.Device));
+        var tokens = Sampler.Choose(logits, done.Select(r => rows[r].Seq.Sampling).ToArray());
+        for (int k = 0; k < done.Count; k++) HandleToken(rows[done[k]].Seq, tokens[k]);
     }
 
     private void DecodeStep(int count)
@@ -367,38 +413,67 @@ public sealed class TextEngine : ITextEngine
     /// positions' last decoder layer outputs, taken before the final RMSNorm (HF's hidden_states[-1] is taken after
     /// it; the mapper is trained on the pre-norm states, <see cref="Models.Llama.LlamaInputs.HiddenStatePositions"/>),
     /// plus their input embeddings are reported for the image mapper.
+    /// Every sequence waiting for its image tokens is moved to the low slots (decoding sequences stay packed first)
+    /// and all of them run in the same forward, one row each.
     /// </summary>
-    private void AppendImageSlots(Sequence seq)
+    private void AppendImageSlots()
     {
         using var scope = NewDisposeScope();
-        seq.PendingImage = false;
         int r = _imageTokens.Length;
-        if (seq.CacheLength + r + 1 > MaxContextTokens) { seq.Finish("length"); return; }
-        var idTensor = tensor(_imageTokens.Select(x => (long)x).ToArray(), device: _model.Device).view(1, r);
+        foreach (var s in _active)
+        {
+            if (!s.Decoding || !s.PendingImage || s.Finished) continue;
+            if (s.CacheLength + r + 1 > MaxContextTokens) { s.PendingImage = false; s.Finish("length"); }
+        }
+        RemoveFinished();
+        int b = 0;
+        for (int i = 0; i < _active.Count; i++)
+        {
+            var s = _active[i];
+            if (!s.Decoding || !s.PendingImage || s.Finished) continue;
+            if (i != b) Swap(b, i);
+            b++;
+        }
+        if (b == 0) return;
+        var rows = _active.Take(b).ToList();
+        var starts = rows.Select(s => (long)s.CacheLength).ToArray();
+        var idTensor = tensor(_imageTokens.Select(x => (long)x).ToArray(), device: _model.Device).view(1, r).expand(b, r);
         var embeds = _model.Model.model.embed_tokens.forward(idTensor);
         var output = _model.Model.Forward(new LlamaInputs
         {
             InputsEmbeds = embeds,
-            Cache = new CacheWrite { Cache = _cache, FirstSlot = seq.Slot, Starts = [seq.CacheLength] },
-            MaxPosition = seq.CacheLength + r - 1,
-            LogitPositions = tensor(new long[] { r - 1 }, device: _model.Device).view(1, 1),
-            HiddenStatePositions = arange(r, device: _model.Device).view(1, r),
+            Cache = new CacheWrite { Cache = _cache, FirstSlot = 0, Starts = starts },
+            MaxPosition = starts.Max() + r - 1,
+            LogitPositions = full(b, 1, r - 1, ScalarType.Int64, device: _model.Device),
+            HiddenStatePositions = arange(r, device: _model.Device).view(1, r).expand(b, r),
         });
-        seq.CacheLength += r;
-        seq.Generated += r - 1;
-        Interlocked.Add(ref _generationTokensTotal, r - 1);
-        for (int k = 1; k < r; k++) seq.Completion.Add(_imageTokens[k]);
         int hidden = _model.Config.HiddenSize;
-        seq.Emit(new GenerationUpdate
+        var states = output.HiddenStates!.to(CPU).contiguous().data<float>().ToArray();
+        var slotEmbeds = embeds[0].to(CPU).contiguous().data<float>().ToArray();
+        var next = new List<int>();
+        for (int row = 0; row < b; row++)
         {
-            TokenIds = _imageTokens,
-            PromptTokens = seq.PromptTokens.Length,
-            CompletionTokens = seq.Generated,
-            Image = new ImageSlot(r, hidden, output.HiddenStates!.to(CPU).data<float>().ToArray(), embeds.to(CPU).data<float>().ToArray()),
-        });
-        if (seq.Generated >= seq.Request.MaxNewTokens) { seq.Finish("length"); return; }
-        var next = Sampler.Choose(output.Logits!.view(1, -1), [seq.Sampling])[0];
-        HandleToken(seq, next);
+            var seq = rows[row];
+            seq.PendingImage = false;
+            seq.CacheLength += r;
+            seq.Generated += r - 1;
+            Interlocked.Add(ref _generationTokensTotal, r - 1);
+            for (int k = 1; k < r; k++) seq.Completion.Add(_imageTokens[k]);
+            seq.Emit(new GenerationUpdate
+            {
+                TokenIds = _imageTokens,
+                PromptTokens = seq.PromptTokens.Length,
+                CompletionTokens = seq.Generated,
+                Image = new ImageSlot(r, hidden, states.AsSpan(row * r * hidden, r * hidden).ToArray(), slotEmbeds.ToArray()),
+            });
+            if (seq.Generated >= seq.Request.MaxNewTokens) seq.Finish("length");
+            else next.Add(row);
+        }
+        if (next.Count == 0) return;
+        var logits = output.Logits!.view(b, -1);
+        if (next.Count < b) logits = logits.index_select(0, tensor(next.Select(x => (long)x).ToArray(), device: _model.Device));
+        var tokens = Sampler.Choose(logits, next.Select(x => rows[x].Sampling).ToArray());
+        for (int k = 0; k < next.Count; k++) HandleToken(rows[next[k]], tokens[k]);
     }
 
     private void HandleToken(Sequence seq, int token)
@@ -455,6 +530,16 @@ public sealed class TextEngine : ITextEngine
             _active.RemoveAt(last);
         }
         lock (_gate) _runningCount = _active.Count;
+    }
+
+    /// <summary>Exchanges the cache slots (and places in the packing) of two running sequences.</summary>
+    private void Swap(int a, int b)
+    {
+        var (sa, sb) = (_active[a], _active[b]);
+        _cache.SwapSlots(a, b, sa.CacheLength, sb.CacheLength);
+        (_active[a], _active[b]) = (sb, sa);
+        sa.Slot = b;
+        sb.Slot = a;
     }
 
     private void Move(int from, int to)

@@ -88,6 +88,21 @@ public sealed class KvCache : IDisposable
         }
     }
 
+    /// <summary>Exchanges the cached tokens of two slots (the first <paramref name="lengthA"/> of slot <paramref name="a"/>,
+    /// the first <paramref name="lengthB"/> of slot <paramref name="b"/>).</summary>
+    public void SwapSlots(int a, int b, int lengthA, int lengthB)
+    {
+        if (a == b) return;
+        using var noGrad = no_grad();
+        foreach (var buffers in new[] { Keys, Values })
+            foreach (var buffer in buffers)
+            {
+                using var keptA = buffer[a].narrow(1, 0, lengthA).clone();
+                if (lengthB > 0) buffer[a].narrow(1, 0, lengthB).copy_(buffer[b].narrow(1, 0, lengthB));
+                if (lengthA > 0) buffer[b].narrow(1, 0, lengthA).copy_(keptA);
+            }
+    }
+
     public void Dispose()
     {
         foreach (var t in Keys) t.Dispose();

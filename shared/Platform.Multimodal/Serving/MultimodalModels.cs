@@ -12,6 +12,9 @@ namespace Platform.Multimodal.Serving;
 
 public enum ImageDecision { Generate, Retrieve }
 
+/// <summary>One [IMG] slot to turn into a picture, with the decision forced or (null) left to the decision head.</summary>
+public sealed record ImageSlotRequest(ImageSlot Slot, ImageDecision? Force = null);
+
 /// <summary>What GILL produced for one [IMG] slot: the decision, the picture as PNG, and the gallery index when retrieved.</summary>
 public sealed record ProducedImage(ImageDecision Decision, float RetrieveProbability, byte[] Png, int? GalleryIndex, string? GalleryCaption, byte[] Rgb);
 
@@ -90,45 +93,108 @@ public sealed class MultimodalModels : IDisposable
 
     /// <summary>Decodes an image (with the byte/pixel limits; <see cref="ImageDecodeException"/> on bad input),
     /// resizes it to the encoder's size and returns its visual tokens in the LM's embedding space.</summary>
-    public VisualEmbedding EncodeImage(ReadOnlySpan<byte> imageBytes, string name = "image") =>
-        EncodeRgb(ImageCodec.DecodeToSquare(imageBytes, Config.ImageSize, _limits, name));
+    public VisualEmbedding EncodeImage(ReadOnlySpan<byte> imageBytes, string name = "image") => EncodeRgb(DecodeImage(imageBytes, name));
+
+    /// <summary>The visual encoder's input for an image file: decoded under the limits and resized to image_size x
+    /// image_size interleaved RGB (<see cref="ImageDecodeException"/> on bad input). No torch work: callers decode in
+    /// parallel and batch <see cref="EncodeRgbBatch"/>.</summary>
+    public byte[] DecodeImage(ReadOnlySpan<byte> imageBytes, string name = "image") =>
+        ImageCodec.DecodeToSquare(imageBytes, Config.ImageSize, _limits, name);
 
     /// <summary>Visual tokens of an image given as image_size x image_size interleaved RGB bytes.</summary>
-    public VisualEmbedding EncodeRgb(byte[] rgb)
+    public VisualEmbedding EncodeRgb(byte[] rgb) => EncodeRgbBatch([rgb])[0];
+
+    /// <summary>Throws <see cref="ArgumentException"/> unless <paramref name="rgb"/> is image_size x image_size RGB.</summary>
+    public void ValidateRgb(byte[] rgb)
     {
         int s = Config.ImageSize;
         if (rgb.Length != s * s * 3) throw new ArgumentException($"expected {s}x{s} RGB ({s * s * 3} bytes), got {rgb.Length}", nameof(rgb));
+    }
+
+    /// <summary>Visual tokens of several images in one forward of the visual encoder and projection ([B, 3, S, S]);
+    /// row b of the result belongs to image b.</summary>
+    public IReadOnlyList<VisualEmbedding> EncodeRgbBatch(IReadOnlyList<byte[]> images)
+    {
+        if (images.Count == 0) return [];
+        foreach (var rgb in images) ValidateRgb(rgb);
+        int s = Config.ImageSize, n = s * s * 3, b = images.Count;
+        var planar = new float[b * n];
+        for (int i = 0; i < b; i++) SceneRenderer.ToPlanar(images[i]).CopyTo(planar, i * n);
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        var image = tensor(SceneRenderer.ToPlanar(rgb), [1, 3, s, s]);
-        var tokens = _heads.VisualTokens(image);
-        return new VisualEmbedding(Config.VisualTokens, Config.LmHiddenSize, tokens.data<float>().ToArray());
+        var tokens = _heads.VisualTokens(tensor(planar, [b, 3, s, s])).contiguous().data<float>().ToArray();
+        int per = Config.VisualTokens * Config.LmHiddenSize;
+        return Enumerable.Range(0, b)
+            .Select(i => new VisualEmbedding(Config.VisualTokens, Config.LmHiddenSize, tokens.AsSpan(i * per, per).ToArray()))
+            .ToList();
     }
 
     /// <summary>GILL's output side for one slot: the decision classifier picks generate or retrieve (unless forced),
     /// then the mapper + ONNX decoder draw the image, or the retrieval head picks the nearest gallery image.</summary>
-    public ProducedImage ProduceImage(ImageSlot slot, ImageDecision? force = null)
+    public ProducedImage ProduceImage(ImageSlot slot, ImageDecision? force = null) => ProduceImages([new ImageSlotRequest(slot, force)])[0];
+
+    /// <summary>Throws <see cref="ArgumentException"/> unless the slot has image_tokens x lm_hidden states and embeddings.</summary>
+    public void ValidateSlot(ImageSlot slot)
     {
         int r = Config.ImageTokens, h = Config.LmHiddenSize;
         if (slot.Tokens != r || slot.Hidden != h || slot.HiddenStates.Length != r * h || slot.InputEmbeddings.Length != r * h)
             throw new ArgumentException($"image slot must be {r} tokens x {h} hidden (got {slot.Tokens} x {slot.Hidden}, {slot.HiddenStates.Length} and {slot.InputEmbeddings.Length} floats)", nameof(slot));
+    }
+
+    /// <summary>
+    /// <see cref="ProduceImage"/> for several slots at once: one decision-head forward for all of them, one retrieval
+    /// forward for those retrieved, one mapper forward and one ONNX decoder run ([B, slots, dim]) for those generated.
+    /// Result i belongs to request i.
+    /// </summary>
+    public IReadOnlyList<ProducedImage> ProduceImages(IReadOnlyList<ImageSlotRequest> requests)
+    {
+        if (requests.Count == 0) return [];
+        foreach (var q in requests) ValidateSlot(q.Slot);
+        int r = Config.ImageTokens, h = Config.LmHiddenSize, s = Config.ImageSize, b = requests.Count, per = r * h;
+        var hiddenData = new float[b * per];
+        var embedData = new float[b * per];
+        for (int i = 0; i < b; i++)
+        {
+            requests[i].Slot.HiddenStates.CopyTo(hiddenData, i * per);
+            requests[i].Slot.InputEmbeddings.CopyTo(embedData, i * per);
+        }
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        var hidden = tensor(slot.HiddenStates, [1, r, h]);
-        var embeds = tensor(slot.InputEmbeddings, [1, r, h]);
-        float pRetrieve = _heads.decision.forward(hidden[.., 0]).softmax(-1)[0, 1].item<float>();
-        var decision = force ?? (pRetrieve > 0.5f ? ImageDecision.Retrieve : ImageDecision.Generate);
-        int s = Config.ImageSize;
-        if (decision == ImageDecision.Retrieve)
+        var hidden = tensor(hiddenData, [b, r, h]);
+        var embeds = tensor(embedData, [b, r, h]);
+        var pRetrieve = _heads.decision.forward(hidden[.., 0]).softmax(-1)[.., 1].contiguous().data<float>().ToArray();
+        var decisions = new ImageDecision[b];
+        for (int i = 0; i < b; i++) decisions[i] = requests[i].Force ?? (pRetrieve[i] > 0.5f ? ImageDecision.Retrieve : ImageDecision.Generate);
+        var results = new ProducedImage[b];
+
+        var retrieve = Enumerable.Range(0, b).Where(i => decisions[i] == ImageDecision.Retrieve).ToArray();
+        if (retrieve.Length > 0)
         {
-            var scores = _heads.retrieval.EmbedText(hidden).matmul(_galleryEmbeddings.t());
-            int index = (int)scores.argmax(-1).item<long>();
-            var rgb = _galleryRgb.AsSpan(index * s * s * 3, s * s * 3).ToArray();
-            return new ProducedImage(decision, pRetrieve, ImageCodec.EncodePng(rgb, s, s), index, _galleryCaptions[index], rgb);
+            var rows = tensor(retrieve.Select(i => (long)i).ToArray());
+            var best = _heads.retrieval.EmbedText(hidden.index_select(0, rows)).matmul(_galleryEmbeddings.t()).argmax(-1).data<long>().ToArray();
+            for (int k = 0; k < retrieve.Length; k++)
+            {
+                int i = retrieve[k], index = (int)best[k];
+                var rgb = _galleryRgb.AsSpan(index * s * s * 3, s * s * 3).ToArray();
+                results[i] = new ProducedImage(ImageDecision.Retrieve, pRetrieve[i], ImageCodec.EncodePng(rgb, s, s), index, _galleryCaptions[index], rgb);
+            }
         }
-        var conditioning = _heads.Conditioning(hidden, embeds).data<float>().ToArray();
-        var generated = SceneRenderer.FromPlanar(_decoder.Run(conditioning, 1));
-        return new ProducedImage(decision, pRetrieve, ImageCodec.EncodePng(generated, s, s), null, null, generated);
+
+        var generate = Enumerable.Range(0, b).Where(i => decisions[i] == ImageDecision.Generate).ToArray();
+        if (generate.Length > 0)
+        {
+            var rows = tensor(generate.Select(i => (long)i).ToArray());
+            var conditioning = _heads.Conditioning(hidden.index_select(0, rows), embeds.index_select(0, rows)).contiguous().data<float>().ToArray();
+            var pixels = _decoder.Run(conditioning, generate.Length);
+            int n = 3 * s * s;
+            for (int k = 0; k < generate.Length; k++)
+            {
+                int i = generate[k];
+                var rgb = SceneRenderer.FromPlanar(pixels.AsSpan(k * n, n));
+                results[i] = new ProducedImage(ImageDecision.Generate, pRetrieve[i], ImageCodec.EncodePng(rgb, s, s), null, null, rgb);
+            }
+        }
+        return results;
     }
 
     public void Dispose()

@@ -81,6 +81,89 @@ public class TextEngineTests
         for (int i = 0; i < requests.Count; i++) Assert.Equal(alone[i], Ids(together[i]));
     }
 
+    /// <summary>Keeps the engine stepping, so requests submitted together are admitted together (one prefill forward).</summary>
+    private static IAsyncEnumerator<GenerationUpdate> Busy(ITextEngine engine, CancellationToken ct) =>
+        engine.GenerateAsync(new GenerationRequest
+        {
+            PromptTokens = [5, 6, 7], MaxNewTokens = LongRun, Sampling = new SamplingOptions { Temperature = 1f, Seed = 9 }, StopTokenIds = [], IgnoreEos = true,
+        }, ct).GetAsyncEnumerator(ct);
+
+    [Fact]
+    public async Task GenerateAsync_PromptsJoiningTogether_SameTokensAsAlone()
+    {
+        await using var engine = TextEngine.Load("tiny", TestModels.Llama, Options(slots: 8, context: LongContext));
+        var image = new VisualEmbedding(2, 64, randn([2, 64], generator: new TorchSharp.torch.Generator(5)).reshape(-1).data<float>().ToArray());
+        var requests = new List<GenerationRequest>
+        {
+            new() { Prompt = "Hello world!", MaxNewTokens = 9, StopTokenIds = [], Sampling = SamplingOptions.Greedy },
+            new() { Prompt = "There are 12 apples and 3 oranges in the sky, said the", MaxNewTokens = 7, StopTokenIds = [], Sampling = SamplingOptions.Greedy },
+            new() { Prompt = "Café", MaxNewTokens = 8, StopTokenIds = [], Sampling = new SamplingOptions { Temperature = 0.9f, TopK = 20, Seed = 4 } },
+            new() { Messages = [new ChatMessage("user", "Look: <image> what is it?", [image])], MaxNewTokens = 6, StopTokenIds = [], Sampling = SamplingOptions.Greedy },
+        };
+        var alone = new List<List<int>>();
+        foreach (var r in requests) alone.Add(Ids(await Collect(engine, r)));
+
+        using var busy = new CancellationTokenSource();
+        var blocker = Busy(engine, busy.Token);
+        Assert.True(await blocker.MoveNextAsync());
+        var together = await Task.WhenAll(requests.Select(r => Collect(engine, r)));
+        busy.Cancel();
+        try { while (await blocker.MoveNextAsync()) { } } catch (OperationCanceledException) { }
+        await blocker.DisposeAsync();
+
+        for (int i = 0; i < requests.Count; i++) Assert.Equal(alone[i], Ids(together[i]));
+        Assert.All(alone, a => Assert.True(a.Count > 3, $"generated [{string.Join(",", a)}]"));
+    }
+
+    [Fact]
+    public async Task GenerateAsync_ImageSlotsInTheSameStep_EachEqualsItsOwnAlone()
+    {
+        await using var engine = TextEngine.Load("gill", TestModels.WithImageTokens, Options(slots: 8, context: LongContext));
+        var tok = engine.Model.Tokenizer;
+        var img = TestModels.ImageTokens.Select(t => tok.TokenToId(t)!.Value).ToArray();
+        GenerationRequest Request(int[] prompt, bool slots = true, int max = 12) => new()
+        {
+            PromptTokens = prompt, MaxNewTokens = max, Sampling = SamplingOptions.Greedy, StopTokenIds = [], ReportImageSlots = slots,
+        };
+        // Prompts whose greedy first token is the same; swapping that token's lm_head row with [IMG0]'s makes every one
+        // of them start with an image, with different hidden states (different prompts).
+        var candidates = Enumerable.Range(0, 40).Select(i => new[] { 260 + i, 301, 302 }).ToList();
+        var firsts = new List<int>();
+        foreach (var p in candidates) firsts.Add(Ids(await Collect(engine, Request(p, slots: false, max: 1)))[0]);
+        var group = firsts.Select((t, i) => (t, i)).GroupBy(x => x.t).OrderByDescending(g => g.Count()).First();
+        var prompts = group.Take(4).Select(x => candidates[x.i]).ToList();
+        Assert.True(prompts.Count >= 2, "no two candidate prompts share their first greedy token");
+        Assert.DoesNotContain(group.Key, img);
+        using (no_grad())
+        {
+            var e = engine.Model.Model.lm_head!.weight!;
+            var a = e[group.Key].clone();
+            e[group.Key].copy_(e[img[0]]);
+            e[img[0]].copy_(a);
+        }
+        var alone = new List<ImageSlot>();
+        foreach (var p in prompts) alone.Add((await Collect(engine, Request(p))).First(u => u.Image is not null).Image!);
+
+        using var busy = new CancellationTokenSource();
+        var blocker = Busy(engine, busy.Token);
+        Assert.True(await blocker.MoveNextAsync());
+        var together = await Task.WhenAll(prompts.Select(p => Collect(engine, Request(p))));
+        busy.Cancel();
+        try { while (await blocker.MoveNextAsync()) { } } catch (OperationCanceledException) { }
+        await blocker.DisposeAsync();
+
+        for (int i = 0; i < prompts.Count; i++)
+        {
+            var slot = together[i].First(u => u.Image is not null).Image!;
+            Assert.Equal(img, together[i].First(u => u.Image is not null).TokenIds);
+            var diff = alone[i].HiddenStates.Zip(slot.HiddenStates).Max(p => Math.Abs(p.First - p.Second));
+            Assert.True(diff < 1e-4f, $"prompt {i}: max |batched - alone| {diff}");
+            Assert.Equal(alone[i].InputEmbeddings, slot.InputEmbeddings);
+        }
+        var between = alone[0].HiddenStates.Zip(alone[1].HiddenStates).Max(p => Math.Abs(p.First - p.Second));
+        Assert.True(between > 1e-3f, "the prompts' image states are equal: a mix-up between rows would go unnoticed");
+    }
+
     [Fact]
     public async Task GenerateAsync_MaxNewTokens_FinishesWithLengthAndUsage()
     {

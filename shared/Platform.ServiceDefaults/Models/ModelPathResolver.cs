@@ -1,8 +1,9 @@
-namespace TextLlm.Models;
+namespace Platform.ServiceDefaults.Models;
 
 /// <summary>
 /// Resolves a registry path: absolute as given; relative against the content root, then against the repository root
-/// (the nearest folder above the content root or the program's folder that holds Platform.sln).
+/// (the nearest folder above the content root or the program's folder that holds Platform.sln). The registry's one
+/// path rule: the text worker and the image service both resolve Models:{name}:Path with it.
 /// </summary>
 public static class ModelPathResolver
 {

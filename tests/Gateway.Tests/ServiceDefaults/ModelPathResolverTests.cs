@@ -1,6 +1,6 @@
-using TextLlm.Models;
+using Platform.ServiceDefaults.Models;
 
-namespace Gateway.Tests.TextLlm;
+namespace Gateway.Tests.ServiceDefaults;
 
 public class ModelPathResolverTests
 {
