@@ -20,7 +20,7 @@ namespace Platform.Inference.Engine;
 /// (decoding ones first, then those still prefilling) so a batch is a contiguous slot range and attention reads
 /// the cache without gathering.
 /// </summary>
-public sealed class TextEngine : ITextEngine
+public sealed partial class TextEngine : ITextEngine
 {
     private readonly LoadedModel _model;
     private readonly EngineOptions _options;
@@ -89,7 +89,7 @@ public sealed class TextEngine : ITextEngine
         ArgumentNullException.ThrowIfNull(request);
         ObjectDisposedException.ThrowIf(_stopping, this);
         ValidateRequest(request);
-        var (tokens, rows, isChat) = BuildPrompt(request);
+        var (tokens, rows, isChat, layout) = BuildPrompt(request);
         var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var stops = new HashSet<int>(request.IgnoreEos ? request.StopTokenIds : request.StopTokenIds.Concat(_model.EosTokenIds));
         if (isChat && !request.IgnoreEos)
@@ -100,6 +100,7 @@ public sealed class TextEngine : ITextEngine
             Request = request,
             PromptTokens = tokens,
             PromptEmbeddingRows = rows,
+            Layout = layout,
             Sampling = new SamplingState(request.Sampling, tokens),
             Text = new TextStreamAssembler(request.StopStrings, _model.Tokenizer.Kind == TokenizerKind.SentencePiece),
             StopTokens = stops,
@@ -159,13 +160,20 @@ public sealed class TextEngine : ITextEngine
     }
 
     /// <summary>Renders and tokenizes the prompt; image placeholders become visual-embedding rows.</summary>
-    private (int[] Tokens, IReadOnlyDictionary<int, float[]>? Rows, bool IsChat) BuildPrompt(GenerationRequest request)
+    private (int[] Tokens, IReadOnlyDictionary<int, float[]>? Rows, bool IsChat, SetLayout? Layout) BuildPrompt(GenerationRequest request)
     {
         var tok = _model.Tokenizer;
         int[] tokens;
         Dictionary<int, float[]>? rows = null;
         bool isChat = false;
-        if (request.PromptTokens is { } given)
+        SetLayout? layout = null;
+        if (request.PromptPieces is not null || request.UseSetMarkers)
+        {
+            (layout, isChat) = BuildSetLayout(request);
+            tokens = layout.Tokens;
+            rows = LayoutRows(layout);
+        }
+        else if (request.PromptTokens is { } given)
         {
             tokens = given.ToArray();
             foreach (var t in tokens)
@@ -191,7 +199,7 @@ public sealed class TextEngine : ITextEngine
         }
         if (tokens.Length >= MaxContextTokens)
             throw new ContextLengthExceededException($"prompt has {tokens.Length} tokens; model '{ModelName}' accepts at most {MaxContextTokens - 1} prompt tokens (context {MaxContextTokens})");
-        return (tokens, rows, isChat);
+        return (tokens, rows, isChat, layout);
     }
 
     private (int[], Dictionary<int, float[]>) SpliceImages(string text, IReadOnlyList<VisualEmbedding> images)
@@ -312,21 +320,40 @@ public sealed class TextEngine : ITextEngine
                     embeds[0, pos - seq.Prefilled].copy_(tensor(row, device: _model.Device));
         }
         bool last = seq.Prefilled + n == seq.PromptTokens.Length;
+        // A prompt that ends with a set: every member's last token gives logits (see SetLayout); in this chunk, those
+        // that fall in it.
+        var ends = seq.Layout is { TrailingMemberEnds.Length: > 0 } tl
+            ? tl.TrailingMemberEnds.Where(e => e >= seq.Prefilled && e < seq.Prefilled + n).Select(e => (long)(e - seq.Prefilled)).ToArray()
+            : null;
         var output = _model.Model.Forward(new LlamaInputs
         {
             InputIds = embeds is null ? idTensor : null,
             InputsEmbeds = embeds,
             Cache = new CacheWrite { Cache = _cache, FirstSlot = seq.Slot, Starts = [seq.CacheLength] },
-            MaxPosition = seq.CacheLength + n - 1,
-            LogitPositions = last ? tensor(new long[] { n - 1 }, device: _model.Device).view(1, 1) : null,
-            SkipLogits = !last,
+            // A prompt with sets brings its own positions and mask (Set-Based Prompting); otherwise causal by cache index.
+            PositionIds = seq.Layout?.ChunkPositions(seq.Prefilled, n, _model.Device),
+            AttentionMask = seq.Layout?.ChunkMask(seq.Prefilled, n, _model.Device),
+            MaxPosition = seq.Layout is { } l ? l.Positions.AsSpan(seq.Prefilled, n).ToArray().Max() : seq.CacheLength + n - 1,
+            LogitPositions = ends is { Length: > 0 } ? tensor(ends, device: _model.Device).view(1, ends.Length)
+                : last && ends is null ? tensor(new long[] { n - 1 }, device: _model.Device).view(1, 1) : null,
+            SkipLogits = ends is { Length: 0 } || (ends is null && !last),
         });
         seq.Prefilled += n;
         seq.CacheLength += n;
+        if (ends is { Length: > 0 })
+            for (int k = 0; k < ends.Length; k++) seq.TrailingLogits.Add(output.Logits![0, k].unsqueeze(0).DetachFromDisposeScope());
         if (!last) return;
         seq.Decoding = true;
-        var token = Sampler.Choose(output.Logits!.view(1, -1), [seq.Sampling])[0];
-        HandleToken(seq, token);
+        var logits = output.Logits!;
+        if (seq.TrailingLogits.Count > 0)
+        {
+            // Mean over the members in canonical cache order (bitwise the same for any client order).
+            logits = stack(seq.TrailingLogits, 0).mean([0]).view(1, 1, -1);
+            foreach (var t in seq.TrailingLogits) t.Dispose();
+            seq.TrailingLogits.Clear();
+        }
+        var token = Sampler.Choose(logits.view(1, -1), [seq.Sampling])[0];
+        HandleToken(seq, token, LogitsRow(seq, logits, 0));
     }
 
     private void DecodeStep(int count)
@@ -335,6 +362,8 @@ public sealed class TextEngine : ITextEngine
         var ids = new long[count];
         var starts = new long[count];
         var states = new SamplingState[count];
+        var positions = new long[count];
+        bool shifted = false;
         long maxPos = 0;
         for (int i = 0; i < count; i++)
         {
@@ -342,12 +371,17 @@ public sealed class TextEngine : ITextEngine
             ids[i] = s.PendingToken;
             starts[i] = s.CacheLength;
             states[i] = s.Sampling;
-            maxPos = Math.Max(maxPos, s.CacheLength);
+            positions[i] = s.CacheLength - s.PositionOffset;
+            shifted |= s.PositionOffset != 0;
+            maxPos = Math.Max(maxPos, positions[i]);
         }
         var output = _model.Model.Forward(new LlamaInputs
         {
             InputIds = tensor(ids, device: _model.Device).view(count, 1),
             Cache = new CacheWrite { Cache = _cache, FirstSlot = 0, Starts = starts },
+            // After a set, rotary positions lag the cache index (the members overlap); such a batch takes the torch
+            // path with explicit positions. The default causal mask over cache indices is what a token after a set needs.
+            PositionIds = shifted ? tensor(positions, device: _model.Device).view(count, 1) : null,
             MaxPosition = maxPos,
         });
         var tokens = Sampler.Choose(output.Logits!.view(count, -1), states);
@@ -355,7 +389,7 @@ public sealed class TextEngine : ITextEngine
         {
             var s = _active[i];
             s.CacheLength++;
-            if (!s.Finished) HandleToken(s, tokens[i]);
+            if (!s.Finished) HandleToken(s, tokens[i], LogitsRow(s, output.Logits!, i));
         }
     }
 
@@ -376,7 +410,8 @@ public sealed class TextEngine : ITextEngine
         {
             InputsEmbeds = embeds,
             Cache = new CacheWrite { Cache = _cache, FirstSlot = seq.Slot, Starts = [seq.CacheLength] },
-            MaxPosition = seq.CacheLength + r - 1,
+            PositionIds = seq.PositionOffset != 0 ? (arange(r, device: _model.Device) + (seq.CacheLength - seq.PositionOffset)).view(1, r) : null,
+            MaxPosition = seq.CacheLength - seq.PositionOffset + r - 1,
             LogitPositions = tensor(new long[] { r - 1 }, device: _model.Device).view(1, 1),
             HiddenStatePositions = arange(r, device: _model.Device).view(1, r),
         });
@@ -394,10 +429,10 @@ public sealed class TextEngine : ITextEngine
         });
         if (seq.Generated >= seq.Request.MaxNewTokens) { seq.Finish("length"); return; }
         var next = Sampler.Choose(output.Logits!.view(1, -1), [seq.Sampling])[0];
-        HandleToken(seq, next);
+        HandleToken(seq, next, LogitsRow(seq, output.Logits!, 0));
     }
 
-    private void HandleToken(Sequence seq, int token)
+    private void HandleToken(Sequence seq, int token, float[]? logits = null)
     {
         seq.Generated++;
         seq.Completion.Add(token);
@@ -418,11 +453,11 @@ public sealed class TextEngine : ITextEngine
         var delta = seq.Text.Append(_model.Tokenizer.TokenBytes(token));
         if (seq.Text.Stopped)
         {
-            if (delta.Length > 0) seq.Emit(new GenerationUpdate { TextDelta = delta, TokenIds = [token], PromptTokens = seq.PromptTokens.Length, CompletionTokens = seq.Generated });
+            if (delta.Length > 0) seq.Emit(new GenerationUpdate { TextDelta = delta, TokenIds = [token], PromptTokens = seq.PromptTokens.Length, CompletionTokens = seq.Generated, Logits = logits });
             seq.Finish("stop");
             return;
         }
-        seq.Emit(new GenerationUpdate { TextDelta = delta, TokenIds = [token], PromptTokens = seq.PromptTokens.Length, CompletionTokens = seq.Generated });
+        seq.Emit(new GenerationUpdate { TextDelta = delta, TokenIds = [token], PromptTokens = seq.PromptTokens.Length, CompletionTokens = seq.Generated, Logits = logits });
         if (seq.Generated >= seq.Request.MaxNewTokens || seq.CacheLength + 1 >= MaxContextTokens)
         {
             seq.Finish("length");
