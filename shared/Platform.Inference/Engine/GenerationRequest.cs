@@ -46,6 +46,10 @@ public sealed record GenerationRequest
     /// </summary>
     public bool UseSetMarkers { get; init; }
 
+    /// <summary>With <see cref="UseSetMarkers"/> and <see cref="Prompt"/>: the images for the prompt's
+    /// <see cref="ImagePlaceholder"/>s, in text order.</summary>
+    public IReadOnlyList<VisualEmbedding>? PromptImages { get; init; }
+
     /// <summary>When true every update carries the logits (float32, vocabulary-wide) its token was chosen from.</summary>
     public bool ReturnLogits { get; init; }
 

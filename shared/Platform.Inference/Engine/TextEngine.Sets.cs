@@ -31,6 +31,7 @@ public sealed partial class TextEngine
         {
             text = prompt;
             addBos = _model.Tokenizer.AddBos;
+            foreach (var img in request.PromptImages ?? []) images.Enqueue(img);
         }
         else if (request.Messages is { Count: > 0 } messages)
         {
