@@ -33,7 +33,8 @@ public static class ChatCompletionsEndpoint
         var r = request!;
 
         var model = directory.Find(r.Model);
-        if (model is null)
+        // Judge models are served on the judge queues only (POST /v1/judge/...), not as chat models.
+        if (model is null || (model.Model.Capabilities?.Contains(Platform.Contracts.Judge.JudgeQueues.Capability) ?? false))
             return ApiError.From(new ChatCompletionException(ChatErrorCodes.ModelNotFound,
                 $"The model '{r.Model}' does not exist or no worker serves it.", "model")).ToResult(http);
         if (r.Images.Count > 0 && !model.Model.AcceptsImages)

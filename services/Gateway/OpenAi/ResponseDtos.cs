@@ -21,7 +21,8 @@ public sealed record UsageDto(int PromptTokens, int CompletionTokens, int TotalT
 
 public sealed record ModelListDto(string Object, IReadOnlyList<ModelDto> Data);
 
-public sealed record ModelDto(string Id, string Object, long Created, string OwnedBy);
+/// <summary><see cref="Capabilities"/> (an extension): ["judge"] for a judge model, left out for chat models.</summary>
+public sealed record ModelDto(string Id, string Object, long Created, string OwnedBy, IReadOnlyList<string>? Capabilities = null);
 
 public sealed record ErrorBodyDto(ErrorDto Error);
 
