@@ -4,6 +4,8 @@ using Platform.Multimodal.Training;
 // Platform.Train: trains the demo multimodal family from scratch, or evaluates a trained folder.
 //   all  --out models/demo [--quick] [--steps N] [--decoder-steps N] [--visual-steps N] [--lm-steps N] [--head-steps N] [--seed S] [--threads T]
 //   eval --model models/demo [--json PATH] [--samples N]
+//   judge --out models/demo-judge [--steps N] [--batch B] [--seed S] [--threads T]
+//   judge-eval --url http://127.0.0.1:PORT [--model demo-judge] [--pairs N] [--ratings N]
 Platform.Inference.Runtime.OpenMpEnvironment.ApplyDefaults(); // before the first torch call
 return Cli.Run(args);
 
@@ -78,6 +80,11 @@ internal static class Cli
                     if (flags.TryGetValue("json", out var json)) File.WriteAllText(json, report.ToJson());
                     return 0;
                 }
+                case "judge":
+                    // Trains models/demo-judge in the demo world (its own stage, see Judge/DemoJudgeTrainer.cs).
+                    return Platform.Train.Judge.JudgeCommand.Train(flags, cts.Token);
+                case "judge-eval":
+                    return Platform.Train.Judge.JudgeEvalCommand.Run(flags, cts.Token);
                 default:
                     Console.Error.WriteLine($"unknown command '{args[0]}' (use all or eval)");
                     return 2;

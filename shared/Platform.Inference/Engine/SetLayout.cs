@@ -3,7 +3,7 @@ using static TorchSharp.torch;
 namespace Platform.Inference.Engine;
 
 /// <summary>A run of prompt tokens with, per token, an optional visual-embedding row that replaces its embedding.</summary>
-internal sealed record TokenRun(int[] Tokens, float[]?[] Rows)
+public sealed record TokenRun(int[] Tokens, float[]?[] Rows)
 {
     public static TokenRun Of(IReadOnlyList<int> tokens) => new(tokens.ToArray(), new float[]?[tokens.Count]);
 }
@@ -24,7 +24,7 @@ internal sealed record TokenRun(int[] Tokens, float[]?[] Rows)
 /// cache order round differently.
 /// </para>
 /// </summary>
-internal sealed class SetLayout
+public sealed class SetLayout
 {
     private SetLayout(int[] tokens, float[]?[] rows, long[] positions, int[] setOf, int[] memberOf, int[] trailingEnds)
     {
@@ -102,7 +102,7 @@ internal sealed class SetLayout
     }
 
     /// <summary>A total order on members that depends only on their content.</summary>
-    internal static int Compare(TokenRun a, TokenRun b)
+    public static int Compare(TokenRun a, TokenRun b)
     {
         int n = Math.Min(a.Tokens.Length, b.Tokens.Length);
         for (int i = 0; i < n; i++)

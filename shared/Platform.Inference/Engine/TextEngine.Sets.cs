@@ -65,7 +65,7 @@ public sealed partial class TextEngine
     /// Splits text at <see cref="SetMarkers"/>: runs outside, and the members of every Start .. End group (split at Split).
     /// Nested or unbalanced markers and empty members are rejected.
     /// </summary>
-    internal static List<(string? Run, List<string>? Members)> SplitMarkedText(string text)
+    public static List<(string? Run, List<string>? Members)> SplitMarkedText(string text)
     {
         var result = new List<(string?, List<string>?)>();
         int at = 0;
