@@ -26,6 +26,8 @@ public sealed record JudgeTrainOptions
     public int MaxPositions { get; init; } = 1024;
     public int Threads { get; init; } = 2;
     public double LearningRate { get; init; } = 2e-3;
+    /// <summary>Wall-clock budget: the schedule runs over whichever of Steps and Minutes ends first (shared CPUs vary).</summary>
+    public double Minutes { get; init; } = double.PositiveInfinity;
 }
 
 /// <summary>
@@ -64,13 +66,17 @@ public sealed class DemoJudgeTrainer(JudgeTrainOptions options, Action<string> l
         var world = new JudgeWorld(options.Seed, WorldSplit.Seen);
         lm.train();
         int longest = 0;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
         for (int step = 0; step < options.Steps; step++)
         {
             ct.ThrowIfCancellationRequested();
             using var scope = NewDisposeScope();
-            // Linear warm-up over 100 steps, cosine decay to a tenth.
-            double lr = step < 100 ? options.LearningRate * (step + 1) / 100
-                : options.LearningRate * (0.1 + 0.9 * 0.5 * (1 + Math.Cos(Math.PI * (step - 100) / Math.Max(1, options.Steps - 100))));
+            // Linear warm-up over 50 steps, then cosine decay to a tenth over the progress through the step count or
+            // the time budget, whichever is further along; training ends when either is used up.
+            double progress = Math.Max((double)step / options.Steps, clock.Elapsed.TotalMinutes / options.Minutes);
+            if (progress >= 1) { log($"judge: budget used at step {step}"); break; }
+            double lr = step < 50 ? options.LearningRate * (step + 1) / 50
+                : options.LearningRate * (0.1 + 0.9 * 0.5 * (1 + Math.Cos(Math.PI * progress)));
             foreach (var g in opt.ParamGroups) g.LearningRate = lr;
             var examples = Enumerable.Range(0, options.Batch).Select(_ => Encode(tokenizer, world.Next(), eos)).ToList();
             var (ids, positions, mask, labels) = Collate(examples);
@@ -81,9 +87,9 @@ public sealed class DemoJudgeTrainer(JudgeTrainOptions options, Action<string> l
             loss.backward();
             double norm = nn.utils.clip_grad_norm_(parameters, 1.0);
             opt.step();
-            if (step % 50 == 0 || step == options.Steps - 1)
+            if (step % 25 == 0 || step == options.Steps - 1)
                 log($"judge step {step}: loss {loss.item<float>():F4}, lr {lr:E2}, grad norm {norm:F2}, longest {longest} tokens");
-            if (step % 100 == 99) lm.save_safetensors(Path.Combine(folder, "model.safetensors"));
+            if (step % 50 == 49) lm.save_safetensors(Path.Combine(folder, "model.safetensors"));
         }
         lm.eval();
         lm.save_safetensors(Path.Combine(folder, "model.safetensors"));
