@@ -41,6 +41,11 @@ public sealed record ContentPartDto
 {
     public string? Type { get; init; }
     public string? Text { get; init; }
+    /// <summary>
+    /// Set-based prompting (an extension): consecutive text parts with the same <c>set</c> name are one set, whose
+    /// members (one per part) the model reads without order: same positions, masked from each other.
+    /// </summary>
+    public string? Set { get; init; }
     public ImageUrlDto? ImageUrl { get; init; }
 }
 
