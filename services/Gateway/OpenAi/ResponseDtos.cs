@@ -2,7 +2,7 @@ namespace Gateway.OpenAi;
 
 public sealed record ChatCompletionResponseDto(
     string Id, string Object, long Created, string Model, string? SystemFingerprint,
-    IReadOnlyList<ChatChoiceDto> Choices, UsageDto Usage);
+    IReadOnlyList<ChatChoiceDto> Choices, UsageDto Usage, IReadOnlyList<Gateway.Judge.BestOfCandidateDto>? BestOfCandidates = null);
 
 public sealed record ChatChoiceDto(int Index, AssistantMessageDto Message, string? FinishReason, object? Logprobs = null);
 
