@@ -1,5 +1,7 @@
 using Gateway.Endpoints;
 using Gateway.Images;
+using Gateway.Judge;
+using Judge;
 using ImageGen;
 using Platform.ServiceDefaults;
 using Platform.ServiceDefaults.Bus;
@@ -22,6 +24,7 @@ public static class GatewayExtensions
         builder.Services.AddSingleton(TimeProvider.System);
         builder.AddChatCompletionClient();
         builder.AddGatewayImages();
+        builder.AddGatewayJudge();
 
         var transport = builder.Configuration.GetSection(BusOptions.Section).Get<BusOptions>()?.Transport ?? BusTransport.InMemory;
         var hostWorkers = builder.Configuration.GetSection(GatewayOptions.Section).Get<GatewayOptions>()?.HostWorkers
@@ -30,6 +33,7 @@ public static class GatewayExtensions
         {
             builder.AddTextLlmWorker();
             builder.AddImageGenWorker();
+            builder.AddJudgeWorker(requireModels: false);
         }
         return builder;
     }
@@ -43,6 +47,7 @@ public static class GatewayExtensions
         v1.MapGet("/models", ModelsEndpoint.List);
         v1.MapGet("/models/{id}", ModelsEndpoint.Get);
         v1.MapImages();
+        v1.MapJudge();
         return app;
     }
 }

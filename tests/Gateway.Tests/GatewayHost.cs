@@ -27,7 +27,7 @@ public sealed class GatewayHost : IAsyncDisposable
     public HttpClient Http { get; }
 
     public static async Task<GatewayHost> StartAsync(IDictionary<string, string?>? settings = null,
-        Action<IServiceCollection>? configureServices = null, LlamaConfig? modelConfig = null)
+        Action<IServiceCollection>? configureServices = null, LlamaConfig? modelConfig = null, bool batch = false)
     {
         var folder = Path.Combine(Path.GetTempPath(), "gateway-tests-" + Guid.NewGuid().ToString("N"));
         var modelFolder = TinyModelFactory.Create(Path.Combine(folder, "model"), modelConfig ?? TinyModelFactory.TinyConfig());
@@ -43,10 +43,12 @@ public sealed class GatewayHost : IAsyncDisposable
         builder.Configuration.AddInMemoryCollection(config);
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.AddGateway();
+        if (batch) Gateway.Batch.GatewayBatchExtensions.AddGatewayBatch(builder);
         configureServices?.Invoke(builder.Services);
         builder.AddPlatformBus();
         var app = builder.Build();
         app.MapGateway();
+        if (batch) Platform.Batch.BatchApiExtensions.MapBatchApi(app);
         await app.StartAsync();
         var address = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
         var host = new GatewayHost(app, folder, address);

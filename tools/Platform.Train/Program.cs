@@ -5,6 +5,8 @@ using Platform.Train.Evaluation;
 //   all  --out models/demo [--quick] [--stages decoder,visual,tokenizer,lm,heads] [--steps N] [--decoder-steps N] [--visual-steps N] [--lm-steps N] [--head-steps N] [--seed S] [--threads T]
 //   eval --model models/demo [--quick] [--json PATH] [--samples N] [--concurrency C]
 //   samples [--count N] [--seed S]   (conversations of the training stream)
+//   judge --out models/demo-judge [--steps N] [--batch B] [--seed S] [--threads T]
+//   judge-eval --url http://127.0.0.1:PORT [--model demo-judge] [--pairs N] [--ratings N]
 Platform.Inference.Runtime.OpenMpEnvironment.ApplyDefaults(); // before the first torch call
 return Cli.Run(args);
 
@@ -74,8 +76,13 @@ internal static class Cli
                         File.WriteAllText(json, report.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
                     return 0;
                 }
+                case "judge":
+                    // Trains models/demo-judge in the demo world (its own stage, see Judge/DemoJudgeTrainer.cs).
+                    return Platform.Train.Judge.JudgeCommand.Train(flags, cts.Token);
+                case "judge-eval":
+                    return Platform.Train.Judge.JudgeEvalCommand.Run(flags, cts.Token);
                 default:
-                    Console.Error.WriteLine($"unknown command '{args[0]}' (use all, eval or samples)");
+                    Console.Error.WriteLine($"unknown command '{args[0]}' (use all, eval, samples, judge or judge-eval)");
                     return 2;
             }
         }

@@ -31,9 +31,14 @@ public static class ChatCompletionsEndpoint
         var (request, error) = ChatRequestValidator.Validate(dto!, options);
         if (error is not null) return error.ToResult(http);
         var r = request!;
+        // Best-of-n with a judge: best_of candidates run as choices, the judge picks one (see Judge/BestOf.cs).
+        var (bestOf, bestOfError) = Gateway.Judge.BestOf.Validate(dto!, r, directory, options);
+        if (bestOfError is not null) return bestOfError.ToResult(http);
+        if (bestOf is { } candidates) r = r with { N = candidates };
 
         var model = directory.Find(r.Model);
-        if (model is null)
+        // Judge models are served on the judge queues only (POST /v1/judge/...), not as chat models.
+        if (model is null || (model.Model.Capabilities?.Contains(Platform.Contracts.Judge.JudgeQueues.Capability) ?? false))
             return ApiError.From(new ChatCompletionException(ChatErrorCodes.ModelNotFound,
                 $"The model '{r.Model}' does not exist or no worker serves it.", "model")).ToResult(http);
         if (r.Images.Count > 0 && !model.Model.AcceptsImages)
@@ -97,6 +102,13 @@ public static class ChatCompletionsEndpoint
             }
             var choices = sessions.Select((s, i) => new ChatChoiceDto(i,
                 new AssistantMessageDto("assistant", answers[i].Content, multimodal ? answers[i].Parts : null), s.FinishReason)).ToList();
+            if (bestOf is not null)
+            {
+                var (best, rated) = await Gateway.Judge.BestOf.ChooseAsync(http.RequestServices.GetRequiredService<Gateway.Judge.JudgeClient>(),
+                    dto!.Judge!, messages, answers.Select(a => a.Content).ToList(), http.RequestAborted);
+                return TypedResults.Json(new ChatCompletionResponseDto(id, "chat.completion", created, r.Model, sessions[best].WorkerId,
+                    [choices[best] with { Index = 0 }], Usage(sessions), rated), OpenAiJson.Options);
+            }
             return TypedResults.Json(new ChatCompletionResponseDto(id, "chat.completion", created, r.Model, fingerprint, choices,
                 Usage(sessions)), OpenAiJson.Options);
         }

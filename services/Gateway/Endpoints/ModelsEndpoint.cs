@@ -17,5 +17,6 @@ public static class ModelsEndpoint
             ? TypedResults.Json(ToDto(model), OpenAiJson.Options)
             : ApiError.From(new ChatCompletionException(ChatErrorCodes.ModelNotFound, $"The model '{id}' does not exist.", "model")).ToResult(http);
 
-    private static ModelDto ToDto(AvailableModel m) => new(m.Name, "model", m.FirstSeen.ToUnixTimeSeconds(), "platform");
+    private static ModelDto ToDto(AvailableModel m) => new(m.Name, "model", m.FirstSeen.ToUnixTimeSeconds(), "platform",
+        m.Model.Capabilities is { Count: > 0 } c ? c : null);
 }

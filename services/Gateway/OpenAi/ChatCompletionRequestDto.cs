@@ -17,6 +17,10 @@ public sealed record ChatCompletionRequestDto
     /// <summary>vLLM's and llama.cpp's extension: generate past the end-of-sequence token (up to max_tokens or a stop).</summary>
     public bool? IgnoreEos { get; init; }
     public int? N { get; init; }
+    /// <summary>Best-of-n with a judge (an extension): sample this many candidates and return the one <see cref="Judge"/> rates highest.</summary>
+    public int? BestOf { get; init; }
+    /// <summary>The judge model for <see cref="BestOf"/>.</summary>
+    public string? Judge { get; init; }
     public bool? Stream { get; init; }
     public StreamOptionsDto? StreamOptions { get; init; }
 }
@@ -41,6 +45,11 @@ public sealed record ContentPartDto
 {
     public string? Type { get; init; }
     public string? Text { get; init; }
+    /// <summary>
+    /// Set-based prompting (an extension): consecutive text parts with the same <c>set</c> name are one set, whose
+    /// members (one per part) the model reads without order: same positions, masked from each other.
+    /// </summary>
+    public string? Set { get; init; }
     public ImageUrlDto? ImageUrl { get; init; }
 }
 

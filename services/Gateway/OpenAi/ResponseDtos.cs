@@ -2,7 +2,7 @@ namespace Gateway.OpenAi;
 
 public sealed record ChatCompletionResponseDto(
     string Id, string Object, long Created, string Model, string? SystemFingerprint,
-    IReadOnlyList<ChatChoiceDto> Choices, UsageDto Usage);
+    IReadOnlyList<ChatChoiceDto> Choices, UsageDto Usage, IReadOnlyList<Gateway.Judge.BestOfCandidateDto>? BestOfCandidates = null);
 
 public sealed record ChatChoiceDto(int Index, AssistantMessageDto Message, string? FinishReason, object? Logprobs = null);
 
@@ -21,7 +21,8 @@ public sealed record UsageDto(int PromptTokens, int CompletionTokens, int TotalT
 
 public sealed record ModelListDto(string Object, IReadOnlyList<ModelDto> Data);
 
-public sealed record ModelDto(string Id, string Object, long Created, string OwnedBy);
+/// <summary><see cref="Capabilities"/> (an extension): ["judge"] for a judge model, left out for chat models.</summary>
+public sealed record ModelDto(string Id, string Object, long Created, string OwnedBy, IReadOnlyList<string>? Capabilities = null);
 
 public sealed record ErrorBodyDto(ErrorDto Error);
 

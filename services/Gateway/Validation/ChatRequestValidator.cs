@@ -39,16 +39,24 @@ public static class ChatRequestValidator
                 if (m.Content.Parts.Count == 0)
                     return Fail(ApiError.Invalid($"{at}.content must not be an empty array.", $"{at}.content", "empty_array"));
                 var texts = new List<string>();
+                var sets = new List<string?>();
                 for (var j = 0; j < m.Content.Parts.Count; j++)
                 {
                     var p = m.Content.Parts[j];
                     var pat = $"{at}.content[{j}]";
+                    if (p?.Set is { } setName && (p.Type != "text" || setName.Length == 0))
+                        return Fail(ApiError.Invalid($"'set' is allowed on text parts only and must not be empty ({pat}).", $"{pat}.set"));
                     switch (p?.Type)
                     {
                         case "text":
                             if (p.Text is null)
                                 return Fail(ApiError.Invalid($"Missing required parameter: '{pat}.text'.", $"{pat}.text", "missing_required_parameter"));
+                            if (Platform.Inference.Engine.SetMarkers.ContainsAny(p.Text))
+                                return Fail(ApiError.Invalid($"{pat}.text must not contain the set markers; mark set members with the 'set' field of text parts.", $"{pat}.text"));
+                            if (p.Set is not null && p.Text.Length == 0)
+                                return Fail(ApiError.Invalid($"A set member must not be empty ({pat}).", $"{pat}.text"));
                             texts.Add(p.Text);
+                            sets.Add(p.Set);
                             break;
                         case "image_url":
                             if (m.Role != "user")
@@ -68,8 +76,12 @@ public static class ChatRequestValidator
                                 $"Invalid content part type '{p?.Type}' at {pat}; supported types are text and image_url.", $"{pat}.type"));
                     }
                 }
-                text = string.Join("\n", texts);
+                if (sets.Any(x => x is not null) && m.Content.Parts.Any(p => p?.Type == "image_url"))
+                    return Fail(ApiError.Invalid($"{at}.content: set parts cannot share a message with images.", $"{at}.content"));
+                text = SetParts.Join(texts, sets);
             }
+            if (m.Content.Parts is null && Platform.Inference.Engine.SetMarkers.ContainsAny(text))
+                return Fail(ApiError.Invalid($"{at}.content must not contain the set markers; mark set members with the 'set' field of text parts.", $"{at}.content"));
             turns.Add(new ChatTurn(m.Role == "developer" ? "system" : m.Role, text));
         }
 

@@ -53,6 +53,8 @@ public sealed class GenerateChatCompletionConsumer(
             Messages = m.Messages.Select(t => new ChatMessage(t.Role, t.Content,
                 t.Images?.Select(v => new VisualEmbedding(v.Tokens, v.Hidden, v.Data)).ToList())).ToList(),
             ReportImageSlots = multimodal,
+            // The gateway refuses set markers typed by users, so markers here come from its set-parts extension.
+            UseSetMarkers = m.Messages.Any(t => SetMarkers.ContainsAny(t.Content)),
             Sampling = new SamplingOptions { Temperature = m.Sampling.Temperature, TopP = m.Sampling.TopP, Seed = m.Sampling.Seed },
             StopStrings = m.Stop,
             IgnoreEos = m.Sampling.IgnoreEos,

@@ -32,6 +32,27 @@ public sealed record GenerationRequest
     /// <summary>Raw prompt token ids, used instead of both when set (benchmarks, parity tests).</summary>
     public IReadOnlyList<int>? PromptTokens { get; init; }
 
+    /// <summary>
+    /// A token-level prompt with sets (Set-Based Prompting), used instead of the other prompt forms when set: runs in
+    /// order and sets whose members share their start position and are masked from each other. The output does not
+    /// depend on the order of a set's members, bit for bit.
+    /// </summary>
+    public IReadOnlyList<PromptPiece>? PromptPieces { get; init; }
+
+    /// <summary>
+    /// When true the rendered prompt (<see cref="Prompt"/>, or <see cref="Messages"/> through the chat template) is split
+    /// at <see cref="Engine.SetMarkers"/> delimiters, each piece tokenized on its own, and every delimited group laid out
+    /// as one set (see <see cref="PromptPieces"/>). Image placeholders may sit inside members.
+    /// </summary>
+    public bool UseSetMarkers { get; init; }
+
+    /// <summary>With <see cref="UseSetMarkers"/> and <see cref="Prompt"/>: the images for the prompt's
+    /// <see cref="ImagePlaceholder"/>s, in text order.</summary>
+    public IReadOnlyList<VisualEmbedding>? PromptImages { get; init; }
+
+    /// <summary>When true every update carries the logits (float32, vocabulary-wide) its token was chosen from.</summary>
+    public bool ReturnLogits { get; init; }
+
     public int MaxNewTokens { get; init; } = 256;
     public SamplingOptions Sampling { get; init; } = new();
     public IReadOnlyList<string> StopStrings { get; init; } = [];

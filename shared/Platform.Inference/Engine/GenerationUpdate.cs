@@ -14,6 +14,8 @@ public sealed record GenerationUpdate
     public int CompletionTokens { get; init; }
     /// <summary>Set when the model produced a GILL image slot at this point of the text.</summary>
     public ImageSlot? Image { get; init; }
+    /// <summary>With <see cref="GenerationRequest.ReturnLogits"/>: the logits row the (first) token of this update was chosen from.</summary>
+    public float[]? Logits { get; init; }
 }
 
 /// <summary>GILL [IMG0..r-1] outputs: last-layer hidden states and input embeddings, row-major [Tokens, Hidden].</summary>

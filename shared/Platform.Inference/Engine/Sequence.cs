@@ -10,6 +10,12 @@ internal sealed class Sequence
     public required int[] PromptTokens { get; init; }
     /// <summary>Visual embedding rows by prompt position (GILL/LLaVA-style input images), or null.</summary>
     public IReadOnlyDictionary<int, float[]>? PromptEmbeddingRows { get; init; }
+    /// <summary>Positions and mask of a prompt with sets; null for a plain causal prompt.</summary>
+    public SetLayout? Layout { get; init; }
+    /// <summary>Cache index minus rotary position of generated tokens (non-zero only after a set).</summary>
+    public long PositionOffset => Layout?.PositionOffset ?? 0;
+    /// <summary>Logits [1, vocab] of the members' last tokens of a trailing set, gathered over prefill chunks.</summary>
+    public List<TorchSharp.torch.Tensor> TrailingLogits { get; } = new();
     public required SamplingState Sampling { get; init; }
     public required TextStreamAssembler Text { get; init; }
     public required HashSet<int> StopTokens { get; init; }

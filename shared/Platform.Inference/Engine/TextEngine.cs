@@ -21,7 +21,7 @@ namespace Platform.Inference.Engine;
 /// the cache without gathering. Prompts that join together are prefilled in one forward (one row each, padded to
 /// the longest), and sequences that sampled [IMG0] in the same step append their image tokens in one forward.
 /// </summary>
-public sealed class TextEngine : ITextEngine
+public sealed partial class TextEngine : ITextEngine
 {
     private readonly LoadedModel _model;
     private readonly EngineOptions _options;
@@ -93,7 +93,7 @@ public sealed class TextEngine : ITextEngine
         ArgumentNullException.ThrowIfNull(request);
         ObjectDisposedException.ThrowIf(_stopping, this);
         ValidateRequest(request);
-        var (tokens, rows, isChat) = BuildPrompt(request);
+        var (tokens, rows, isChat, layout) = BuildPrompt(request);
         var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var stops = new HashSet<int>(request.IgnoreEos ? request.StopTokenIds : request.StopTokenIds.Concat(_model.EosTokenIds));
         if (isChat && !request.IgnoreEos)
@@ -104,6 +104,7 @@ public sealed class TextEngine : ITextEngine
             Request = request,
             PromptTokens = tokens,
             PromptEmbeddingRows = rows,
+            Layout = layout,
             Sampling = new SamplingState(request.Sampling, tokens),
             Text = new TextStreamAssembler(request.StopStrings, _model.Tokenizer.Kind == TokenizerKind.SentencePiece),
             StopTokens = stops,
@@ -163,13 +164,20 @@ public sealed class TextEngine : ITextEngine
     }
 
     /// <summary>Renders and tokenizes the prompt; image placeholders become visual-embedding rows.</summary>
-    private (int[] Tokens, IReadOnlyDictionary<int, float[]>? Rows, bool IsChat) BuildPrompt(GenerationRequest request)
+    private (int[] Tokens, IReadOnlyDictionary<int, float[]>? Rows, bool IsChat, SetLayout? Layout) BuildPrompt(GenerationRequest request)
     {
         var tok = _model.Tokenizer;
         int[] tokens;
         Dictionary<int, float[]>? rows = null;
         bool isChat = false;
-        if (request.PromptTokens is { } given)
+        SetLayout? layout = null;
+        if (request.PromptPieces is not null || request.UseSetMarkers)
+        {
+            (layout, isChat) = BuildSetLayout(request);
+            tokens = layout.Tokens;
+            rows = LayoutRows(layout);
+        }
+        else if (request.PromptTokens is { } given)
         {
             tokens = given.ToArray();
             foreach (var t in tokens)
@@ -195,7 +203,7 @@ public sealed class TextEngine : ITextEngine
         }
         if (tokens.Length >= MaxContextTokens)
             throw new ContextLengthExceededException($"prompt has {tokens.Length} tokens; model '{ModelName}' accepts at most {MaxContextTokens - 1} prompt tokens (context {MaxContextTokens})");
-        return (tokens, rows, isChat);
+        return (tokens, rows, isChat, layout);
     }
 
     private (int[], Dictionary<int, float[]>) SpliceImages(string text, IReadOnlyList<VisualEmbedding> images)
@@ -312,8 +320,9 @@ public sealed class TextEngine : ITextEngine
     /// </summary>
     private void PrefillChunk(int first)
     {
-        using var scope = NewDisposeScope();
         var head = _active[first];
+        if (head.Layout is not null) { PrefillSetChunk(head); return; }
+        using var scope = NewDisposeScope();
         int headTokens = Math.Min(_options.PrefillChunkTokens, head.PromptTokens.Length - head.Prefilled);
         var rows = new List<(Sequence Seq, int Tokens)> { (head, headTokens) };
         int width = headTokens;
@@ -322,6 +331,7 @@ public sealed class TextEngine : ITextEngine
             for (int i = first + 1; i < _active.Count; i++)
             {
                 var s = _active[i];
+                if (s.Layout is not null) break;
                 int n = s.PromptTokens.Length - s.Prefilled, w = Math.Max(width, n);
                 if ((long)w * (rows.Count + 1) > _options.PrefillChunkTokens) break;
                 if (s.CacheLength + w > MaxContextTokens || rows.Any(r => r.Seq.CacheLength + w > MaxContextTokens)) break;
@@ -375,7 +385,60 @@ public sealed class TextEngine : ITextEngine
         var logits = output.Logits!.view(b, -1);
         if (done.Count < b) logits = logits.index_select(0, tensor(done.Select(r => (long)r).ToArray(), device: _model.Device));
         var tokens = Sampler.Choose(logits, done.Select(r => rows[r].Seq.Sampling).ToArray());
-        for (int k = 0; k < done.Count; k++) HandleToken(rows[done[k]].Seq, tokens[k]);
+        for (int k = 0; k < done.Count; k++) HandleToken(rows[done[k]].Seq, tokens[k], LogitsRow(rows[done[k]].Seq, logits, k));
+    }
+
+    /// <summary>One prefill chunk of a prompt with sets: its own positions and mask, one sequence per forward.</summary>
+    private void PrefillSetChunk(Sequence seq)
+    {
+        using var scope = NewDisposeScope();
+        int n = Math.Min(_options.PrefillChunkTokens, seq.PromptTokens.Length - seq.Prefilled);
+        var ids = new long[n];
+        for (int i = 0; i < n; i++) ids[i] = seq.PromptTokens[seq.Prefilled + i];
+        var idTensor = tensor(ids, device: _model.Device).view(1, n);
+        Tensor? embeds = null;
+        if (seq.PromptEmbeddingRows is { } rows && rows.Keys.Any(k => k >= seq.Prefilled && k < seq.Prefilled + n))
+        {
+            embeds = _model.Model.model.embed_tokens.forward(idTensor).clone();
+            foreach (var (pos, row) in rows)
+                if (pos >= seq.Prefilled && pos < seq.Prefilled + n)
+                    embeds[0, pos - seq.Prefilled].copy_(tensor(row, device: _model.Device));
+        }
+        bool last = seq.Prefilled + n == seq.PromptTokens.Length;
+        // A prompt that ends with a set: every member's last token gives logits (see SetLayout); in this chunk, those
+        // that fall in it.
+        var ends = seq.Layout is { TrailingMemberEnds.Length: > 0 } tl
+            ? tl.TrailingMemberEnds.Where(e => e >= seq.Prefilled && e < seq.Prefilled + n).Select(e => (long)(e - seq.Prefilled)).ToArray()
+            : null;
+        var output = _model.Model.Forward(new LlamaInputs
+        {
+            InputIds = embeds is null ? idTensor : null,
+            InputsEmbeds = embeds,
+            Cache = new CacheWrite { Cache = _cache, FirstSlot = seq.Slot, Starts = [seq.CacheLength] },
+            // A prompt with sets brings its own positions and mask (Set-Based Prompting); otherwise causal by cache index.
+            PositionIds = seq.Layout?.ChunkPositions(seq.Prefilled, n, _model.Device),
+            AttentionMask = seq.Layout?.ChunkMask(seq.Prefilled, n, _model.Device),
+            MaxPosition = seq.Layout is { } l ? l.Positions.AsSpan(seq.Prefilled, n).ToArray().Max() : seq.CacheLength + n - 1,
+            LogitPositions = ends is { Length: > 0 } ? tensor(ends, device: _model.Device).view(1, ends.Length)
+                : last && ends is null ? tensor(new long[] { n - 1 }, device: _model.Device).view(1, 1) : null,
+            SkipLogits = ends is { Length: 0 } || (ends is null && !last),
+        });
+        seq.Prefilled += n;
+        seq.CacheLength += n;
+        if (ends is { Length: > 0 })
+            for (int k = 0; k < ends.Length; k++) seq.TrailingLogits.Add(output.Logits![0, k].unsqueeze(0).DetachFromDisposeScope());
+        if (!last) return;
+        seq.Decoding = true;
+        var logits = output.Logits!;
+        if (seq.TrailingLogits.Count > 0)
+        {
+            // Mean over the members in canonical cache order (bitwise the same for any client order).
+            logits = stack(seq.TrailingLogits, 0).mean([0]).view(1, 1, -1);
+            foreach (var t in seq.TrailingLogits) t.Dispose();
+            seq.TrailingLogits.Clear();
+        }
+        var token = Sampler.Choose(logits.view(1, -1), [seq.Sampling])[0];
+        HandleToken(seq, token, LogitsRow(seq, logits, 0));
     }
 
     private void DecodeStep(int count)
@@ -384,6 +447,8 @@ public sealed class TextEngine : ITextEngine
         var ids = new long[count];
         var starts = new long[count];
         var states = new SamplingState[count];
+        var positions = new long[count];
+        bool shifted = false;
         long maxPos = 0;
         for (int i = 0; i < count; i++)
         {
@@ -391,12 +456,17 @@ public sealed class TextEngine : ITextEngine
             ids[i] = s.PendingToken;
             starts[i] = s.CacheLength;
             states[i] = s.Sampling;
-            maxPos = Math.Max(maxPos, s.CacheLength);
+            positions[i] = s.CacheLength - s.PositionOffset;
+            shifted |= s.PositionOffset != 0;
+            maxPos = Math.Max(maxPos, positions[i]);
         }
         var output = _model.Model.Forward(new LlamaInputs
         {
             InputIds = tensor(ids, device: _model.Device).view(count, 1),
             Cache = new CacheWrite { Cache = _cache, FirstSlot = 0, Starts = starts },
+            // After a set, rotary positions lag the cache index (the members overlap); such a batch takes the torch
+            // path with explicit positions. The default causal mask over cache indices is what a token after a set needs.
+            PositionIds = shifted ? tensor(positions, device: _model.Device).view(count, 1) : null,
             MaxPosition = maxPos,
         });
         var tokens = Sampler.Choose(output.Logits!.view(count, -1), states);
@@ -404,7 +474,7 @@ public sealed class TextEngine : ITextEngine
         {
             var s = _active[i];
             s.CacheLength++;
-            if (!s.Finished) HandleToken(s, tokens[i]);
+            if (!s.Finished) HandleToken(s, tokens[i], LogitsRow(s, output.Logits!, i));
         }
     }
 
@@ -443,7 +513,11 @@ public sealed class TextEngine : ITextEngine
         {
             InputsEmbeds = embeds,
             Cache = new CacheWrite { Cache = _cache, FirstSlot = 0, Starts = starts },
-            MaxPosition = starts.Max() + r - 1,
+            // Sequences whose prompt held sets continue at position (cache index - offset), see SetLayout.
+            PositionIds = rows.Any(x => x.PositionOffset != 0)
+                ? (arange(r, device: _model.Device).view(1, r) + tensor(rows.Select(x => (long)(x.CacheLength - x.PositionOffset)).ToArray(), device: _model.Device).view(b, 1))
+                : null,
+            MaxPosition = rows.Max(x => x.CacheLength - x.PositionOffset) + r - 1,
             LogitPositions = full(b, 1, r - 1, ScalarType.Int64, device: _model.Device),
             HiddenStatePositions = arange(r, device: _model.Device).view(1, r).expand(b, r),
         });
@@ -473,10 +547,10 @@ public sealed class TextEngine : ITextEngine
         var logits = output.Logits!.view(b, -1);
         if (next.Count < b) logits = logits.index_select(0, tensor(next.Select(x => (long)x).ToArray(), device: _model.Device));
         var tokens = Sampler.Choose(logits, next.Select(x => rows[x].Sampling).ToArray());
-        for (int k = 0; k < next.Count; k++) HandleToken(rows[next[k]], tokens[k]);
+        for (int k = 0; k < next.Count; k++) HandleToken(rows[next[k]], tokens[k], LogitsRow(rows[next[k]], logits, k));
     }
 
-    private void HandleToken(Sequence seq, int token)
+    private void HandleToken(Sequence seq, int token, float[]? logits = null)
     {
         seq.Generated++;
         seq.Completion.Add(token);
@@ -497,11 +571,11 @@ public sealed class TextEngine : ITextEngine
         var delta = seq.Text.Append(_model.Tokenizer.TokenBytes(token));
         if (seq.Text.Stopped)
         {
-            if (delta.Length > 0) seq.Emit(new GenerationUpdate { TextDelta = delta, TokenIds = [token], PromptTokens = seq.PromptTokens.Length, CompletionTokens = seq.Generated });
+            if (delta.Length > 0) seq.Emit(new GenerationUpdate { TextDelta = delta, TokenIds = [token], PromptTokens = seq.PromptTokens.Length, CompletionTokens = seq.Generated, Logits = logits });
             seq.Finish("stop");
             return;
         }
-        seq.Emit(new GenerationUpdate { TextDelta = delta, TokenIds = [token], PromptTokens = seq.PromptTokens.Length, CompletionTokens = seq.Generated });
+        seq.Emit(new GenerationUpdate { TextDelta = delta, TokenIds = [token], PromptTokens = seq.PromptTokens.Length, CompletionTokens = seq.Generated, Logits = logits });
         if (seq.Generated >= seq.Request.MaxNewTokens || seq.CacheLength + 1 >= MaxContextTokens)
         {
             seq.Finish("length");

@@ -1,0 +1,10 @@
+namespace Platform.Train.Judge;
+
+/// <summary>The <c>judge-eval</c> command (see <see cref="JudgeEvaluator"/>).</summary>
+public static class JudgeEvalCommand
+{
+    public static int Run(IReadOnlyDictionary<string, string> flags, CancellationToken ct) =>
+        new JudgeEvaluator(new Uri(flags.GetValueOrDefault("url") ?? "http://127.0.0.1:5080"), flags.GetValueOrDefault("model") ?? "demo-judge",
+            int.Parse(flags.GetValueOrDefault("pairs") ?? "100"), int.Parse(flags.GetValueOrDefault("ratings") ?? "100"), Console.WriteLine)
+            .RunAsync(ct).GetAwaiter().GetResult();
+}
