@@ -8,6 +8,8 @@ internal sealed record EngineBenchmarkOptions
     public bool Quick { get; init; }
     public int Repeat { get; init; } = 3;
     public string WorkDir { get; init; } = Path.Combine(Path.GetTempPath(), "platform-bench");
+    /// <summary>"smollm" (SmolLM-135M shape) or "mixtral" (a Mixtral-shaped Mixture-of-Experts model, see <see cref="BenchModels"/>).</summary>
+    public string Model { get; init; } = "smollm";
 
     public int DecodePromptTokens => Quick ? 32 : 128;
     public int DecodeNewTokens => Quick ? 16 : 128;
@@ -38,6 +40,10 @@ internal sealed record EngineBenchmarkOptions
                 case "--quick": o = o with { Quick = true }; quickSeen = true; break;
                 case "--repeat": o = o with { Repeat = Positive("--repeat") }; repeatSeen = true; break;
                 case "--work": o = o with { WorkDir = Value() }; break;
+                case "--model":
+                    var model = Value();
+                    o = o with { Model = BenchModels.Names.Contains(model) ? model : throw new ArgumentException($"--model must be one of {string.Join(", ", BenchModels.Names)}, got '{model}'") };
+                    break;
                 default: throw new ArgumentException($"unknown option '{args[i]}'");
             }
         }
