@@ -45,6 +45,15 @@ public abstract class SparseMoeBlock : nn.Module
     public int ExpertCount => _experts;
     public int TopK => _topK;
 
+    /// <summary>
+    /// Adapter applied only at <see cref="AdapterRows"/> (image-token positions); every other row takes exactly the
+    /// base computation, so with no such rows the block's output is bitwise the base block's. Not a registered
+    /// component: the block's state dict stays the base checkpoint's.
+    /// </summary>
+    public ExpertLoRA? Adapter { get; set; }
+    /// <summary>Rows (of the flattened [B*T] input of the next forwards) the adapter acts on; null = none.</summary>
+    public bool[]? AdapterRows { get; set; }
+
     /// <summary>Counts of routed tokens, when set (routing statistics); called with the expert ids [N, k] of a forward.</summary>
     public Action<int[]>? RoutingObserver { get; set; }
 
@@ -86,9 +95,27 @@ public abstract class SparseMoeBlock : nn.Module
             (rows[e] ??= []).Add(i / _topK);
             (slots[e] ??= []).Add(i);
         }
+        var adapted = Adapter is not null && AdapterRows is { } ar && ar.Length == n && ar.Contains(true) ? ar : null;
+        if (Adapter is not null && AdapterRows is { } bad && bad.Length != n)
+            throw new ArgumentException($"AdapterRows has {bad.Length} rows, the input {n}");
         for (int e = 0; e < _experts; e++)
         {
             if (rows[e] is null) continue;
+            if (adapted is not null && rows[e].Any(r => adapted[r]))
+            {
+                // Image rows of this expert through the adapter; its other rows stay on the base path below.
+                var imageRows = rows[e].Where(r => adapted[r]).ToArray();
+                var imageSlots = slots[e].Where((_, j) => adapted[rows[e][j]]).ToArray();
+                var (g, u, d) = ExpertWeights(e);
+                var imageIndex = tensor(imageRows, device: x2.device);
+                var ya = Adapter!.Expert(e, x2.index_select(0, imageIndex), g, u, d, _intermediate);
+                var wa = flatWeights.index_select(0, tensor(imageSlots, device: x2.device)).unsqueeze(1);
+                output = output.index_add(0, imageIndex, ya * wa, 1);
+                var textSlots = slots[e].Where((_, j) => !adapted[rows[e][j]]).ToList();
+                rows[e] = rows[e].Where(r => !adapted[r]).ToList();
+                slots[e] = textSlots;
+                if (rows[e].Count == 0) continue;
+            }
             var index = tensor(rows[e].ToArray(), device: x2.device);
             var xe = x2.index_select(0, index);
             Tensor y;
@@ -154,6 +181,8 @@ public abstract class SparseMoeBlock : nn.Module
     internal void DecodeRows(ReadOnlySpan<float> x, Span<float> output, RowDecode r)
     {
         int rows = r.Rows, h = _hidden, n = _intermediate, k = _topK;
+        if (Adapter is not null && AdapterRows is { } ar && ar.Contains(true))
+            throw new InvalidOperationException("the image-token adapter runs on the torch path (RowDecodeEnabled = false)");
         if (_x.Length < rows * h)
         {
             _logits = new float[rows * _experts];

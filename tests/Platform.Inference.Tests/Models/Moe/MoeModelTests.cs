@@ -95,6 +95,7 @@ public sealed class MoeModelTests : IDisposable
         var (folder, _) = Create(family, fused);
         using var m = ModelLoader.Load(folder);
         m.Model.FuseForInference();
+        Assert.True(m.Model.model.IsFused, "every layer fused: the span path runs");
         using var noGrad = no_grad();
         using var rowCache = new KvCache(m.Config, slots: 3, maxTokens: 32);
         using var torchCache = new KvCache(m.Config, slots: 3, maxTokens: 32);
