@@ -29,8 +29,9 @@ static int Usage(int code = 2)
         usage: Platform.Bench <command> [options]
           batch        [--requests N] [--max-tokens N] [--clients C] [--budget B] [--probes P] [--json PATH]
                        a 1,000-request batch vs the same requests as concurrent interactive calls; chat latency while it runs
-          engine       [--json PATH] [--threads N] [--quick] [--repeat R] [--work DIR] [--quantization none|q8_0|q4_0]
+          engine       [--json PATH] [--threads N] [--quick] [--repeat R] [--work DIR] [--quantization none|q8_0|q4_0] [--model smollm|mixtral]
                        our TorchSharp engine vs llama.cpp (LLamaSharp) on a SmolLM-135M-shaped random model
+                       (or a Mixtral-shaped Mixture-of-Experts one: hidden 512, 8 layers, 8 experts, top-2)
           gateway      [--json PATH] [--requests N] [--max-tokens N] | write-default-model [FOLDER]
                        time the gateway and bus add over the in-process engine (in-memory, RabbitMQ), 32-stream req/s
           multimodal   [--model DIR] [--requests N] [--clients C] [--concurrent-requests N] [--decoder-runs N] [--json PATH]

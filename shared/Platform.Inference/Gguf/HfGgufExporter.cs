@@ -4,6 +4,8 @@ using Platform.Inference.Loading;
 using Platform.Inference.Models;
 using Platform.Inference.Models.Llama;
 using Platform.Inference.Quantization;
+using Platform.Inference.Models.Moe;
+using Platform.Inference.Models.Olmoe;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -75,7 +77,7 @@ public static partial class HfGgufExporter
         GgufVocabulary? vocabulary, string outputPath, string? name, QuantType quantization, CancellationToken cancellationToken = default)
     {
         config.Validate();
-        string arch = config.IsQwen2 ? "qwen2" : "llama";
+        string arch = ArchitectureOf(config);
         int heads = config.NumAttentionHeads, kvHeads = config.KeyValueHeads, headDim = config.HeadDimension;
         int hidden = config.HiddenSize;
 
@@ -100,6 +102,7 @@ public static partial class HfGgufExporter
             w.AddUInt32($"{arch}.attention.key_length", (uint)headDim);
             w.AddUInt32($"{arch}.attention.value_length", (uint)headDim);
         }
+        if (config is MoeConfig moe) AddExpertMetadata(w, arch, moe);
         Tensor? ropeFactors = null;
         if (config.RopeScaling is { } rs && rs.Type != "default")
         {
@@ -198,7 +201,17 @@ public static partial class HfGgufExporter
                 Add(b + "attn_v.bias", p + "self_attn.v_proj.bias", kvHeads * headDim);
             }
             if (config.HasOutputBias) Add(b + "attn_output.bias", p + "self_attn.o_proj.bias", h);
+            if (config is OlmoeConfig)
+            {
+                Add(b + "attn_q_norm.weight", p + "self_attn.q_norm.weight", heads * headDim);
+                Add(b + "attn_k_norm.weight", p + "self_attn.k_norm.weight", kvHeads * headDim);
+            }
             Add(b + "ffn_norm.weight", p + "post_attention_layernorm.weight", h);
+            if (config is MoeConfig moe)
+            {
+                result.AddRange(MapExperts(moe, i, Take));
+                continue;
+            }
             Add(b + "ffn_gate.weight", p + "mlp.gate_proj.weight", ff, h);
             Add(b + "ffn_up.weight", p + "mlp.up_proj.weight", ff, h);
             Add(b + "ffn_down.weight", p + "mlp.down_proj.weight", h, ff);

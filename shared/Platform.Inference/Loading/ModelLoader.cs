@@ -3,6 +3,7 @@ using Platform.Inference.Chat;
 using Platform.Inference.Engine;
 using Platform.Inference.Models;
 using Platform.Inference.Models.Llama;
+using Platform.Inference.Models.Moe;
 using Platform.Inference.Tokenization;
 using TorchSharp;
 using TorchSharp.PyBridge;
@@ -33,7 +34,18 @@ public static class ModelLoader
         catch (JsonException e) { throw new ModelLoadException($"{path}: invalid JSON: {e.Message}", e); }
         try { config.Validate(); }
         catch (ArgumentException e) { throw new ModelLoadException($"{path}: {e.Message}", e); }
-        return config;
+        return config is MoeConfig moe ? moe with { Layout = ReadExpertLayout(folder) } : config;
+    }
+
+    /// <summary>Whether the checkpoint stores experts stacked or one module each (from the tensor names; no data read).</summary>
+    private static ExpertLayout ReadExpertLayout(string folder)
+    {
+        var single = Path.Combine(folder, WeightsFile);
+        var index = Path.Combine(folder, WeightsIndexFile);
+        var names = File.Exists(single) ? SafetensorsHeader.Read(single).Tensors.Keys
+            : File.Exists(index) ? ReadIndex(folder, index).SelectMany(f => f.Item2.Tensors.Keys) : [];
+        try { return MoeConfigs.DetectLayout(names); }
+        catch (ArgumentException e) { throw new ModelLoadException($"{(File.Exists(single) ? single : index)}: {e.Message}", e); }
     }
 
     public static LoadedModel Load(string folder, string device = "cpu", string? chatTemplate = null)

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using Platform.Inference.Models.Moe;
 
 namespace Platform.Inference.Models;
 
@@ -7,7 +8,7 @@ namespace Platform.Inference.Models;
 /// Mirrors a Hugging Face config.json for LlamaForCausalLM and its close relatives (Qwen2ForCausalLM,
 /// MistralForCausalLM). Property names are the config.json keys (transformers/models/llama/configuration_llama.py).
 /// </summary>
-public sealed record LlamaConfig
+public record LlamaConfig
 {
     public static readonly JsonSerializerOptions JsonOptions = new()
     {
@@ -53,8 +54,8 @@ public sealed record LlamaConfig
     [JsonIgnore] public int HeadDimension => HeadDim ?? HiddenSize / NumAttentionHeads;
     /// <summary>Qwen2Attention always has q/k/v biases and no o_proj bias (modeling_qwen2.py).</summary>
     [JsonIgnore] public bool IsQwen2 => Architecture == "Qwen2ForCausalLM" || ModelType == "qwen2";
-    [JsonIgnore] public bool HasQkvBias => IsQwen2 || AttentionBias;
-    [JsonIgnore] public bool HasOutputBias => !IsQwen2 && AttentionBias;
+    [JsonIgnore] public virtual bool HasQkvBias => IsQwen2 || AttentionBias;
+    [JsonIgnore] public virtual bool HasOutputBias => !IsQwen2 && AttentionBias;
 
     /// <summary>EOS ids from config.json (int or list).</summary>
     [JsonIgnore] public IReadOnlyList<int> EosTokenIds => ReadIds(EosTokenId);
@@ -67,10 +68,16 @@ public sealed record LlamaConfig
     };
 
     /// <summary>Throws <see cref="ArgumentException"/> naming the first inconsistent field.</summary>
-    public void Validate()
+    public virtual void Validate()
     {
         if (!SupportedArchitectures.Contains(Architecture))
-            throw new ArgumentException($"unknown architecture '{Architecture}' (supported: {string.Join(", ", SupportedArchitectures)})");
+            throw new ArgumentException($"unknown architecture '{Architecture}' (supported: {string.Join(", ", SupportedArchitectures.Concat(MoeConfigs.Architectures))})");
+        ValidateShape();
+    }
+
+    /// <summary>The checks every family shares (sizes, heads, activation, rope).</summary>
+    protected void ValidateShape()
+    {
         if (VocabSize <= 0 || HiddenSize <= 0 || IntermediateSize <= 0 || NumHiddenLayers <= 0 || NumAttentionHeads <= 0)
             throw new ArgumentException("vocab_size, hidden_size, intermediate_size, num_hidden_layers and num_attention_heads must be positive");
         if (KeyValueHeads <= 0 || NumAttentionHeads % KeyValueHeads != 0)
@@ -83,10 +90,12 @@ public sealed record LlamaConfig
             throw new ArgumentException($"rope_scaling type '{rs.Type}' is not supported (llama3, linear)");
     }
 
+    /// <summary>Parses config.json; Mixture-of-Experts families (by "architectures"[0]) get their own config class.</summary>
     public static LlamaConfig Parse(string json) =>
-        JsonSerializer.Deserialize<LlamaConfig>(json, JsonOptions) ?? throw new JsonException("config.json is null");
+        (LlamaConfig?)JsonSerializer.Deserialize(json, MoeConfigs.ConfigType(json), JsonOptions) ?? throw new JsonException("config.json is null");
 
-    public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
+    /// <summary>config.json text with every field of the runtime config class.</summary>
+    public string ToJson() => JsonSerializer.Serialize(this, GetType(), JsonOptions);
 }
 
 /// <summary>config.json "rope_scaling" (transformers/modeling_rope_utils.py). "type" and "rope_type" are synonyms.</summary>

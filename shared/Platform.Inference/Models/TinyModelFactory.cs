@@ -109,7 +109,10 @@ public static class TinyModelFactory
             foreach (var (name, p) in model.named_parameters())
                 if (name.EndsWith("norm.weight", StringComparison.Ordinal)) p.copy_(1 + 0.1 * randn_like(p));
                 else if (name == "model.embed_tokens.weight") p.copy_(0.1 * randn_like(p));
-                else if (name.EndsWith("o_proj.weight", StringComparison.Ordinal) || name.EndsWith("down_proj.weight", StringComparison.Ordinal)) p.mul_(3);
+                else if (name.EndsWith("o_proj.weight", StringComparison.Ordinal) || name.EndsWith("down_proj.weight", StringComparison.Ordinal)
+                    || name.EndsWith(".w2.weight", StringComparison.Ordinal) || name.EndsWith("experts.down_proj", StringComparison.Ordinal)) p.mul_(3);
+                // Mixture-of-Experts routers: wider logits, so tokens pick their experts clearly (few near-ties).
+                else if (name.EndsWith(".gate.weight", StringComparison.Ordinal)) p.mul_(4);
                 else if (name.EndsWith(".bias", StringComparison.Ordinal)) p.copy_(0.1 * randn_like(p));
         }
         if (!sharded)

@@ -36,15 +36,18 @@ internal static class EngineBenchmark
             : name == "max_rel_logit_diff" ? $"{name}_{q}" : name.Replace("ours_", $"ours_{q}_").Replace("llamacpp_", $"llamacpp_{q}_");
         var tokenizer = TokenizerLoader.Load(folder);
         var corpus = CorpusTokens(tokenizer, o.PrefillTokens + o.Streams * 16 + o.BatchedPromptTokens);
-        var weightBytes = GgufReader.Open(gguf).Tensors.Sum(t => (long)t.ByteCount);
+        var ggufFile = GgufReader.Open(gguf);
+        var weightBytes = ggufFile.Tensors.Sum(t => (long)t.ByteCount);
+        // A decoded token reads every weight once, except a Mixture-of-Experts layer's experts: only its top-k of E.
+        var activeBytes = BenchModels.ActiveBytesPerToken(o.Model, ggufFile);
 
         Console.WriteLine($"memory bandwidth ({o.Threads} threads, 3 x 256 MiB arrays; a read-only pass over {weightBytes / 1048576.0:F0} MiB) ...");
         var bw = MemoryBandwidth.Measure(o.Threads);
-        // Decode reads every weight once per token and writes almost nothing: the bound is a read-only pass over a
-        // buffer the size of the weights (STREAM's triad also writes, and mixes in a third array).
+        // Decode reads every weight once per token (a Mixture-of-Experts layer only its top-k experts) and writes almost
+        // nothing: the bound is a read-only pass over a buffer the size of the weights (STREAM's triad also writes).
         double readGBs = MemoryBandwidth.MeasureRead(o.Threads, Math.Max(weightBytes, 64L << 20));
-        double boundTokS = readGBs * 1e9 / weightBytes;
-        Console.WriteLine($"  copy {bw.CopyGBs:F1} GB/s, triad {bw.TriadGBs:F1} GB/s, read {readGBs:F1} GB/s; weights {weightBytes / 1048576.0:F0} MiB -> bound {boundTokS:F1} tok/s");
+        double boundTokS = readGBs * 1e9 / activeBytes;
+        Console.WriteLine($"  copy {bw.CopyGBs:F1} GB/s, triad {bw.TriadGBs:F1} GB/s, read {readGBs:F1} GB/s; weights {weightBytes / 1048576.0:F0} MiB ({activeBytes / 1048576.0:F0} MiB read per token) -> bound {boundTokS:F1} tok/s");
 
         // ---------------------------------------------------------------- ours
         GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
@@ -137,6 +140,8 @@ internal static class EngineBenchmark
                     [Key("ours_batched16_tok_s")] = ours.BatchedSteady, [Key("ours_batched16_end_to_end_tok_s")] = ours.Batched,
                     [Key("llamacpp_batched16_tok_s")] = peer.BatchedSteady, [Key("llamacpp_batched16_end_to_end_tok_s")] = peer.Batched,
                 },
+                ["model"] = o.Model,
+                ["active_weight_bytes_per_token"] = activeBytes,
                 ["threads"] = o.Threads,
                 ["quick"] = o.Quick,
                 ["triad_gb_s"] = bw.TriadGBs,
@@ -204,16 +209,17 @@ internal static class EngineBenchmark
         return end > allStarted ? tokens / (end - allStarted) : double.NaN;
     }
 
-    /// <summary>The SmolLM-135M-shaped random model (TinyModelFactory) and its GGUF export, reused across runs.</summary>
+    /// <summary>The random model of the chosen shape (TinyModelFactory) and its GGUF export, reused across runs.</summary>
     private static (string Folder, string Gguf) PrepareModel(EngineBenchmarkOptions o)
     {
-        string folder = Path.Combine(o.WorkDir, "smollm-135m-random");
-        string gguf = Path.Combine(o.WorkDir, "smollm-135m-random.f32.gguf");
+        var (name, config) = BenchModels.Get(o.Model);
+        string folder = Path.Combine(o.WorkDir, name);
+        string gguf = Path.Combine(o.WorkDir, name + ".f32.gguf");
         if (!File.Exists(Path.Combine(folder, "model.safetensors")))
         {
             var sw = Stopwatch.StartNew();
-            Console.WriteLine($"creating {folder} (SmolLM-135M shape, random float32 weights) ...");
-            TinyModelFactory.Create(folder, TinyModelFactory.SmolLM135MConfig(), seed: 0);
+            Console.WriteLine($"creating {folder} ({BenchModels.Describe(o.Model)}, random float32 weights) ...");
+            TinyModelFactory.Create(folder, config, seed: 0);
             Console.WriteLine($"  {sw.Elapsed.TotalSeconds:F1} s");
         }
         if (!File.Exists(gguf) || File.GetLastWriteTimeUtc(gguf) < File.GetLastWriteTimeUtc(Path.Combine(folder, "model.safetensors")))
@@ -256,7 +262,7 @@ internal static class EngineBenchmark
     {
         string Spread(List<double> r) => r.Count > 1 ? $"{(r.Max() - r.Min()) / r.Max() * 100:F0}%" : "-";
         Console.WriteLine();
-        Console.WriteLine($"SmolLM-135M shape, random weights, {QuantTypes.Name(o.Quantization)} ({weightBytes / 1048576.0:F0} MiB; llama.cpp in its own process), {o.Threads} threads{(o.Quick ? ", QUICK" : "")}; best of {o.Repeat} (spread = (best-worst)/best)");
+        Console.WriteLine($"{BenchModels.Describe(o.Model)}, random weights, {QuantTypes.Name(o.Quantization)} ({weightBytes / 1048576.0:F0} MiB; llama.cpp in its own process), {o.Threads} threads{(o.Quick ? ", QUICK" : "")}; best of {o.Repeat} (spread = (best-worst)/best)");
         Console.WriteLine($"{"metric",-40}{"ours",12}{"llama.cpp",12}{"ours/peer",11}{"spread o/p",13}");
         void Row(string name, List<double> a, List<double> b) =>
             Console.WriteLine($"{name,-40}{F(a.Max()),12}{F(b.Max()),12}{a.Max() / b.Max(),11:F2}{Spread(a) + "/" + Spread(b),13}");

@@ -10,6 +10,8 @@ internal sealed record EngineBenchmarkOptions
     public string WorkDir { get; init; } = Path.Combine(Path.GetTempPath(), "platform-bench");
     /// <summary>none, q8_0 or q4_0: both engines run the same GGUF file, quantized by llama.cpp's quantizer.</summary>
     public Platform.Inference.Quantization.QuantType Quantization { get; init; }
+    /// <summary>"smollm" (SmolLM-135M shape) or "mixtral" (a Mixtral-shaped Mixture-of-Experts model, see <see cref="BenchModels"/>).</summary>
+    public string Model { get; init; } = "smollm";
 
     public int DecodePromptTokens => Quick ? 32 : 128;
     public int DecodeNewTokens => Quick ? 16 : 128;
@@ -41,6 +43,10 @@ internal sealed record EngineBenchmarkOptions
                 case "--repeat": o = o with { Repeat = Positive("--repeat") }; repeatSeen = true; break;
                 case "--work": o = o with { WorkDir = Value() }; break;
                 case "--quantization": o = o with { Quantization = Platform.Inference.Quantization.QuantTypes.Parse(Value()) }; break;
+                case "--model":
+                    var model = Value();
+                    o = o with { Model = BenchModels.Names.Contains(model) ? model : throw new ArgumentException($"--model must be one of {string.Join(", ", BenchModels.Names)}, got '{model}'") };
+                    break;
                 default: throw new ArgumentException($"unknown option '{args[i]}'");
             }
         }

@@ -8,7 +8,7 @@ namespace Platform.Inference.Models.Llama;
 /// K/V heads are not repeated: the query heads of one group are folded into the query length
 /// ([B, kv_heads, groups*T, head_dim]) so one scaled_dot_product_attention call serves GQA without copying K/V.
 /// </summary>
-public sealed partial class LlamaAttention : nn.Module
+public partial class LlamaAttention : nn.Module
 {
     public readonly Linear q_proj;
     public readonly Linear k_proj;
@@ -48,17 +48,18 @@ public sealed partial class LlamaAttention : nn.Module
         Tensor qk, v;
         if (_qkv is not null && !is_grad_enabled())
         {
-            var qkv = RowKernels.Linear(x, _qkv, _qkvBias, _qkvQ).view(b, t, _heads + 2 * _kvHeads, _headDim);
+            var qkv = AdjustProjections(RowKernels.Linear(x, _qkv, _qkvBias, _qkvQ)).view(b, t, _heads + 2 * _kvHeads, _headDim);
             // Rotary on q and k together: one pass over [B, T, heads + kv_heads, D].
             qk = LlamaRotaryEmbedding.Apply(qkv.narrow(2, 0, _heads + _kvHeads), ctx.Cos, ctx.Sin);
             v = qkv.narrow(2, _heads + _kvHeads, _kvHeads);
         }
         else
         {
-            var q = q_proj.forward(x).view(b, t, _heads, _headDim);
-            var k = k_proj.forward(x).view(b, t, _kvHeads, _headDim);
+            var (qf, kf, vf) = AdjustProjections(q_proj.forward(x), k_proj.forward(x), v_proj.forward(x));
+            var q = qf.view(b, t, _heads, _headDim);
+            var k = kf.view(b, t, _kvHeads, _headDim);
             qk = LlamaRotaryEmbedding.Apply(cat([q, k], 2), ctx.Cos, ctx.Sin);
-            v = v_proj.forward(x).view(b, t, _kvHeads, _headDim);
+            v = vf.view(b, t, _kvHeads, _headDim);
         }
         var query = qk.narrow(2, 0, _heads);
         var key = qk.narrow(2, _heads, _kvHeads).transpose(1, 2);   // [B, kvH, T, D]
@@ -109,6 +110,12 @@ public sealed partial class LlamaAttention : nn.Module
 
     internal bool IsFused => _qkv is not null;
 
+    /// <summary>A family's step between the projections and the rotary (OLMoE's q/k norms); here none. On the fused
+    /// [..., q+k+v] projection, on the three separate ones, and on span rows [rows, q+k+v].</summary>
+    private protected virtual Tensor AdjustProjections(Tensor qkv) => qkv;
+    private protected virtual (Tensor Q, Tensor K, Tensor V) AdjustProjections(Tensor q, Tensor k, Tensor v) => (q, k, v);
+    private protected virtual void AdjustProjectionRows(Span<float> qkv, int rows) { }
+
     /// <summary>
     /// Span decode of one new token per row: the fused q/k/v GEMM over all rows, then per row rotary on q and k
     /// heads, the new k/v written into the row's cache slot at its position, each query head attending over its kv
@@ -120,6 +127,7 @@ public sealed partial class LlamaAttention : nn.Module
         int d = _headDim, groups = _heads / _kvHeads, width = r.QkvWidth;
         var qkvAll = r.Used(r.Qkv, width);
         RowKernels.Gemm(_qkv!, _qkvQ, _qkvBias, x, qkvAll, r.Rows, r.Threads);
+        AdjustProjectionRows(qkvAll, r.Rows);
         // Rows are independent (own cache slot, own output rows, own scratch): spread them over the threads.
         RowKernels.ForRows(r.Rows, r.Threads, row => AttendRow(row, r));
         RowKernels.Gemm(o_proj.weight!, _oQ, o_proj.bias, r.Used(r.Attention, _heads * d), output, r.Rows, r.Threads);

@@ -7,7 +7,7 @@ namespace Platform.Inference.Models.Llama;
 public sealed class LlamaModel : nn.Module
 {
     public readonly Embedding embed_tokens;
-    public readonly ModuleList<LlamaDecoderLayer> layers;
+    public readonly ModuleList<DecoderLayer> layers;
     public readonly LlamaRMSNorm norm;
     private readonly LlamaConfig _config;
     private readonly LlamaRotaryEmbedding _rotary;
@@ -16,7 +16,7 @@ public sealed class LlamaModel : nn.Module
     {
         _config = config;
         embed_tokens = nn.Embedding(config.VocabSize, config.HiddenSize);
-        layers = new ModuleList<LlamaDecoderLayer>(Enumerable.Range(0, config.NumHiddenLayers).Select(i => new LlamaDecoderLayer(config, i)).ToArray());
+        layers = new ModuleList<DecoderLayer>(Enumerable.Range(0, config.NumHiddenLayers).Select(i => DecoderLayers.Create(config, i)).ToArray());
         norm = new LlamaRMSNorm(config.HiddenSize, config.RmsNormEps);
         _rotary = new LlamaRotaryEmbedding(config);
         RegisterComponents();
@@ -116,16 +116,12 @@ public sealed class LlamaModel : nn.Module
     }
 
     /// <summary>True when every layer has fused weights (the single-token path needs them).</summary>
-    internal bool IsFused => layers.All(l => l.self_attn.IsFused && l.mlp.IsFused);
+    internal bool IsFused => layers.All(l => l.IsFused);
 
     /// <summary>Fuses q/k/v and gate/up weights for inference (see <see cref="LlamaAttention"/>, <see cref="LlamaMLP"/>).</summary>
     internal void Fuse()
     {
-        foreach (var layer in layers)
-        {
-            layer.self_attn.Fuse();
-            layer.mlp.Fuse();
-        }
+        foreach (var layer in layers) layer.Fuse();
     }
 
     protected override void Dispose(bool disposing)
