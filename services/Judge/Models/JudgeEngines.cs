@@ -4,6 +4,7 @@ using Platform.Contracts.Judge;
 using Platform.Contracts.Models;
 using Platform.Inference.Engine;
 using Platform.Judging;
+using Platform.ServiceDefaults.Models;
 using TextLlm.Models;
 
 namespace Judge.Models;

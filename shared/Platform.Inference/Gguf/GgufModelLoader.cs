@@ -153,7 +153,7 @@ public static class GgufModelLoader
         var layerTypes = new HashSet<QuantType>();
         for (int i = 0; i < config.NumHiddenLayers; i++)
         {
-            var layer = model.model.layers[i];
+            var layer = (LlamaDecoderLayer)model.model.layers[i]; // GGUF configs here are dense (llama, qwen2)
             string b = $"blk.{i}.";
             Copy(layer.input_layernorm.weight, Info(b + "attn_norm.weight", h));
             Copy(layer.post_attention_layernorm.weight, Info(b + "ffn_norm.weight", h));

@@ -2,7 +2,7 @@ using Platform.Inference.Quantization;
 
 namespace Platform.Inference.Models.Llama;
 
-public sealed partial class LlamaAttention
+public partial class LlamaAttention
 {
     private QuantizedMatrix? _qkvQ, _oQ;
 

@@ -17,7 +17,7 @@ public sealed partial class LlamaForCausalLM
     public long QuantizedBytes => QuantizedWeights.Sum(q => q.Bytes);
 
     private IEnumerable<QuantizedMatrix> QuantizedWeights =>
-        model.layers.SelectMany(l => l.self_attn.QuantizedWeights.Concat(l.mlp.QuantizedWeights)).Concat(new[] { _headQ }.OfType<QuantizedMatrix>());
+        model.layers.SelectMany(l => l.self_attn.QuantizedWeights.Concat(l is LlamaDecoderLayer d ? d.mlp.QuantizedWeights : [])).Concat(new[] { _headQ }.OfType<QuantizedMatrix>());
 
     /// <summary>
     /// Quantizes every decoder linear weight to <paramref name="type"/> with llama.cpp's reference quantizer, and the
@@ -29,8 +29,12 @@ public sealed partial class LlamaForCausalLM
     {
         if (type == QuantType.None || WeightType != QuantType.None) return;
         using var noGrad = no_grad();
+        // Block quantization covers the dense feed-forward; a Mixture-of-Experts layer's experts stay float32 for now,
+        // so such a model is refused before anything changes.
+        if (model.layers.Any(l => l is not LlamaDecoderLayer))
+            throw new NotSupportedException($"{type} quantization supports dense decoder layers only; this model has Mixture-of-Experts layers (use Engine:Quantization=none).");
         FuseForInference();
-        foreach (var layer in model.layers)
+        foreach (var layer in model.layers.Cast<LlamaDecoderLayer>())
         {
             layer.self_attn.Quantize(type);
             layer.mlp.Quantize(type);
