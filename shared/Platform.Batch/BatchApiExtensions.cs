@@ -38,7 +38,10 @@ public static class BatchApiExtensions
         });
         builder.Services.AddSingleton<BatchMetrics>();
         builder.Services.AddSingleton<BatchCoordinator>();
-        builder.Services.AddHostedService<BatchCoordinatorService>();
+        builder.Services.AddSingleton<BatchCoordinatorService>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<BatchCoordinatorService>());
+        // The same database holds blobs (generated images) for every replica.
+        builder.Services.TryAddSingleton<IBlobStore>(sp => (IBlobStore)sp.GetRequiredService<IBatchStore>());
         builder.AddBusContribution(new BusContribution
         {
             Register = x => x.AddConsumer<ExecuteBatchItemConsumer, ExecuteBatchItemConsumerDefinition>(),
