@@ -26,7 +26,7 @@ function clean(o) {
   return o;
 }
 const component = o => o.metadata?.labels?.['app.kubernetes.io/name'] ?? (o.kind.startsWith('Role') || ['Component', 'Configuration', 'Resiliency'].includes(o.kind) ? 'dapr' : 'common');
-const toYaml = objs => objs.map(o => stringify(o, { lineWidth: 0 })).join('---\n');
+const toYaml = objs => objs.map(o => stringify(o, { lineWidth: 0, version: '1.1' })).join('---\n'); // 1.1: quote what Kubernetes' YAML would read as numbers (00:00:50)
 
 const files = new Map(); // path -> content
 function group(dir, objs, header) {

@@ -15,6 +15,12 @@ public sealed class BatchOptions : IValidatableObject
     /// <summary>ADO.NET connection string of the store (a SQLite "Data Source=file" or an Npgsql string).</summary>
     public string ConnectionString { get; set; } = "Data Source=data/batch.db";
 
+    /// <summary>
+    /// Password that replaces the one in ConnectionString (PostgreSQL): set from the Dapr secret store when Dapr is
+    /// enabled, so the connection string itself carries no secret.
+    /// </summary>
+    public string? Password { get; set; }
+
     /// <summary>PostgreSQL schema of the tables.</summary>
     public string PostgresSchema { get; set; } = "public";
 

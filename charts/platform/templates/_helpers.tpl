@@ -62,7 +62,9 @@ Bus__Transport: RabbitMq
 Bus__RabbitMq__Host: {{ include "platform.rabbitmq.host" . | quote }}
 Bus__RabbitMq__Port: {{ .Values.rabbitmq.port | quote }}
 Bus__RabbitMq__VirtualHost: {{ .Values.rabbitmq.vhost | quote }}
-HostOptions__ShutdownTimeout: {{ printf "00:00:%02d" (int (include "platform.drainSeconds" .)) | quote }}
+{{- $drain := int (include "platform.drainSeconds" .) }}
+HostOptions__ShutdownTimeout: {{ printf "%02d:%02d:%02d" (div $drain 3600) (div (mod $drain 3600) 60) (mod $drain 60) | quote }}
+Bus__DrainSeconds: {{ max 1 (sub $drain 5) | quote }}
 Logging__LogLevel__Default: {{ .Values.common.logLevel | quote }}
 {{- with .Values.common.otlpEndpoint }}
 OTEL_EXPORTER_OTLP_ENDPOINT: {{ . | quote }}
