@@ -24,6 +24,11 @@ for dockerfile in services/*/Dockerfile; do
   for src in $(grep -o '^COPY --chown=root:root models/[^ ]*' "$dockerfile" | awk '{print $3}'); do
     [ -f "$src/config.json" ] && ok "$svc: bakes $src" || fail "$svc: baked model folder $src has no config.json"
   done
+  # The HTTP edge carries no inference: no libtorch, no ONNX Runtime in the gateway's output (the all-in-one host has them).
+  if [ "$svc" = "Gateway" ]; then
+    native="$(find "$out" \( -iname '*torch*' -o -iname '*onnxruntime*' \) | head -5 | tr '\n' ' ')"
+    [ -z "$native" ] && ok "$svc: no libtorch or onnxruntime library" || fail "$svc: inference libraries in the output: $native"
+  fi
   rm -rf "$out"
 done
 exit $failed

@@ -1,3 +1,5 @@
+using ImageGen;
+using TextLlm;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Platform.Inference.Models;
@@ -43,6 +45,8 @@ public sealed class GatewayHost : IAsyncDisposable
         builder.Configuration.AddInMemoryCollection(config);
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.AddGateway();
+        builder.AddTextLlmWorker();   // all-in-one, as services/AllInOne composes it
+        builder.AddImageGenWorker();
         configureServices?.Invoke(builder.Services);
         builder.AddPlatformBus();
         var app = builder.Build();

@@ -94,7 +94,7 @@ public static class ImagesEndpoints
     public static string RenderInstruction(string prompt)
     {
         var text = prompt.Trim().ToLowerInvariant().TrimEnd('.', '!', '?', ' ');
-        var hasVerb = Platform.Multimodal.World.WorldText.DrawVerbs.Any(v => text.StartsWith(v + " ", StringComparison.Ordinal));
+        var hasVerb = Platform.Contracts.Images.DemoWorldPhrasing.DrawVerbs.Any(v => text.StartsWith(v + " ", StringComparison.Ordinal));
         return (hasVerb ? text : "draw " + text) + ".";
     }
 

@@ -1,3 +1,5 @@
+using ImageGen;
+using TextLlm;
 using System.Net;
 using System.Net.Http.Json;
 using System.Text.Json.Nodes;
@@ -54,6 +56,8 @@ public sealed partial class SharedImagesTests : IAsyncLifetime
         });
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.AddGateway();
+        builder.AddTextLlmWorker();   // all-in-one, as services/AllInOne composes it
+        builder.AddImageGenWorker();
         builder.AddGatewayBatch();
         builder.AddPlatformBus();
         var app = builder.Build();

@@ -1,3 +1,5 @@
+using ImageGen;
+using TextLlm;
 using System.Diagnostics;
 using Gateway;
 using Gateway.Batch;
@@ -40,6 +42,8 @@ internal sealed class InProcessGateway : IAsyncDisposable
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>(settings) { ["Logging:LogLevel:Default"] = "Warning" });
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.AddGateway();
+        builder.AddTextLlmWorker();   // all-in-one, as services/AllInOne composes it
+        builder.AddImageGenWorker();
         if (withBatchApi) builder.AddGatewayBatch();
         builder.AddPlatformBus();
         var app = builder.Build();

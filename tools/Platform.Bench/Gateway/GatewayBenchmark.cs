@@ -233,6 +233,5 @@ public static class GatewayBenchmark
             [$"Models:{Model}:Path"] = modelFolder,
             [$"Models:{Model}:Engine:MaxConcurrentSequences"] = maxConcurrent.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Bus:Transport"] = rabbit ? "RabbitMq" : "InMemory",
-            ["Gateway:HostWorkers"] = "true",
         });
 }
