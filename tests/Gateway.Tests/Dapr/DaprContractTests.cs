@@ -75,7 +75,8 @@ public sealed class DaprContractTests : IAsyncLifetime
         var all = _sidecar.Published.ToList();
         Assert.Equal(["platform.workers.up", "platform.workers.down"], all.Select(p => p.Topic));
         var up = JsonSerializer.Deserialize<WorkersUp>(all[0].Data.ToStringUtf8(), JsonSerializerOptions.Web)!;
-        Assert.Equal(("worker-a", new[] { "demo" }), (up.WorkerId, up.Models.ToArray()));
+        Assert.Equal("worker-a", up.WorkerId);
+        Assert.Equal(["demo"], up.Models);
         var down = JsonSerializer.Deserialize<WorkersDown>(all[1].Data.ToStringUtf8(), JsonSerializerOptions.Web)!;
         Assert.Equal("withdrawn", down.Reason);
     }
@@ -157,11 +158,13 @@ public sealed class DaprContractTests : IAsyncLifetime
         try
         {
             using var http = new HttpClient { BaseAddress = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()) };
-            var subscriptions = JsonDocument.Parse(await http.GetStringAsync("/dapr/subscribe")).RootElement;
-            var sub = Assert.Single(subscriptions.EnumerateArray());
-            Assert.Equal("platform-pubsub", sub.GetProperty("pubsubname").GetString());
-            Assert.Equal("platform.batch.completed", sub.GetProperty("topic").GetString());
-            Assert.Equal("/events/batch-completed", sub.GetProperty("route").GetString());
+            var list = await http.GetStringAsync("/dapr/subscribe");
+            var sub = Assert.Single(JsonDocument.Parse(list).RootElement.EnumerateArray());
+            Assert.True(Prop(sub, "pubsubname")?.GetString() == "platform-pubsub", list);
+            Assert.True(Prop(sub, "topic")?.GetString() == "platform.batch.completed", list);
+            // Dapr's programmatic subscription: "route", or "routes": {"default": ...} in the newer shape.
+            var route = Prop(sub, "route")?.GetString() ?? (Prop(sub, "routes") is { } routes ? Prop(routes, "default")?.GetString() : null);
+            Assert.True(route == "events/batch-completed", list); // daprd calls the app at "/" + route
 
             var at = DateTimeOffset.FromUnixTimeSeconds(1_800_000_000);
             var payload = new BatchCompleted("batch_9", "/v1/chat/completions", 5, 5, 0, "file-out", null, at);
@@ -172,7 +175,7 @@ public sealed class DaprContractTests : IAsyncLifetime
                 data = payload,
             };
             using var content = new StringContent(JsonSerializer.Serialize(cloudEvent, JsonSerializerOptions.Web), Encoding.UTF8, "application/cloudevents+json");
-            using var response = await http.PostAsync(sub.GetProperty("route").GetString(), content);
+            using var response = await http.PostAsync("/" + route, content);
             Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
             Assert.Equal(payload, await received.Task.WaitAsync(TimeSpan.FromSeconds(10)));
         }
@@ -182,6 +185,10 @@ public sealed class DaprContractTests : IAsyncLifetime
             await app.DisposeAsync();
         }
     }
+
+    private static JsonElement? Prop(JsonElement e, string name) =>
+        e.ValueKind == JsonValueKind.Object && e.EnumerateObject().FirstOrDefault(p => string.Equals(p.Name, name, StringComparison.OrdinalIgnoreCase)) is { Value.ValueKind: not JsonValueKind.Undefined } p
+            ? p.Value : null;
 
     private static Microsoft.Extensions.Logging.ILogger<T> NullLogger<T>() => Microsoft.Extensions.Logging.Abstractions.NullLogger<T>.Instance;
 
