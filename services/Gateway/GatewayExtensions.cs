@@ -1,20 +1,20 @@
 using Gateway.Endpoints;
 using Gateway.Images;
 using Gateway.Judge;
-using Judge;
-using ImageGen;
 using Platform.ServiceDefaults;
 using Platform.ServiceDefaults.Bus;
 using Platform.ServiceDefaults.Chat;
-using TextLlm;
 
 namespace Gateway;
 
 public static class GatewayExtensions
 {
+    /// <summary>The gateway's own settings file, next to its assembly (loaded by its Program.cs).</summary>
+    public const string SettingsFile = "gateway.settings.json";
+
     /// <summary>
-    /// The HTTP edge and, in all-in-one mode (Gateway:HostWorkers, default on the in-memory bus), the TextLlm and
-    /// ImageGen workers in this process. Call AddPlatformBus after this and after any other service's Add method.
+    /// The HTTP edge: OpenAI-compatible API, images, model directory, chat client. The workers are other services (or,
+    /// in services/AllInOne, registered beside it). Call AddPlatformBus after this and after any other service's Add.
     /// </summary>
     public static WebApplicationBuilder AddGateway(this WebApplicationBuilder builder)
     {
@@ -25,16 +25,6 @@ public static class GatewayExtensions
         builder.AddChatCompletionClient();
         builder.AddGatewayImages();
         builder.AddGatewayJudge();
-
-        var transport = builder.Configuration.GetSection(BusOptions.Section).Get<BusOptions>()?.Transport ?? BusTransport.InMemory;
-        var hostWorkers = builder.Configuration.GetSection(GatewayOptions.Section).Get<GatewayOptions>()?.HostWorkers
-                          ?? transport == BusTransport.InMemory;
-        if (hostWorkers)
-        {
-            builder.AddTextLlmWorker();
-            builder.AddImageGenWorker();
-            builder.AddJudgeWorker(requireModels: false);
-        }
         return builder;
     }
 

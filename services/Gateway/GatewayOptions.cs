@@ -7,9 +7,6 @@ public sealed class GatewayOptions
 {
     public const string Section = "Gateway";
 
-    /// <summary>Host the TextLlm and ImageGen workers in this process (all-in-one). Null: yes on the in-memory bus, no on RabbitMQ.</summary>
-    public bool? HostWorkers { get; set; }
-
     /// <summary>Largest accepted request body; larger ones get 413.</summary>
     [Range(1024, int.MaxValue)] public int MaxRequestBodyBytes { get; set; } = 16 * 1024 * 1024;
 

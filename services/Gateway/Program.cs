@@ -4,15 +4,17 @@ using Gateway.WebUi;
 using Platform.Batch;
 using Platform.ServiceDefaults.Bus;
 
+// The HTTP edge alone (distributed mode, RabbitMQ by default): the workers run as their own services. The all-in-one
+// host (services/AllInOne) composes the same registrations with the workers in process.
 var builder = WebApplication.CreateBuilder(args);
-builder.AddGateway();        // HTTP API; in all-in-one mode also the TextLlm and ImageGen workers
-// Other services hosted by the gateway register here, before the bus is built.
-builder.AddGatewayBatch();   // Files and Batch APIs (issue 5), batch items run through the chat endpoint
+builder.Configuration.AddJsonFile(Path.Combine(AppContext.BaseDirectory, GatewayExtensions.SettingsFile), optional: true);
+builder.Configuration.AddEnvironmentVariables().AddCommandLine(args); // keep env and args above the file
+builder.AddGateway();        // HTTP API: OpenAI endpoints, images, model directory
+builder.AddGatewayBatch();   // Files and Batch APIs, batch items run through the chat endpoint
 builder.AddPlatformBus();    // last: one bus from every service's contribution
 
 var app = builder.Build();
 app.MapGateway();
-// Their endpoints map here.
 app.MapBatchApi();
 app.MapWebUi();         // the web UI at / (chat, judge, batches) on the public API
 app.Run();

@@ -9,6 +9,7 @@ using Platform.Batch.Files;
 using Platform.Batch.Processing;
 using Platform.Batch.Storage;
 using Platform.ServiceDefaults.Bus;
+using Platform.ServiceDefaults.Dapr;
 using Prometheus;
 
 namespace Platform.Batch;
@@ -33,12 +34,16 @@ public static class BatchApiExtensions
         {
             var o = sp.GetRequiredService<IOptions<BatchOptions>>().Value;
             return o.Store == BatchStoreKind.Postgres
-                ? new PostgresBatchStore(o.ConnectionString, o.PostgresSchema)
+                ? new PostgresBatchStore(o.ConnectionString, o.PostgresSchema, o.Password)
                 : new SqliteBatchStore(o.ConnectionString);
         });
         builder.Services.AddSingleton<BatchMetrics>();
+        builder.Services.TryAddSingleton<IPlatformEvents, NoPlatformEvents>();
         builder.Services.AddSingleton<BatchCoordinator>();
-        builder.Services.AddHostedService<BatchCoordinatorService>();
+        builder.Services.AddSingleton<BatchCoordinatorService>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<BatchCoordinatorService>());
+        // The same database holds blobs (generated images) for every replica.
+        builder.Services.TryAddSingleton<IBlobStore>(sp => (IBlobStore)sp.GetRequiredService<IBatchStore>());
         builder.AddBusContribution(new BusContribution
         {
             Register = x => x.AddConsumer<ExecuteBatchItemConsumer, ExecuteBatchItemConsumerDefinition>(),

@@ -15,6 +15,12 @@ public sealed class BatchOptions : IValidatableObject
     /// <summary>ADO.NET connection string of the store (a SQLite "Data Source=file" or an Npgsql string).</summary>
     public string ConnectionString { get; set; } = "Data Source=data/batch.db";
 
+    /// <summary>
+    /// Password that replaces the one in ConnectionString (PostgreSQL): set from the Dapr secret store when Dapr is
+    /// enabled, so the connection string itself carries no secret.
+    /// </summary>
+    public string? Password { get; set; }
+
     /// <summary>PostgreSQL schema of the tables.</summary>
     public string PostgresSchema { get; set; } = "public";
 
@@ -35,6 +41,13 @@ public sealed class BatchOptions : IValidatableObject
 
     /// <summary>An item dispatched this long ago and still without a result is published again (lost message).</summary>
     [Range(1, 86400)] public double RedispatchAfterSeconds { get; set; } = 600;
+
+    /// <summary>
+    /// Exactly one coordinator runs across the gateway replicas sharing a store: the one holding the lease
+    /// "batch-coordinator" in the database. It renews every third of this; when it dies another takes over after at
+    /// most this long (at once when it stops cleanly and gives the lease up).
+    /// </summary>
+    [Range(0.3, 600)] public double CoordinatorLeaseSeconds { get; set; } = 6;
 
     /// <summary>How long an item waits for its model to be served (worker restarting) before it fails with 404.</summary>
     [Range(0, 86400)] public double ModelWaitSeconds { get; set; } = 300;

@@ -1,3 +1,4 @@
+using Platform.Contracts.Chat;
 using Platform.Inference.Engine;
 
 namespace Platform.Judging;

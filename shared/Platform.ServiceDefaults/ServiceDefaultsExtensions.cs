@@ -5,6 +5,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
+using Platform.ServiceDefaults.Dapr;
 using Platform.ServiceDefaults.Telemetry;
 using Prometheus;
 
@@ -23,7 +24,10 @@ public static class ServiceDefaultsExtensions
         if (!builder.Services.Any(d => d.ServiceType == typeof(CollectorRegistry)))
             builder.Services.AddSingleton(_ => Metrics.NewCustomRegistry());
 
-        builder.Services.AddHealthChecks().AddCheck("self", () => HealthCheckResult.Healthy(), [LiveTag]);
+        builder.Services.AddHealthChecks().AddCheck("self", () => HealthCheckResult.Healthy(), [LiveTag])
+            .AddCheck<StoppingHealthCheck>("stopping", tags: [ReadyTag]);
+        // Dapr sidecar (Dapr:Enabled): secrets as configuration, platform events through pub/sub.
+        builder.AddPlatformDapr();
 
         var otlp = builder.Configuration["OTEL_EXPORTER_OTLP_ENDPOINT"] ?? builder.Configuration["Telemetry:OtlpEndpoint"];
         builder.Services.AddOpenTelemetry()

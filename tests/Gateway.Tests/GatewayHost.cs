@@ -1,3 +1,6 @@
+using ImageGen;
+using TextLlm;
+using Judge;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Platform.Inference.Models;
@@ -43,6 +46,9 @@ public sealed class GatewayHost : IAsyncDisposable
         builder.Configuration.AddInMemoryCollection(config);
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.AddGateway();
+        builder.AddTextLlmWorker();   // all-in-one, as services/AllInOne composes it
+        builder.AddImageGenWorker();
+        builder.AddJudgeWorker(requireModels: false);
         if (batch) Gateway.Batch.GatewayBatchExtensions.AddGatewayBatch(builder);
         configureServices?.Invoke(builder.Services);
         builder.AddPlatformBus();

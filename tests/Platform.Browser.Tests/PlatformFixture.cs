@@ -10,7 +10,7 @@ using Xunit.Abstractions;
 namespace Platform.Browser.Tests;
 
 /// <summary>
-/// The real all-in-one host (services/Gateway's Program.cs with its appsettings.json: the shipped demo models, the
+/// The real all-in-one host (services/AllInOne's Program.cs with its appsettings.json: the shipped demo models, the
 /// workers in-process on the in-memory bus, the batch API on SQLite) on Kestrel at 127.0.0.1 with a free port, and
 /// Debian's chromium driven by Playwright. One per test collection: the host loads the demo family once.
 /// Besides the shipped models it serves "long-chat", a tiny random model with a 128k-token context that the fixture
@@ -22,8 +22,8 @@ public sealed class PlatformFixture : IAsyncLifetime
     public const string ChromiumPath = "/usr/bin/chromium";
 
     private readonly string _root = Path.Combine(Path.GetTempPath(), "browser-tests-" + Guid.NewGuid().ToString("N")[..8]);
-    // Any type of the gateway's assembly names its entry point; "Program" is ambiguous here (ImageGen has one too).
-    private WebApplicationFactory<Gateway.GatewayOptions>? _factory;
+    // Any type of the all-in-one host's assembly names its entry point; "Program" is ambiguous here (ImageGen has one too).
+    private WebApplicationFactory<AllInOne.Hosting.InProcessGateway>? _factory;
 
     public Uri Address { get; private set; } = null!;
     public HttpClient Http { get; private set; } = null!;
@@ -41,7 +41,7 @@ public sealed class PlatformFixture : IAsyncLifetime
         Directory.CreateDirectory(_root);
         Directory.CreateDirectory(ArtifactsDirectory);
         var longModel = TinyModelFactory.Create(Path.Combine(_root, LongModel), TinyModelFactory.TinyConfig() with { MaxPositionEmbeddings = 1 << 17 });
-        var factory = new WebApplicationFactory<Gateway.GatewayOptions>().WithWebHostBuilder(b =>
+        var factory = new WebApplicationFactory<AllInOne.Hosting.InProcessGateway>().WithWebHostBuilder(b =>
         {
             b.UseEnvironment("Production");
             // UseSetting, not ConfigureAppConfiguration: the gateway reads Models and Batch while Program.cs composes

@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using Gateway.Endpoints;
+using Gateway.Images;
 using Gateway.OpenAi;
 using Gateway.Validation;
 using Microsoft.Extensions.Options;
@@ -47,6 +48,11 @@ public sealed class ChatCompletionsBatchHandler(
         await using var scope = services.CreateAsyncScope();
         var bytes = Encoding.UTF8.GetBytes(body.GetRawText());
         var http = new DefaultHttpContext { RequestServices = scope.ServiceProvider, RequestAborted = cancellationToken };
+        // Image URLs in the result are read later from any replica: build them from the public base, not from this
+        // in-process request, which has no scheme or host.
+        var publicBase = new Uri(scope.ServiceProvider.GetRequiredService<ImageResults>().BackgroundBaseUrl());
+        http.Request.Scheme = publicBase.Scheme;
+        http.Request.Host = new HostString(publicBase.Authority);
         http.Request.Method = HttpMethods.Post;
         http.Request.Path = Endpoint;
         http.Request.ContentType = "application/json";

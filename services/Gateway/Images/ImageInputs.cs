@@ -23,7 +23,7 @@ namespace Gateway.Images;
 /// </summary>
 public sealed partial class ImageInputs(ImageGenClient imageGen, ImageStore store, IOptions<GatewayOptions> gatewayOptions)
 {
-    public const string Placeholder = Platform.Inference.Engine.GenerationRequest.ImagePlaceholder;
+    public const string Placeholder = Platform.Contracts.Chat.PromptMarkers.Image;
 
     [GeneratedRegex(@"!\[[^\]\n]*\]\((?<url>[^)\s]*/v1/images/(?<id>img-[0-9a-f]{32})\.png)\)")]
     private static partial Regex StoredImageLink();

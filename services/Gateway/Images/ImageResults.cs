@@ -5,21 +5,37 @@ using Platform.Contracts.Images;
 namespace Gateway.Images;
 
 /// <summary>Turns an image slot of an answer into a stored PNG with a URL under /v1/images.</summary>
-public sealed class ImageResults(ImageGenClient imageGen, ImageStore store, IOptions<ImageServingOptions> options)
+public sealed class ImageResults(ImageGenClient imageGen, IImageStore store, IOptions<ImageServingOptions> options, IServiceProvider services)
 {
     /// <summary>Images:PublicBaseUrl, else the scheme and host the client used.</summary>
     public string BaseUrl(HttpContext http) =>
         options.Value.PublicBaseUrl?.TrimEnd('/') ?? $"{http.Request.Scheme}://{http.Request.Host}";
 
+    /// <summary>
+    /// The base of image URLs in answers no client request carries (batch results, made later and read anywhere):
+    /// Images:PublicBaseUrl, else this gateway's own first listening address with a wildcard host read as localhost
+    /// (right for the all-in-one host; behind a load balancer set Images:PublicBaseUrl, as the Helm chart does).
+    /// </summary>
+    public string BackgroundBaseUrl()
+    {
+        if (options.Value.PublicBaseUrl is { Length: > 0 } configured) return configured.TrimEnd('/');
+        var address = services.GetService<Microsoft.AspNetCore.Hosting.Server.IServer>()?.Features
+            .Get<Microsoft.AspNetCore.Hosting.Server.Features.IServerAddressesFeature>()?.Addresses.FirstOrDefault()
+            ?? throw new InvalidOperationException("Images:PublicBaseUrl is not set and the gateway listens on no address.");
+        var uri = new UriBuilder(address.Replace("://+", "://localhost").Replace("://*", "://localhost"));
+        if (uri.Host is "0.0.0.0" or "[::]" or "::") uri.Host = "localhost";
+        return uri.Uri.GetLeftPart(UriPartial.Authority);
+    }
+
     public async Task<StoredImage> ProduceAsync(string model, ImageSlotStates slot, string? decision, string baseUrl, CancellationToken ct)
     {
         var produced = await imageGen.ProduceAsync(model, slot, decision, ct);
-        var id = store.Add(produced.Png);
+        var id = await store.AddAsync(produced.Png, ct);
         return new StoredImage(id, $"{baseUrl}/v1/images/{id}.png", produced);
     }
 }
 
-/// <summary>A produced image kept in the <see cref="ImageStore"/>.</summary>
+/// <summary>A produced image kept in the <see cref="IImageStore"/>.</summary>
 public sealed record StoredImage(string Id, string Url, ImageProduced Produced)
 {
     /// <summary>How a plain OpenAI client sees the image: a markdown image reference inside the text content.</summary>

@@ -7,6 +7,15 @@ public sealed class ImageServingOptions
 {
     public const string Section = "Images";
 
+    /// <summary>
+    /// Where produced images live: Memory (this process, bounded below; one gateway only), Database (the batch store's
+    /// database: SQLite all-in-one, PostgreSQL with several gateways) or Dapr (the state store Images:DaprStateStore).
+    /// </summary>
+    public ImageStoreKind Store { get; set; } = ImageStoreKind.Memory;
+
+    /// <summary>The Dapr state store component of Images:Store = Dapr.</summary>
+    public string DaprStateStore { get; set; } = "platform-state";
+
     /// <summary>Bytes of PNG kept for GET /v1/images/{id}.png; the least recently used images go first beyond it.</summary>
     [Range(1024, long.MaxValue)] public long MaxStoreBytes { get; set; } = 256L * 1024 * 1024;
 

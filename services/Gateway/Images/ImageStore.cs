@@ -7,10 +7,14 @@ namespace Gateway.Images;
 /// (a lock, a dictionary and a linked list) because MemoryCache with a SizeLimit refuses a new entry when full instead
 /// of evicting for it, which would lose the image of the answer being written. Memory rather than disk: the demo
 /// model's PNGs are ~1 KB, so the default 256 MiB holds far more than a gateway serves before a restart; several
-/// gateways behind a balancer would need a shared store (object storage) instead.
+/// gateways behind a balancer use <see cref="SharedImageStore"/> (Images:Store = Database or Dapr) instead.
 /// </summary>
-public sealed class ImageStore(IOptions<ImageServingOptions> options)
+public sealed class ImageStore(IOptions<ImageServingOptions> options) : IImageStore
 {
+    public Task<string> AddAsync(byte[] png, CancellationToken cancellationToken) => Task.FromResult(Add(png));
+
+    public Task<byte[]?> GetAsync(string id, CancellationToken cancellationToken) => Task.FromResult(Get(id));
+
     private readonly Lock _gate = new();
     private readonly Dictionary<string, LinkedListNode<(string Id, byte[] Png)>> _byId = new(StringComparer.Ordinal);
     private readonly LinkedList<(string Id, byte[] Png)> _recency = new();

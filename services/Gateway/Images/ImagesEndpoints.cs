@@ -18,10 +18,10 @@ public static class ImagesEndpoints
         return v1;
     }
 
-    public static Results<FileContentHttpResult, JsonHttpResult<ErrorBodyDto>> Get(string file, ImageStore store, HttpContext http)
+    public static async Task<Results<FileContentHttpResult, JsonHttpResult<ErrorBodyDto>>> Get(string file, IImageStore store, HttpContext http)
     {
         var id = file.EndsWith(".png", StringComparison.Ordinal) ? file[..^4] : file;
-        return store.Get(id) is { } png
+        return await store.GetAsync(id, http.RequestAborted) is { } png
             ? TypedResults.File(png, "image/png")
             : new ApiError(StatusCodes.Status404NotFound, $"No image '{file}' is stored here (unknown id, or evicted).",
                 ApiError.InvalidRequest, "id", "image_not_found").ToResult(http);
@@ -94,7 +94,7 @@ public static class ImagesEndpoints
     public static string RenderInstruction(string prompt)
     {
         var text = prompt.Trim().ToLowerInvariant().TrimEnd('.', '!', '?', ' ');
-        var hasVerb = Platform.Multimodal.World.WorldText.DrawVerbs.Any(v => text.StartsWith(v + " ", StringComparison.Ordinal));
+        var hasVerb = Platform.Contracts.Images.DemoWorldPhrasing.DrawVerbs.Any(v => text.StartsWith(v + " ", StringComparison.Ordinal));
         return (hasVerb ? text : "draw " + text) + ".";
     }
 

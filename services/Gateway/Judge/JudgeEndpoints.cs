@@ -8,7 +8,6 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.Extensions.Options;
 using Platform.Contracts.Chat;
 using Platform.Contracts.Judge;
-using Platform.Inference.Engine;
 using Platform.ServiceDefaults.Chat;
 
 namespace Gateway.Judge;

@@ -51,7 +51,7 @@ public static class ChatRequestValidator
                         case "text":
                             if (p.Text is null)
                                 return Fail(ApiError.Invalid($"Missing required parameter: '{pat}.text'.", $"{pat}.text", "missing_required_parameter"));
-                            if (Platform.Inference.Engine.SetMarkers.ContainsAny(p.Text))
+                            if (SetMarkers.ContainsAny(p.Text))
                                 return Fail(ApiError.Invalid($"{pat}.text must not contain the set markers; mark set members with the 'set' field of text parts.", $"{pat}.text"));
                             if (p.Set is not null && p.Text.Length == 0)
                                 return Fail(ApiError.Invalid($"A set member must not be empty ({pat}).", $"{pat}.text"));
@@ -80,7 +80,7 @@ public static class ChatRequestValidator
                     return Fail(ApiError.Invalid($"{at}.content: set parts cannot share a message with images.", $"{at}.content"));
                 text = SetParts.Join(texts, sets);
             }
-            if (m.Content.Parts is null && Platform.Inference.Engine.SetMarkers.ContainsAny(text))
+            if (m.Content.Parts is null && SetMarkers.ContainsAny(text))
                 return Fail(ApiError.Invalid($"{at}.content must not contain the set markers; mark set members with the 'set' field of text parts.", $"{at}.content"));
             turns.Add(new ChatTurn(m.Role == "developer" ? "system" : m.Role, text));
         }

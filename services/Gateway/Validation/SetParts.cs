@@ -1,4 +1,4 @@
-using Platform.Inference.Engine;
+using Platform.Contracts.Chat;
 
 namespace Gateway.Validation;
 

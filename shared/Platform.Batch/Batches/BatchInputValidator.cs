@@ -79,6 +79,14 @@ public sealed class BatchInputValidator(IBatchEndpointHandler handler, int maxRe
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object)
                 return new BatchValidationError("invalid_json_line", "This line is not a JSON object.", null, lineNumber);
+            // Lone surrogates anywhere (no encoder writes them back out); NUL in the fields the store keeps as text.
+            // The body is stored as its raw JSON, where a NUL stays an escape, and the endpoint validates it.
+            if (UnsafeText.Find(root, nul: false) is { } unsafeText)
+                return new BatchValidationError("invalid_value", $"'{unsafeText.Path}' holds {unsafeText.Problem}, which is not accepted.",
+                    UnsafeText.TopLevel(unsafeText.Path), lineNumber);
+            foreach (var field in (string[])["custom_id", "method", "url"])
+                if (root.TryGetProperty(field, out var text) && text.ValueKind == JsonValueKind.String && UnsafeText.Problem(text.GetString()) is { } nul)
+                    return new BatchValidationError("invalid_value", $"'{field}' holds {nul}, which is not accepted.", field, lineNumber);
 
             if (!root.TryGetProperty("custom_id", out var customIdElement) || customIdElement.ValueKind == JsonValueKind.Null)
                 return new BatchValidationError("missing_required_parameter",

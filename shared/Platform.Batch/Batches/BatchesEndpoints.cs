@@ -40,6 +40,9 @@ public static class BatchesEndpoints
         }
         if (root.ValueKind != JsonValueKind.Object)
             return OpenAiErrors.BadRequest("The request body must be a JSON object.");
+        if (UnsafeText.Find(root) is { } unsafeText)
+            return OpenAiErrors.BadRequest($"'{unsafeText.Path}' holds {unsafeText.Problem}, which is not accepted.",
+                UnsafeText.TopLevel(unsafeText.Path), "invalid_value");
 
         if (!TryGetString(root, "input_file_id", out var inputFileId))
             return OpenAiErrors.BadRequest("Missing required parameter: 'input_file_id'.", "input_file_id", "missing_required_parameter");
@@ -61,9 +64,9 @@ public static class BatchesEndpoints
             metadataJson = metadata.GetRawText();
         }
 
-        var file = await store.GetFileAsync(inputFileId, cancellationToken);
+        var file = Ids.IsWellFormed(inputFileId) ? await store.GetFileAsync(inputFileId, cancellationToken) : null;
         if (file is null)
-            return OpenAiErrors.NotFound($"No such File object: {inputFileId}", "input_file_id");
+            return OpenAiErrors.NotFound($"No such File object: {UnsafeText.Printable(inputFileId)}", "input_file_id");
         if (file.Purpose != FilesEndpoints.BatchPurpose)
             return OpenAiErrors.BadRequest(
                 $"The file '{inputFileId}' has purpose '{file.Purpose}'; a batch input file must have purpose 'batch'.",
@@ -106,7 +109,7 @@ public static class BatchesEndpoints
     }
 
     internal static async Task<IResult> GetAsync(string id, IBatchStore store, CancellationToken cancellationToken) =>
-        await store.GetBatchAsync(id, cancellationToken) is { } batch
+        Ids.IsWellFormed(id) && await store.GetBatchAsync(id, cancellationToken) is { } batch
             ? TypedResults.Json(ApiObjects.Batch(batch))
             : NoSuchBatch(id);
 
@@ -115,14 +118,15 @@ public static class BatchesEndpoints
         var take = limit ?? 20;
         if (take is < 1 or > 100)
             return OpenAiErrors.BadRequest($"limit must be between 1 and 100, got {take}.", "limit", "invalid_value");
-        if (after is not null && await store.GetBatchAsync(after, cancellationToken) is null)
-            return OpenAiErrors.BadRequest($"No batch found with id '{after}'.", "after", "invalid_value");
+        if (after is not null && (!Ids.IsWellFormed(after) || await store.GetBatchAsync(after, cancellationToken) is null))
+            return OpenAiErrors.BadRequest($"No batch found with id '{UnsafeText.Printable(after)}'.", "after", "invalid_value");
         var rows = await store.ListBatchesAsync(after, take + 1, cancellationToken);
         return TypedResults.Json(ApiObjects.List(rows.Take(take).Select(ApiObjects.Batch), rows.Count > take));
     }
 
     internal static async Task<IResult> CancelAsync(string id, BatchCoordinator coordinator, CancellationToken cancellationToken)
     {
+        if (!Ids.IsWellFormed(id)) return NoSuchBatch(id);
         var (batch, cancellable) = await coordinator.RequestCancelAsync(id, cancellationToken);
         if (batch is null) return NoSuchBatch(id);
         if (!cancellable)
@@ -131,5 +135,5 @@ public static class BatchesEndpoints
         return TypedResults.Json(ApiObjects.Batch(batch));
     }
 
-    private static IResult NoSuchBatch(string id) => OpenAiErrors.NotFound($"No batch found with id '{id}'.", "id");
+    private static IResult NoSuchBatch(string id) => OpenAiErrors.NotFound($"No batch found with id '{UnsafeText.Printable(id)}'.", "id");
 }

@@ -64,6 +64,8 @@ public static class FilesEndpoints
         }
 
         var purpose = form["purpose"].ToString();
+        if (UnsafeText.Problem(purpose) is { } badPurpose)
+            return OpenAiErrors.BadRequest($"'purpose' holds {badPurpose}, which is not accepted.", "purpose", "invalid_value");
         if (string.IsNullOrEmpty(purpose))
             return OpenAiErrors.BadRequest("Missing required parameter: 'purpose'.", "purpose", "missing_required_parameter");
         if (purpose != BatchPurpose)
@@ -72,6 +74,8 @@ public static class FilesEndpoints
         var file = form.Files.GetFile("file");
         if (file is null)
             return OpenAiErrors.BadRequest("Missing required parameter: 'file'.", "file", "missing_required_parameter");
+        if (UnsafeText.Problem(file.FileName) is { } badName)
+            return OpenAiErrors.BadRequest($"The file name holds {badName}, which is not accepted.", "file", "invalid_value");
         if (file.Length > max) return TooLarge(max);
         if (file.Length == 0)
             return OpenAiErrors.BadRequest("The file is empty.", "file", "empty_file");
@@ -94,26 +98,28 @@ public static class FilesEndpoints
         var take = limit ?? 10_000;
         if (take is < 1 or > 10_000)
             return OpenAiErrors.BadRequest($"limit must be between 1 and 10000, got {take}.", "limit", "invalid_value");
-        if (after is not null && await store.GetFileAsync(after, cancellationToken) is null)
-            return OpenAiErrors.BadRequest($"No such File object: {after}", "after", "invalid_value");
+        if (after is not null && (!Ids.IsWellFormed(after) || await store.GetFileAsync(after, cancellationToken) is null))
+            return OpenAiErrors.BadRequest($"No such File object: {UnsafeText.Printable(after)}", "after", "invalid_value");
+        if (UnsafeText.Problem(purpose) is { } badPurpose)
+            return OpenAiErrors.BadRequest($"'purpose' holds {badPurpose}, which is not accepted.", "purpose", "invalid_value");
         var rows = await store.ListFilesAsync(string.IsNullOrEmpty(purpose) ? null : purpose, after, take + 1, cancellationToken);
         return TypedResults.Json(ApiObjects.List(rows.Take(take).Select(ApiObjects.File), rows.Count > take));
     }
 
     internal static async Task<IResult> GetAsync(string id, IBatchStore store, CancellationToken cancellationToken) =>
-        await store.GetFileAsync(id, cancellationToken) is { } file
+        Ids.IsWellFormed(id) && await store.GetFileAsync(id, cancellationToken) is { } file
             ? TypedResults.Json(ApiObjects.File(file))
             : NoSuchFile(id);
 
     internal static async Task<IResult> GetContentAsync(string id, IBatchStore store, CancellationToken cancellationToken) =>
-        await store.GetFileContentAsync(id, cancellationToken) is { } content
+        Ids.IsWellFormed(id) && await store.GetFileContentAsync(id, cancellationToken) is { } content
             ? TypedResults.Bytes(content, "application/octet-stream")
             : NoSuchFile(id);
 
     internal static async Task<IResult> DeleteAsync(string id, IBatchStore store, CancellationToken cancellationToken) =>
-        await store.DeleteFileAsync(id, cancellationToken)
+        Ids.IsWellFormed(id) && await store.DeleteFileAsync(id, cancellationToken)
             ? TypedResults.Json(new JsonObject { ["id"] = id, ["object"] = "file", ["deleted"] = true })
             : NoSuchFile(id);
 
-    private static JsonHttpResult<JsonObject> NoSuchFile(string id) => OpenAiErrors.NotFound($"No such File object: {id}", "id");
+    private static JsonHttpResult<JsonObject> NoSuchFile(string id) => OpenAiErrors.NotFound($"No such File object: {UnsafeText.Printable(id)}", "id");
 }

@@ -1,3 +1,5 @@
+using Platform.Contracts.Events;
+using Platform.ServiceDefaults.Dapr;
 using System.Text;
 using System.Text.Json.Nodes;
 using MassTransit;
@@ -23,6 +25,7 @@ public sealed class BatchCoordinator(
     BatchMetrics metrics,
     IOptions<BatchOptions> options,
     TimeProvider time,
+    IPlatformEvents events,
     ILogger<BatchCoordinator> logger)
 {
     public const string ItemsQueue = "batch-items";
@@ -64,8 +67,12 @@ public sealed class BatchCoordinator(
         {
             var failed = batch with { Status = BatchStatus.Failed, FailedAt = Now, ErrorsJson = BatchInputValidator.ToJson(errors) };
             if (await store.TryUpdateBatchAsync(failed, BatchStatus.Validating, cancellationToken))
+            {
                 logger.LogInformation("Batch {BatchId} failed validation with {Count} error(s); first: line {Line} {Code}",
                     batchId, errors.Count, errors[0].Line, errors[0].Code);
+                await events.PublishAsync(PlatformTopics.BatchFailed, new BatchFailed(failed.Id, failed.Endpoint, 0, 0, 0, null, null,
+                    time.GetUtcNow()), cancellationToken);
+            }
             await RefreshGaugesAsync(cancellationToken);
             return;
         }
@@ -243,8 +250,26 @@ public sealed class BatchCoordinator(
         {
             logger.LogInformation("Batch {BatchId} {Status}: {Completed} completed, {Failed} failed of {Total}",
                 batch.Id, terminal, fresh.Completed, fresh.Failed, fresh.Total);
+            await PublishClosedAsync(closed, terminal, cancellationToken);
             await RefreshGaugesAsync(cancellationToken);
         }
+    }
+
+    /// <summary>The platform event of a batch that reached a terminal status (exactly once: after the winning update).</summary>
+    private Task PublishClosedAsync(BatchJob b, string terminal, CancellationToken cancellationToken)
+    {
+        var at = time.GetUtcNow();
+        return terminal switch
+        {
+            BatchStatus.Completed => events.PublishAsync(PlatformTopics.BatchCompleted,
+                new BatchCompleted(b.Id, b.Endpoint, b.Total, b.Completed, b.Failed, b.OutputFileId, b.ErrorFileId, at), cancellationToken),
+            BatchStatus.Expired => events.PublishAsync(PlatformTopics.BatchExpired,
+                new BatchExpired(b.Id, b.Endpoint, b.Total, b.Completed, b.Failed, b.OutputFileId, b.ErrorFileId, at), cancellationToken),
+            BatchStatus.Cancelled => events.PublishAsync(PlatformTopics.BatchCancelled,
+                new BatchCancelled(b.Id, b.Endpoint, b.Total, b.Completed, b.Failed, b.OutputFileId, b.ErrorFileId, at), cancellationToken),
+            _ => events.PublishAsync(PlatformTopics.BatchFailed,
+                new BatchFailed(b.Id, b.Endpoint, b.Total, b.Completed, b.Failed, b.OutputFileId, b.ErrorFileId, at), cancellationToken),
+        };
     }
 
     private async Task WriteFileAsync(string id, string name, StringBuilder text, long now, CancellationToken cancellationToken)

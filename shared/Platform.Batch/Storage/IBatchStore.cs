@@ -46,4 +46,13 @@ public interface IBatchStore
     Task<bool> TryRecordResultAsync(BatchItemResult result, CancellationToken cancellationToken);
     /// <summary>All results of a batch in input line order.</summary>
     Task<IReadOnlyList<BatchItemResult>> GetResultsAsync(string batchId, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Takes or renews the lease <paramref name="name"/> for <paramref name="holder"/> until now + duration; false when
+    /// another holder has it and it has not expired. Holders' clocks must agree to well within the duration.
+    /// </summary>
+    Task<bool> TryAcquireLeaseAsync(string name, string holder, DateTimeOffset now, TimeSpan duration, CancellationToken cancellationToken);
+
+    /// <summary>Gives the lease up (when <paramref name="holder"/> has it), so another takes over at once.</summary>
+    Task ReleaseLeaseAsync(string name, string holder, CancellationToken cancellationToken);
 }

@@ -11,12 +11,14 @@ public sealed class PostgresBatchStore : SqlBatchStore, IAsyncDisposable
     private readonly string _schema;
 
     /// <param name="schema">Tables live in this schema (created when missing); tests use one schema per run.</param>
-    public PostgresBatchStore(string connectionString, string schema = "public")
+    /// <param name="password">Replaces the connection string's password when given (from a secret store).</param>
+    public PostgresBatchStore(string connectionString, string schema = "public", string? password = null)
     {
         if (!System.Text.RegularExpressions.Regex.IsMatch(schema, "^[a-z_][a-z0-9_]{0,62}$"))
             throw new ArgumentException($"Invalid PostgreSQL schema name '{schema}' (lower-case letters, digits, underscore).", nameof(schema));
         _schema = schema;
         var builder = new NpgsqlConnectionStringBuilder(connectionString) { SearchPath = schema };
+        if (!string.IsNullOrEmpty(password)) builder.Password = password;
         _dataSource = NpgsqlDataSource.Create(builder);
     }
 

@@ -7,7 +7,7 @@ namespace Platform.Batch.Storage;
 /// The store on plain SQL through Dapper. Both databases understand the same statements (INSERT .. ON CONFLICT DO
 /// NOTHING, LIMIT, correlated cursor sub-selects); only the DDL and connection setup differ per subclass.
 /// </summary>
-public abstract class SqlBatchStore : IBatchStore
+public abstract class SqlBatchStore : IBatchStore, IBlobStore
 {
     static SqlBatchStore() => DefaultTypeMap.MatchNamesWithUnderscores = true;
 
@@ -291,5 +291,62 @@ public abstract class SqlBatchStore : IBatchStore
             request_id TEXT NOT NULL, status_code BIGINT NOT NULL, response_body TEXT NULL, error_json TEXT NULL,
             created_at BIGINT NOT NULL, PRIMARY KEY (batch_id, custom_id))
         """,
+        "CREATE TABLE IF NOT EXISTS batch_leases (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_at BIGINT NOT NULL)",
+        $"CREATE TABLE IF NOT EXISTS blobs (key TEXT PRIMARY KEY, content {blobType} NOT NULL, created_at BIGINT NOT NULL)",
     ];
+
+    // ---- Leases: one holder at a time per name, for as long as it renews --------------------------------------------
+
+    public async Task<bool> TryAcquireLeaseAsync(string name, string holder, DateTimeOffset now, TimeSpan duration, CancellationToken cancellationToken)
+    {
+        using var writeGate = await EnterWriteAsync(cancellationToken);
+        await using var connection = await OpenAsync(cancellationToken);
+        // One statement, atomic on both databases: insert, or take over when this holder already has it or it expired.
+        var rows = await connection.ExecuteAsync(new CommandDefinition(
+            """
+            INSERT INTO batch_leases (name, holder, expires_at) VALUES (@name, @holder, @expires)
+            ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at
+            WHERE batch_leases.holder = excluded.holder OR batch_leases.expires_at <= @now
+            """,
+            new { name, holder, expires = (now + duration).ToUnixTimeMilliseconds(), now = now.ToUnixTimeMilliseconds() },
+            cancellationToken: cancellationToken));
+        return rows == 1;
+    }
+
+    public async Task ReleaseLeaseAsync(string name, string holder, CancellationToken cancellationToken)
+    {
+        using var writeGate = await EnterWriteAsync(cancellationToken);
+        await using var connection = await OpenAsync(cancellationToken);
+        await connection.ExecuteAsync(new CommandDefinition(
+            "DELETE FROM batch_leases WHERE name = @name AND holder = @holder", new { name, holder }, cancellationToken: cancellationToken));
+    }
+
+    // ---- Blobs (IBlobStore): generated images and other content every replica must reach -----------------------------
+
+    public async Task PutAsync(string key, ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
+    {
+        using var writeGate = await EnterWriteAsync(cancellationToken);
+        await using var connection = await OpenAsync(cancellationToken);
+        await connection.ExecuteAsync(new CommandDefinition(
+            """
+            INSERT INTO blobs (key, content, created_at) VALUES (@key, @content, @created)
+            ON CONFLICT (key) DO UPDATE SET content = excluded.content, created_at = excluded.created_at
+            """,
+            new { key, content = content.ToArray(), created = DateTimeOffset.UtcNow.ToUnixTimeSeconds() }, cancellationToken: cancellationToken));
+    }
+
+    public async Task<byte[]?> GetAsync(string key, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        return await connection.QuerySingleOrDefaultAsync<byte[]>(new CommandDefinition(
+            "SELECT content FROM blobs WHERE key = @key", new { key }, cancellationToken: cancellationToken));
+    }
+
+    public async Task<bool> DeleteAsync(string key, CancellationToken cancellationToken)
+    {
+        using var writeGate = await EnterWriteAsync(cancellationToken);
+        await using var connection = await OpenAsync(cancellationToken);
+        return await connection.ExecuteAsync(new CommandDefinition(
+            "DELETE FROM blobs WHERE key = @key", new { key }, cancellationToken: cancellationToken)) == 1;
+    }
 }

@@ -21,7 +21,7 @@ public sealed record SamplingOptions
 
 public sealed record GenerationRequest
 {
-    public const string ImagePlaceholder = "<image>";
+    public const string ImagePlaceholder = Platform.Contracts.Chat.PromptMarkers.Image;
 
     /// <summary>Chat messages rendered through the model's chat template (with the generation prompt appended).</summary>
     public IReadOnlyList<ChatMessage>? Messages { get; init; }

@@ -29,7 +29,7 @@ public static class WorldText
     public static string PositionName(int row, int column) => $"{RowNames[row]} {ColumnNames[column]}";
     public static string ShapeName(Shape s) => s switch { Shape.Circle => "circle", Shape.Square => "square", _ => "triangle" };
 
-    public static readonly string[] DrawVerbs = ["draw", "paint", "make a picture of", "generate an image of"];
+    public static readonly string[] DrawVerbs = Platform.Contracts.Images.DemoWorldPhrasing.DrawVerbs;
     public static readonly string[] RetrieveVerbs = ["show me the picture of", "find the picture of", "fetch the photo of"];
     public static readonly string[] DescribePrompts = ["describe the image.", "what is in this picture?", "caption this image."];
 

@@ -66,12 +66,15 @@ public static class BusExtensions
                 x.UsingInMemory((context, cfg) => Configure(context, cfg));
             }
         });
+        var drain = TimeSpan.FromSeconds(builder.Configuration.GetSection(BusOptions.Section).Get<BusOptions>()?.DrainSeconds ?? 10);
         builder.Services.Configure<MassTransitHostOptions>(o =>
         {
             // Without this the host reports started before the bus is (see ENVIRONMENT.md).
             o.WaitUntilStarted = true;
             o.StartTimeout = TimeSpan.FromSeconds(60);
-            o.StopTimeout = TimeSpan.FromSeconds(15);
+            // Stopping: no new messages, running consumers finish within Bus:DrainSeconds, then are cancelled.
+            o.ConsumerStopTimeout = drain;
+            o.StopTimeout = drain + TimeSpan.FromSeconds(5);
         });
         return builder;
     }

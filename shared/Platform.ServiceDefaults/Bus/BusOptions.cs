@@ -13,6 +13,13 @@ public sealed class BusOptions : IValidatableObject
 
     public RabbitMqOptions RabbitMq { get; set; } = new();
 
+    /// <summary>
+    /// Graceful stop (SIGTERM): consumers get this long to finish what they run (a worker completes its streams)
+    /// after the process stopped taking messages; then their cancellation fires and a stream still running ends with
+    /// a clean worker_unavailable error. Keep it under HostOptions:ShutdownTimeout and the pod's grace period.
+    /// </summary>
+    [Range(1, 3600)] public double DrainSeconds { get; set; } = 10;
+
     /// <summary>Retries for a consumer that throws a transient exception (milliseconds between tries).</summary>
     public int[] RetryIntervalsMs { get; set; } = [100, 500, 1000];
 

@@ -13,6 +13,9 @@ public sealed class ModelDirectory(TimeProvider time)
 
     public event Action? Changed;
 
+    /// <summary>A worker said goodbye (before <see cref="Changed"/> fires for it).</summary>
+    public event Action<string>? Withdrawn;
+
     public void Apply(ModelsAnnounced announced)
     {
         _workers[announced.WorkerId] = (announced, time.GetUtcNow() + announced.ValidFor);
@@ -21,7 +24,9 @@ public sealed class ModelDirectory(TimeProvider time)
 
     public void Withdraw(string workerId)
     {
-        if (_workers.TryRemove(workerId, out _)) Changed?.Invoke();
+        if (!_workers.TryRemove(workerId, out _)) return;
+        Withdrawn?.Invoke(workerId);
+        Changed?.Invoke();
     }
 
     /// <summary>Every model some live worker serves, by name, with the announcing workers.</summary>

@@ -1,3 +1,5 @@
+using ImageGen;
+using TextLlm;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Platform.ServiceDefaults.Bus;
@@ -48,6 +50,8 @@ public sealed class DemoGatewayFixture : IAsyncLifetime
         });
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.AddGateway();
+        builder.AddTextLlmWorker();   // all-in-one, as services/AllInOne composes it
+        builder.AddImageGenWorker();
         builder.AddPlatformBus();
         App = builder.Build();
         App.MapGateway();

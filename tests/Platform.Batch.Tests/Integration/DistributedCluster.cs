@@ -80,9 +80,15 @@ public sealed class DistributedCluster : IAsyncDisposable
         ["DOTNET_gcServer"] = "0",
     };
 
-    public async Task<ServiceProcess> StartWorkerAsync()
+    public string Schema => _schema;
+
+    /// <summary>More gateways on their own ports, all on the same broker and database (replicas behind a balancer).</summary>
+    public List<ServiceProcess> Gateways { get; } = [];
+
+    public async Task<ServiceProcess> StartWorkerAsync(IReadOnlyDictionary<string, string>? extra = null)
     {
         var env = Common();
+        foreach (var (k, v) in extra ?? new Dictionary<string, string>()) env[k] = v;
         env["TextLlm__Models__0"] = Model;
         env[$"Models__{Model}__Path"] = _modelFolder;
         env[$"Models__{Model}__Engine__MaxConcurrentSequences"] = "4";
@@ -95,9 +101,12 @@ public sealed class DistributedCluster : IAsyncDisposable
         return worker;
     }
 
-    public async Task<ServiceProcess> StartGatewayAsync()
+    public async Task<ServiceProcess> StartGatewayAsync() => await StartGatewayAsync(newReplica: false);
+
+    public async Task<ServiceProcess> StartGatewayAsync(bool newReplica)
     {
         var env = Common();
+        env["Batch__CoordinatorLeaseSeconds"] = "3";
         env["Gateway__HostWorkers"] = "false";
         env["Batch__Store"] = "Postgres";
         env["Batch__ConnectionString"] = PostgresTestServer.ConnectionString;
@@ -108,11 +117,13 @@ public sealed class DistributedCluster : IAsyncDisposable
         env["ChatClient__StreamIdleTimeoutSeconds"] = "3";
         env["ChatClient__QueueTimeoutSeconds"] = "20";
         // A restarted gateway takes the same address, as it would behind a service name.
-        Gateway = ServiceProcess.Start("Gateway.dll", _dir.Path, env, $"gateway{_processes.Count}", Gateway?.Address.Port);
-        _processes.Add(Gateway);
-        Http.BaseAddress ??= Gateway.Address;
-        await Gateway.WaitHealthyAsync("/health"); // healthy once a worker announced the model
-        return Gateway;
+        var gateway = ServiceProcess.Start("Gateway.dll", _dir.Path, env, $"gateway{_processes.Count}", newReplica ? null : Gateway?.Address.Port);
+        if (!newReplica) Gateway = gateway;
+        Gateways.Add(gateway);
+        _processes.Add(gateway);
+        Http.BaseAddress ??= gateway.Address;
+        await gateway.WaitHealthyAsync("/health"); // healthy once a worker announced the model
+        return gateway;
     }
 
     public string Logs() => string.Join("\n", _processes.Select(p => p.Tail()));
@@ -191,6 +202,19 @@ public sealed class ServiceProcess : IAsyncDisposable
         }
         Assert.Fail($"{Name} did not become healthy at {path} within 90 s:\n{Tail()}");
     }
+
+    public int Id => _process.Id;
+
+    /// <summary>SIGTERM, as Kubernetes sends at pod termination: the process drains and exits by itself.</summary>
+    public void Terminate()
+    {
+        if (_process.HasExited) return;
+        using var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        kill.WaitForExit();
+    }
+
+    /// <summary>Waits for the process to exit by itself; its exit code, or null when it did not within the bound.</summary>
+    public int? WaitForExit(TimeSpan bound) => _process.WaitForExit(bound) ? _process.ExitCode : null;
 
     /// <summary>SIGKILL: no graceful shutdown, no acknowledgements, no withdrawal message.</summary>
     public void Kill()

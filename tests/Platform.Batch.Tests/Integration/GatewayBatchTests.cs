@@ -1,3 +1,5 @@
+using ImageGen;
+using TextLlm;
 #pragma warning disable OPENAI001 // BatchClient is marked experimental in the SDK.
 using System.ClientModel;
 using System.ClientModel.Primitives;
@@ -48,6 +50,8 @@ public sealed class GatewayBatchTests : IAsyncLifetime
         });
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.AddGateway();
+        builder.AddTextLlmWorker();   // all-in-one, as services/AllInOne composes it
+        builder.AddImageGenWorker();
         builder.AddGatewayBatch();
         builder.AddPlatformBus();
         _app = builder.Build();

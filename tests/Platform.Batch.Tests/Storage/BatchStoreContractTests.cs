@@ -169,6 +169,48 @@ public abstract class BatchStoreContractTests
         Assert.Equal(["a", "c"], (await store.GetPendingItemsAsync("batch_p", 200, default)).Select(i => i.CustomId));
         Assert.Equal(100, (await store.GetPendingItemsAsync("batch_p", null, default))[0].DispatchedAt);
     }
+
+    [SkippableFact]
+    public async Task TryAcquireLeaseAsync_HeldByAnother_RefusedUntilItExpires()
+    {
+        var store = await CreateStoreAsync();
+        var t0 = DateTimeOffset.FromUnixTimeSeconds(1_000_000);
+        var ttl = TimeSpan.FromSeconds(5);
+        Assert.True(await store.TryAcquireLeaseAsync("coord", "a", t0, ttl, default));
+        Assert.False(await store.TryAcquireLeaseAsync("coord", "b", t0.AddSeconds(1), ttl, default));
+        Assert.True(await store.TryAcquireLeaseAsync("coord", "a", t0.AddSeconds(4), ttl, default));    // renewal: now until t0+9
+        Assert.False(await store.TryAcquireLeaseAsync("coord", "b", t0.AddSeconds(8), ttl, default));
+        Assert.True(await store.TryAcquireLeaseAsync("coord", "b", t0.AddSeconds(9), ttl, default));    // a stopped renewing
+        Assert.False(await store.TryAcquireLeaseAsync("coord", "a", t0.AddSeconds(10), ttl, default));
+        Assert.True(await store.TryAcquireLeaseAsync("other", "a", t0.AddSeconds(10), ttl, default));   // leases are per name
+    }
+
+    [SkippableFact]
+    public async Task ReleaseLeaseAsync_ByHolder_LetsAnotherTakeItAtOnce()
+    {
+        var store = await CreateStoreAsync();
+        var t0 = DateTimeOffset.FromUnixTimeSeconds(2_000_000);
+        Assert.True(await store.TryAcquireLeaseAsync("coord", "a", t0, TimeSpan.FromMinutes(1), default));
+        await store.ReleaseLeaseAsync("coord", "b", default); // not the holder: no effect
+        Assert.False(await store.TryAcquireLeaseAsync("coord", "b", t0, TimeSpan.FromMinutes(1), default));
+        await store.ReleaseLeaseAsync("coord", "a", default);
+        Assert.True(await store.TryAcquireLeaseAsync("coord", "b", t0, TimeSpan.FromMinutes(1), default));
+    }
+
+    [SkippableFact]
+    public async Task BlobStore_PutGetDelete_RoundTripsBytes()
+    {
+        var blobs = (IBlobStore)await CreateStoreAsync();
+        var png = new byte[] { 0x89, 0x50, 0x4E, 0x47, 0, 1, 2, 255 };
+        Assert.Null(await blobs.GetAsync("images/x", default));
+        await blobs.PutAsync("images/x", png, default);
+        Assert.Equal(png, await blobs.GetAsync("images/x", default));
+        await blobs.PutAsync("images/x", new byte[] { 7 }, default);
+        Assert.Equal(new byte[] { 7 }, await blobs.GetAsync("images/x", default));
+        Assert.True(await blobs.DeleteAsync("images/x", default));
+        Assert.False(await blobs.DeleteAsync("images/x", default));
+        Assert.Null(await blobs.GetAsync("images/x", default));
+    }
 }
 
 public sealed class SqliteBatchStoreTests : BatchStoreContractTests, IDisposable

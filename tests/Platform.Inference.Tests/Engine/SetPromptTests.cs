@@ -1,3 +1,4 @@
+using Platform.Contracts.Chat;
 using Platform.Inference.Engine;
 using Platform.Inference.Loading;
 using Platform.Inference.Models.Llama;

@@ -1,4 +1,4 @@
-using Gateway.Hosting;
+using AllInOne.Hosting;
 using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text;

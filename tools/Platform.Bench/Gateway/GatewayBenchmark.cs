@@ -1,4 +1,4 @@
-using Gateway.Hosting;
+using AllInOne.Hosting;
 using System.Diagnostics;
 using System.Net.Sockets;
 using System.Text;
@@ -233,6 +233,5 @@ public static class GatewayBenchmark
             [$"Models:{Model}:Path"] = modelFolder,
             [$"Models:{Model}:Engine:MaxConcurrentSequences"] = maxConcurrent.ToString(System.Globalization.CultureInfo.InvariantCulture),
             ["Bus:Transport"] = rabbit ? "RabbitMq" : "InMemory",
-            ["Gateway:HostWorkers"] = "true",
         });
 }

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Text.Json.Nodes;
-using Gateway.Hosting;
+using AllInOne.Hosting;
 using Platform.Multimodal.World;
 
 namespace Platform.Train.Evaluation;

@@ -1,3 +1,6 @@
+using ImageGen;
+using TextLlm;
+using Judge;
 using System.Diagnostics;
 using Gateway;
 using Gateway.Batch;
@@ -10,10 +13,10 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Platform.ServiceDefaults.Bus;
 
-namespace Gateway.Hosting;
+namespace AllInOne.Hosting;
 
 /// <summary>
-/// The gateway as its Program.cs composes it (hosting the workers), started on a free 127.0.0.1 port with the given
+/// The all-in-one host as its Program.cs composes it (gateway and workers), started on a free 127.0.0.1 port with the given
 /// settings and awaited until /health answers; shared by the gateway, multimodal and batch benchmarks and the demo
 /// family's evaluation (Platform.Train eval), which measure what users get. The Files and Batch APIs only when asked.
 /// </summary>
@@ -40,6 +43,9 @@ public sealed class InProcessGateway : IAsyncDisposable
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>(settings) { ["Logging:LogLevel:Default"] = "Warning" });
         builder.WebHost.UseUrls("http://127.0.0.1:0");
         builder.AddGateway();
+        builder.AddTextLlmWorker();   // all-in-one, as services/AllInOne composes it
+        builder.AddImageGenWorker();
+        builder.AddJudgeWorker(requireModels: false);
         if (withBatchApi) builder.AddGatewayBatch();
         builder.AddPlatformBus();
         var app = builder.Build();

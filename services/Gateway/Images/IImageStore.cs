@@ -1,0 +1,37 @@
+using Platform.Batch.Storage;
+
+namespace Gateway.Images;
+
+/// <summary>Where produced PNGs live until clients fetch them (GET /v1/images/{id}.png). Images:Store chooses.</summary>
+public interface IImageStore
+{
+    /// <summary>Stores a PNG and returns its new id ("img-" + 32 hex digits).</summary>
+    Task<string> AddAsync(byte[] png, CancellationToken cancellationToken);
+
+    Task<byte[]?> GetAsync(string id, CancellationToken cancellationToken);
+}
+
+/// <summary>Images:Store: this process's memory (one gateway), the shared database, or the Dapr state store.</summary>
+public enum ImageStoreKind { Memory, Database, Dapr }
+
+/// <summary>
+/// Images in an <see cref="IBlobStore"/> under "images/{id}": the batch store's database (SQLite all-in-one, PostgreSQL
+/// with several gateways) or the Dapr state store, so every gateway replica serves every image, after restarts too.
+/// </summary>
+public sealed class SharedImageStore(IBlobStore blobs) : IImageStore
+{
+    public async Task<string> AddAsync(byte[] png, CancellationToken cancellationToken)
+    {
+        var id = $"img-{Guid.NewGuid():N}";
+        await blobs.PutAsync(Key(id), png, cancellationToken);
+        return id;
+    }
+
+    public Task<byte[]?> GetAsync(string id, CancellationToken cancellationToken) =>
+        IsId(id) ? blobs.GetAsync(Key(id), cancellationToken) : Task.FromResult<byte[]?>(null);
+
+    private static string Key(string id) => "images/" + id;
+
+    /// <summary>Only ids this store could have made reach the database.</summary>
+    private static bool IsId(string id) => id.Length == 36 && id.StartsWith("img-", StringComparison.Ordinal) && id.AsSpan(4).ContainsAnyExcept("0123456789abcdef") is false;
+}
