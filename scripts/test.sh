@@ -42,12 +42,10 @@ dotnet build Platform.sln -c Debug -nologo -v q -clp:NoSummary || { echo "0 pass
 echo "== testing"
 # Browser tests save screenshots and downloads under $PLATFORM_TEST_RESULTS/browser.
 export PLATFORM_TEST_RESULTS="$RESULTS"
-# Category RequiresJudge (the judge view's browser test) is left out until the gateway serves a model with the
-# "judge" capability by default; drop this filter then.
 # One test project at a time (-m:1): the machine may have 2 cores and some tests start several processes; this
 # also keeps the trx files (named by the second they finish) from colliding.
 dotnet test Platform.sln --no-build -c Debug -nologo -m:1 --logger "trx" --results-directory "$RESULTS/trx" \
-  --blame-hang-timeout 10m --filter "Category!=RequiresJudge"
+  --blame-hang-timeout 10m
 status=$?
 
 echo "== publishing every service as its Dockerfile does"
