@@ -97,14 +97,12 @@ async function runRate() {
 }
 
 /** Candidates of a best-of-n response, wherever the extension puts them: [{text, score, critique, chosen}]. */
+// Best-of-n answers carry best_of_candidates: [{index, content, rating, critique}] (services/Gateway/Judge/BestOf.cs);
+// the chosen one is the highest rating, the lowest index among equals, as the gateway picks it.
 function candidatesOf(response) {
-  const list = response.candidates ?? response.best_of?.candidates ?? response.choices?.[0]?.candidates ?? [];
-  return list.map(c => ({
-    text: typeof c.content === 'string' ? c.content : messageText(c.message ?? c),
-    score: c.score ?? c.rating ?? null,
-    critique: c.critique ?? null,
-    chosen: !!(c.chosen ?? c.selected ?? c.best),
-  }));
+  const list = response.best_of_candidates ?? [];
+  const best = list.reduce((b, c) => (c.rating != null && (b == null || c.rating > b.rating) ? c : b), null);
+  return list.map(c => ({ text: c.content ?? '', score: c.rating ?? null, critique: c.critique ?? null, chosen: c === best }));
 }
 
 async function runBestOf() {
