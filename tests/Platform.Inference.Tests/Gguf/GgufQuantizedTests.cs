@@ -13,6 +13,7 @@ namespace Platform.Inference.Tests.Gguf;
 /// Quantized GGUF files (written by llama.cpp's quantizer through LLamaSharp, and by our exporter) loaded by
 /// <see cref="GgufModelLoader"/> and run by our engine against llama.cpp on the same file.
 /// </summary>
+[Collection(TorchGlobalRngCollection.Name)]
 public sealed class GgufQuantizedTests(ITestOutputHelper output) : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("gguf-quant-").FullName;

@@ -7,6 +7,7 @@ using static TorchSharp.torch;
 
 namespace Platform.Inference.Tests.Models.Moe;
 
+[Collection(TorchGlobalRngCollection.Name)]
 public sealed class ImageTokenAdapterTests : IDisposable
 {
     private const int NewTokens = 12;
