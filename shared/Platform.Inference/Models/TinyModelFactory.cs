@@ -87,33 +87,31 @@ public static class TinyModelFactory
     }
 
     /// <summary>
-    /// Random weights with a fixed seed: TorchSharp's default Linear init, embeddings N(0, 0.1) and layer outputs
-    /// scaled up so that with a tied head the layers (not just "repeat the last token") decide the output, norms perturbed around 1.
+    /// Random weights from a seeded generator of their own: TorchSharp's default Linear init (uniform in
+    /// ±1/sqrt(fan_in)), embeddings N(0, 0.1) and layer outputs scaled up so that with a tied head the layers
+    /// (not just "repeat the last token") decide the output, norms perturbed around 1.
+    /// Every value is drawn from that generator, never from torch's global one, so tests running in parallel
+    /// (which draw from the global generator) cannot change the weights a seed gives.
     /// </summary>
     public static void WriteWeights(string folder, LlamaConfig config, int seed, bool sharded)
     {
-        // Module init draws from torch's global generator: serialise factory calls; a seed gives the same weights
-        // only while nothing else in the process draws from that generator at the same time.
-        lock (SeedGate) WriteWeightsLocked(folder, config, seed, sharded);
-    }
-
-    private static readonly object SeedGate = new();
-
-    private static void WriteWeightsLocked(string folder, LlamaConfig config, int seed, bool sharded)
-    {
         using var scope = NewDisposeScope();
-        manual_seed(seed);
         using var model = new LlamaForCausalLM(config);
+        using var g = new Generator((ulong)seed);
         using (no_grad())
         {
             foreach (var (name, p) in model.named_parameters())
-                if (name.EndsWith("norm.weight", StringComparison.Ordinal)) p.copy_(1 + 0.1 * randn_like(p));
-                else if (name == "model.embed_tokens.weight") p.copy_(0.1 * randn_like(p));
-                else if (name.EndsWith("o_proj.weight", StringComparison.Ordinal) || name.EndsWith("down_proj.weight", StringComparison.Ordinal)
+            {
+                // Module constructors draw their init from the global generator: overwrite every parameter.
+                if (name.EndsWith("norm.weight", StringComparison.Ordinal)) p.copy_(1 + 0.1 * randn(p.shape, generator: g));
+                else if (name == "model.embed_tokens.weight" || name.EndsWith(".bias", StringComparison.Ordinal)) p.copy_(0.1 * randn(p.shape, generator: g));
+                else if (p.dim() >= 2) p.copy_((rand(p.shape, generator: g) * 2 - 1) / Math.Sqrt(p.shape[^1]));
+                else p.copy_(0.1 * randn(p.shape, generator: g));
+                if (name.EndsWith("o_proj.weight", StringComparison.Ordinal) || name.EndsWith("down_proj.weight", StringComparison.Ordinal)
                     || name.EndsWith(".w2.weight", StringComparison.Ordinal) || name.EndsWith("experts.down_proj", StringComparison.Ordinal)) p.mul_(3);
                 // Mixture-of-Experts routers: wider logits, so tokens pick their experts clearly (few near-ties).
                 else if (name.EndsWith(".gate.weight", StringComparison.Ordinal)) p.mul_(4);
-                else if (name.EndsWith(".bias", StringComparison.Ordinal)) p.copy_(0.1 * randn_like(p));
+            }
         }
         if (!sharded)
         {

@@ -61,9 +61,16 @@ public sealed class GgufQuantizedTests(ITestOutputHelper output) : IDisposable
         double decode = LlamaCppOracle.MaxRelativeDifference(DecodeLogits(loaded.Model, tokens), reference);
 
         output.WriteLine($"{kind} {type}: max relative logit difference prefill {prefill:E2}, decode {decode:E2}");
-        Assert.True(prefill <= 1e-3, $"prefill {prefill:E2}");
-        Assert.True(decode <= 1e-3, $"decode {decode:E2}");
+        // Both engines quantize each activation block to int8 (ggml's quantize_row_q8_0) before the dot products.
+        // Away from a rounding midpoint the two agree to ~1e-7; an activation whose float value differs by one ulp
+        // (torch's and ggml's norm and attention sum in different orders) across a midpoint moves one int8 by one
+        // step, 1/127 of its block's max, which shows as ~8e-3 at that position and, through the KV cache, later ones.
+        Assert.True(prefill <= QuantizedParity, $"prefill {prefill:E2}");
+        Assert.True(decode <= QuantizedParity, $"decode {decode:E2}");
     }
+
+    /// <summary>One flipped int8 activation rounding (1/127 of a block max) with margin; see the test above.</summary>
+    private const double QuantizedParity = 1.5e-2;
 
     [Theory]
     [MemberData(nameof(Cases))]
@@ -92,7 +99,7 @@ public sealed class GgufQuantizedTests(ITestOutputHelper output) : IDisposable
 
         double rel = LlamaCppOracle.MaxRelativeDifference(DecodeLogits(loaded.Model, tokens), LlamaCppOracle.Logits(gguf, tokens));
 
-        Assert.True(rel <= 1e-3, $"max relative logit difference {rel:E2}");
+        Assert.True(rel <= QuantizedParity, $"max relative logit difference {rel:E2}");
         Assert.Equal(type, loaded.Model.WeightType);
     }
 
