@@ -3,6 +3,7 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Platform.Contracts.Judge;
 using Platform.ServiceDefaults;
 using Platform.ServiceDefaults.Bus;
+using Platform.ServiceDefaults.Models;
 using Judge.Announcements;
 using Judge.Consumers;
 using Judge.Models;
@@ -36,8 +37,8 @@ public static class JudgeExtensions
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<JudgeEngines>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<JudgeEngines>());
-        builder.Services.AddSingleton<JudgeAnnouncer>();
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<JudgeAnnouncer>());
+        builder.Services.AddSingleton<ModelAnnouncer<JudgeEngines>>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<ModelAnnouncer<JudgeEngines>>());
         builder.Services.AddHealthChecks().AddCheck<JudgeEnginesHealthCheck>("judge-engines", tags: [ServiceDefaultsExtensions.ReadyTag]);
 
         var judgeOptions = builder.Configuration.GetSection(JudgeOptions.Section).Get<JudgeOptions>() ?? new JudgeOptions();

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using Platform.Contracts.Chat;
 using Platform.ServiceDefaults;
 using Platform.ServiceDefaults.Bus;
+using Platform.ServiceDefaults.Models;
 using TextLlm.Announcements;
 using TextLlm.Generation;
 using TextLlm.Models;
@@ -34,8 +35,8 @@ public static class TextLlmExtensions
         // Registered before the bus (AddPlatformBus comes later), so models are loaded before any message is consumed.
         builder.Services.AddHostedService(sp => sp.GetRequiredService<EngineHost>());
         builder.Services.AddHostedService<CancellationListener>();
-        builder.Services.AddSingleton<ModelAnnouncer>();
-        builder.Services.AddHostedService(sp => sp.GetRequiredService<ModelAnnouncer>());
+        builder.Services.AddSingleton<ModelAnnouncer<EngineHost>>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<ModelAnnouncer<EngineHost>>());
         builder.Services.AddHealthChecks().AddCheck<EnginesHealthCheck>("engines", tags: [ServiceDefaultsExtensions.ReadyTag]);
 
         var textOptions = builder.Configuration.GetSection(TextLlmOptions.Section).Get<TextLlmOptions>() ?? new TextLlmOptions();

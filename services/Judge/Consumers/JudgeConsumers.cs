@@ -3,7 +3,6 @@ using Platform.Contracts.Chat;
 using Platform.Contracts.Judge;
 using Platform.Inference.Engine;
 using Platform.Judging;
-using Judge.Announcements;
 using Judge.Models;
 using TextLlm.Models;
 
@@ -14,7 +13,7 @@ namespace Judge.Consumers;
 /// judge, prompt over the context, set markers in the judged text) are answered with <see cref="JudgeRequestRejected"/>;
 /// a full engine throws, so MassTransit retries and the message waits for a free slot.
 /// </summary>
-public sealed class RateResponseConsumer(JudgeEngines engines, IReadOnlyDictionary<string, ModelEntry> registry, JudgeAnnouncer identity)
+public sealed class RateResponseConsumer(JudgeEngines engines, IReadOnlyDictionary<string, ModelEntry> registry)
     : IConsumer<RateResponse>
 {
     public async Task Consume(ConsumeContext<RateResponse> context)
@@ -28,7 +27,7 @@ public sealed class RateResponseConsumer(JudgeEngines engines, IReadOnlyDictiona
         try
         {
             var r = await engines.Runners[m.Model].RateAsync(JudgeConsumerChecks.Turns(m.Messages), JudgeConsumerChecks.Content(m.Response), context.CancellationToken);
-            await context.RespondAsync(new ResponseRated(m.RequestId, r.Rating, r.Critique, r.Raw, r.PromptTokens, r.CompletionTokens, identity.WorkerId));
+            await context.RespondAsync(new ResponseRated(m.RequestId, r.Rating, r.Critique, r.Raw, r.PromptTokens, r.CompletionTokens, engines.WorkerId));
         }
         catch (Exception ex) when (JudgeConsumerChecks.AsRejection(ex) is { } code)
         {
@@ -37,7 +36,7 @@ public sealed class RateResponseConsumer(JudgeEngines engines, IReadOnlyDictiona
     }
 }
 
-public sealed class CompareResponsesConsumer(JudgeEngines engines, IReadOnlyDictionary<string, ModelEntry> registry, JudgeAnnouncer identity)
+public sealed class CompareResponsesConsumer(JudgeEngines engines, IReadOnlyDictionary<string, ModelEntry> registry)
     : IConsumer<CompareResponses>
 {
     public async Task Consume(ConsumeContext<CompareResponses> context)
@@ -65,7 +64,7 @@ public sealed class CompareResponsesConsumer(JudgeEngines engines, IReadOnlyDict
                 JudgeConsumerChecks.Content(m.Responses[0]), JudgeConsumerChecks.Content(m.Responses[1]), mode, context.CancellationToken);
             int? winner = r.Winner switch { ComparisonWinner.First => 0, ComparisonWinner.Second => 1, _ => null };
             await context.RespondAsync(new ResponsesCompared(m.RequestId, winner, r.Winner == ComparisonWinner.Tie, r.Critique, r.Raw,
-                r.PromptTokens, r.CompletionTokens, identity.WorkerId));
+                r.PromptTokens, r.CompletionTokens, engines.WorkerId));
         }
         catch (Exception ex) when (JudgeConsumerChecks.AsRejection(ex) is { } code)
         {

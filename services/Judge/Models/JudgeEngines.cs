@@ -1,4 +1,3 @@
-using System.ComponentModel.DataAnnotations;
 using Microsoft.Extensions.Options;
 using Platform.Contracts.Judge;
 using Platform.Contracts.Models;
@@ -17,10 +16,9 @@ public sealed class JudgeEngines(
     IReadOnlyDictionary<string, ModelEntry> registry,
     IOptions<JudgeOptions> options,
     IHostEnvironment environment,
-    ILoggerFactory loggers) : IHostedService, IAsyncDisposable
+    ILoggerFactory loggers) : IHostedService, IAnnouncedModels, IAsyncDisposable
 {
     public const string Kind = "judge";
-    private readonly ILogger _logger = loggers.CreateLogger<JudgeEngines>();
     private readonly Dictionary<string, JudgeRunner> _runners = new(StringComparer.Ordinal);
 
     public bool Loaded { get; private set; }
@@ -28,15 +26,14 @@ public sealed class JudgeEngines(
     public IReadOnlyDictionary<string, JudgeRunner> Runners => _runners;
 
     /// <summary>Names this worker serves, with their registry entries, chosen from configuration alone.</summary>
-    public static IReadOnlyList<(string Name, ModelEntry Entry)> Served(IReadOnlyDictionary<string, ModelEntry> registry, JudgeOptions options)
-    {
-        if (options.Models.Length == 0)
-            return registry.Where(kv => string.Equals(kv.Value.Kind, Kind, StringComparison.OrdinalIgnoreCase))
-                .Select(kv => (kv.Key, kv.Value)).OrderBy(x => x.Key, StringComparer.Ordinal).ToList();
-        return options.Models.Select(n => registry.TryGetValue(n, out var e)
-            ? (n, e)
-            : throw new InvalidOperationException($"Judge:Models names '{n}', which is not in the Models registry.")).ToList();
-    }
+    public static IReadOnlyList<(string Name, ModelEntry Entry)> Served(IReadOnlyDictionary<string, ModelEntry> registry, JudgeOptions options) =>
+        ModelRegistry.Served(registry, Kind, options.Models, JudgeOptions.Section);
+
+    public string ServiceName => "judge";
+
+    public string WorkerId { get; } = options.Value.ResolveInstanceId();
+
+    public TimeSpan AnnounceInterval => TimeSpan.FromSeconds(options.Value.AnnounceIntervalSeconds);
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -46,13 +43,7 @@ public sealed class JudgeEngines(
         foreach (var (name, entry) in served)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var results = new List<ValidationResult>();
-            if (!Validator.TryValidateObject(entry.Engine, new ValidationContext(entry.Engine), results, validateAllProperties: true))
-                throw new OptionsValidationException($"Models:{name}:Engine", typeof(EngineOptions), results.Select(r => $"Models:{name}:Engine: {r.ErrorMessage}"));
-            var folder = ModelPathResolver.Resolve(name, entry.Path, environment.ContentRootPath);
-            _logger.LogInformation("Loading judge model {Model} from {Folder} on {Device}", name, folder, entry.Engine.Device);
-            var engine = TextEngine.Load(name, folder, entry.Engine, loggers.CreateLogger($"TextEngine.{name}"));
-            _runners[name] = new JudgeRunner(engine, options.Value.MaxTokens);
+            _runners[name] = new JudgeRunner(ModelRegistry.Load(name, entry, environment.ContentRootPath, loggers), options.Value.MaxTokens);
         }
         Loaded = true;
         return Task.CompletedTask;

@@ -1,4 +1,3 @@
-using System.ComponentModel.DataAnnotations;
 using Microsoft.Extensions.Options;
 using Platform.Contracts.Models;
 using Platform.Inference.Engine;
@@ -15,9 +14,8 @@ public sealed class EngineHost(
     IReadOnlyDictionary<string, ModelEntry> registry,
     IOptions<TextLlmOptions> options,
     IHostEnvironment environment,
-    ILoggerFactory loggers) : IHostedService, IAsyncDisposable
+    ILoggerFactory loggers) : IHostedService, IAnnouncedModels, IAsyncDisposable
 {
-    private readonly ILogger _logger = loggers.CreateLogger<EngineHost>();
     private readonly Dictionary<string, ITextEngine> _engines = new(StringComparer.Ordinal);
 
     public bool Loaded { get; private set; }
@@ -25,15 +23,14 @@ public sealed class EngineHost(
     public IReadOnlyDictionary<string, ITextEngine> Engines => _engines;
 
     /// <summary>Names this worker serves, with their registry entries, chosen from configuration alone.</summary>
-    public static IReadOnlyList<(string Name, ModelEntry Entry)> Served(IReadOnlyDictionary<string, ModelEntry> registry, TextLlmOptions options)
-    {
-        if (options.Models.Length == 0)
-            return registry.Where(kv => string.Equals(kv.Value.Kind, "text", StringComparison.OrdinalIgnoreCase))
-                .Select(kv => (kv.Key, kv.Value)).OrderBy(x => x.Key, StringComparer.Ordinal).ToList();
-        return options.Models.Select(n => registry.TryGetValue(n, out var e)
-            ? (n, e)
-            : throw new InvalidOperationException($"TextLlm:Models names '{n}', which is not in the Models registry.")).ToList();
-    }
+    public static IReadOnlyList<(string Name, ModelEntry Entry)> Served(IReadOnlyDictionary<string, ModelEntry> registry, TextLlmOptions options) =>
+        ModelRegistry.Served(registry, "text", options.Models, TextLlmOptions.Section);
+
+    public string ServiceName => "text-llm";
+
+    public string WorkerId { get; } = options.Value.ResolveInstanceId();
+
+    public TimeSpan AnnounceInterval => TimeSpan.FromSeconds(options.Value.AnnounceIntervalSeconds);
 
     public Task StartAsync(CancellationToken cancellationToken)
     {
@@ -43,13 +40,7 @@ public sealed class EngineHost(
         foreach (var (name, entry) in served)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var results = new List<ValidationResult>();
-            if (!Validator.TryValidateObject(entry.Engine, new ValidationContext(entry.Engine), results, validateAllProperties: true))
-                throw new OptionsValidationException($"Models:{name}:Engine", typeof(EngineOptions),
-                    results.Select(r => $"Models:{name}:Engine: {r.ErrorMessage}"));
-            var folder = ModelPathResolver.Resolve(name, entry.Path, environment.ContentRootPath);
-            _logger.LogInformation("Loading model {Model} from {Folder} on {Device}", name, folder, entry.Engine.Device);
-            _engines[name] = TextEngine.Load(name, folder, entry.Engine, loggers.CreateLogger($"TextEngine.{name}"));
+            _engines[name] = ModelRegistry.Load(name, entry, environment.ContentRootPath, loggers);
         }
         Loaded = true;
         return Task.CompletedTask;
