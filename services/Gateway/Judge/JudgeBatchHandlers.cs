@@ -1,27 +1,23 @@
-using System.Text;
 using System.Text.Json;
+using Gateway.Batch;
 using Gateway.OpenAi;
 using Microsoft.Extensions.Options;
 using Platform.Batch;
 using Platform.Batch.Processing;
-using Platform.Contracts.Chat;
 using Platform.ServiceDefaults.Chat;
 
 namespace Gateway.Judge;
 
 /// <summary>
-/// Batch lines for the judge endpoints, run through the very handlers interactive clients call (same validation,
-/// model checks, routing and JSON), so a file of thousands of pairs is judged offline with the Batch API.
+/// Batch lines for the judge endpoints, run through the very handlers interactive clients call, so a file of
+/// thousands of pairs is judged offline with the Batch API.
 /// </summary>
-public abstract class JudgeBatchHandler(IServiceProvider services, IOptions<BatchOptions> batchOptions, TimeProvider time) : IBatchEndpointHandler
+public abstract class JudgeBatchHandler(IServiceProvider services, IOptions<BatchOptions> batchOptions, TimeProvider time)
+    : InProcessBatchHandler(services, batchOptions, time)
 {
-    public abstract string Endpoint { get; }
-
     protected abstract Type BodyType { get; }
 
-    protected abstract Task<IResult> RunAsync(HttpContext http, IServiceProvider scope);
-
-    public BatchBodyError? Validate(JsonElement body)
+    public override BatchBodyError? Validate(JsonElement body)
     {
         try
         {
@@ -31,32 +27,6 @@ public abstract class JudgeBatchHandler(IServiceProvider services, IOptions<Batc
         {
             return new BatchBodyError($"The body could not be read as a {Endpoint} request: {ex.Message}", ex.Path?.TrimStart('$', '.'));
         }
-    }
-
-    public async Task<BatchItemResponse> ExecuteAsync(JsonElement body, DateTimeOffset firstDispatchedAt, CancellationToken cancellationToken)
-    {
-        var requestId = "req_" + Guid.NewGuid().ToString("N");
-        await using var scope = services.CreateAsyncScope();
-        var bytes = Encoding.UTF8.GetBytes(body.GetRawText());
-        var http = new DefaultHttpContext { RequestServices = scope.ServiceProvider, RequestAborted = cancellationToken };
-        http.Request.Method = HttpMethods.Post;
-        http.Request.Path = Endpoint;
-        http.Request.ContentType = "application/json";
-        http.Request.ContentLength = bytes.Length;
-        http.Request.Body = new MemoryStream(bytes);
-        var responseBody = new MemoryStream();
-        http.Response.Body = responseBody;
-        var result = await RunAsync(http, scope.ServiceProvider);
-        await result.ExecuteAsync(http);
-        var status = http.Response.StatusCode;
-        var text = Encoding.UTF8.GetString(responseBody.ToArray());
-        // No judge worker now (503), judge failed (500): the item waits and runs again later.
-        if (status is StatusCodes.Status503ServiceUnavailable or StatusCodes.Status429TooManyRequests or >= 500)
-            throw new BatchItemTransientException($"HTTP {status}: {text}");
-        if (status == StatusCodes.Status404NotFound && text.Contains(ChatErrorCodes.ModelNotFound, StringComparison.Ordinal)
-            && time.GetUtcNow() - firstDispatchedAt < TimeSpan.FromSeconds(batchOptions.Value.ModelWaitSeconds))
-            throw new BatchItemTransientException($"judge model not served yet: {text}");
-        return new BatchItemResponse(status, requestId, text);
     }
 
     protected static (JudgeClient, ModelDirectory, IOptions<GatewayOptions>, TimeProvider) Services(IServiceProvider sp) =>
