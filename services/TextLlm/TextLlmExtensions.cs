@@ -34,6 +34,7 @@ public static class TextLlmExtensions
         builder.Services.AddSingleton<EngineHost>();
         // Registered before the bus (AddPlatformBus comes later), so models are loaded before any message is consumed.
         builder.Services.AddHostedService(sp => sp.GetRequiredService<EngineHost>());
+        builder.Services.AddHostedService<EngineMetrics>();
         builder.Services.AddHostedService<CancellationListener>();
         builder.Services.AddSingleton<ModelAnnouncer<EngineHost>>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<ModelAnnouncer<EngineHost>>());

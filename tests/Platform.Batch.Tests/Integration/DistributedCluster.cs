@@ -5,6 +5,7 @@ using System.Runtime.CompilerServices;
 using System.Text;
 using Platform.Batch.Tests.Storage;
 using Platform.Inference.Models;
+using Platform.Inference.Models.Llama;
 
 namespace Platform.Batch.Tests.Integration;
 
@@ -26,9 +27,9 @@ public sealed class DistributedCluster : IAsyncDisposable
     public List<ServiceProcess> Workers { get; } = [];
     public HttpClient Http { get; } = new() { Timeout = TimeSpan.FromSeconds(60) };
 
-    private DistributedCluster()
+    private DistributedCluster(LlamaConfig? config)
     {
-        _modelFolder = TinyModelFactory.Create(_dir.File("model"), TinyModelFactory.TinyConfig());
+        _modelFolder = TinyModelFactory.Create(_dir.File("model"), config ?? TinyModelFactory.TinyConfig());
     }
 
     /// <summary>The broker: PLATFORM_TEST_RABBITMQ (an amqp URI, as scripts/test.sh exports it), else 127.0.0.1:5672.</summary>
@@ -61,10 +62,11 @@ public sealed class DistributedCluster : IAsyncDisposable
         Skip.If(true, problem);
     }
 
-    public static async Task<DistributedCluster> StartAsync()
+    /// <summary>A worker and a gateway serving a tiny random model (<paramref name="config"/>, default TinyConfig).</summary>
+    public static async Task<DistributedCluster> StartAsync(LlamaConfig? config = null)
     {
         RequireServers();
-        var cluster = new DistributedCluster();
+        var cluster = new DistributedCluster(config);
         await cluster.StartWorkerAsync();
         await cluster.StartGatewayAsync();
         return cluster;

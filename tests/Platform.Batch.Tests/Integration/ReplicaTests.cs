@@ -3,6 +3,8 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Dapper;
 using Npgsql;
+using Platform.Inference.Models;
+using Xunit.Abstractions;
 using Platform.Batch.Tests.Storage;
 
 namespace Platform.Batch.Tests.Integration;
@@ -10,9 +12,10 @@ namespace Platform.Batch.Tests.Integration;
 /// <summary>
 /// Separate processes on RabbitMQ and PostgreSQL: two gateways and two TextLlm workers. A batch running when the
 /// gateway holding the coordinator lease is killed completes through the other with every custom_id once; a worker
-/// sent SIGTERM in the middle of a stream finishes it or gives the client a clean error, withdraws and exits.
+/// sent SIGTERM in the middle of a stream finishes it or gives the client a clean error, withdraws and exits;
+/// streams of one model through two gateways stay whole, and a client that leaves one stops its sequence in the worker.
 /// </summary>
-public sealed class ReplicaTests
+public sealed class ReplicaTests(ITestOutputHelper output)
 {
     private const int Requests = 16;
 
@@ -84,6 +87,76 @@ public sealed class ReplicaTests
         Assert.True(worker.WaitForExit(TimeSpan.FromSeconds(60)) is 0, "the worker did not exit cleanly after SIGTERM:\n" + cluster.Logs());
         // It withdrew its model: with no other worker the gateway lists none (within the bound, not at once).
         await WaitAsync(async () => !(await cluster.Http.GetStringAsync("/v1/models")).Contains(cluster.Model, StringComparison.Ordinal), cluster);
+    }
+
+    [SkippableFact]
+    public async Task StreamsOfOneModel_ThroughTwoGateways_BothIntactAndAClientThatLeavesStopsTheWorker()
+    {
+        // Wider and deeper than TinyConfig so that a long answer takes seconds: the cancel has time to arrive.
+        await using var cluster = await DistributedCluster.StartAsync(TinyModelFactory.TinyConfig() with
+        {
+            HiddenSize = 256, IntermediateSize = 512, NumHiddenLayers = 4, MaxPositionEmbeddings = 2048,
+        });
+        var second = await cluster.StartGatewayAsync(newReplica: true);
+        const int MaxTokens = 1500;
+        HttpRequestMessage Request(ServiceProcess gateway) => new(HttpMethod.Post, new Uri(gateway.Address, "/v1/chat/completions"))
+        {
+            Content = JsonContent.Create(new
+            {
+                model = cluster.Model, stream = true, max_tokens = MaxTokens, ignore_eos = true, temperature = 0,
+                messages = new[] { new { role = "user", content = "tell a long story" } },
+            }),
+        };
+        using var leaving = await cluster.Http.SendAsync(Request(cluster.Gateway!), HttpCompletionOption.ResponseHeadersRead);
+        using var staying = await cluster.Http.SendAsync(Request(second), HttpCompletionOption.ResponseHeadersRead);
+        Assert.True(leaving.IsSuccessStatusCode && staying.IsSuccessStatusCode);
+        var leavingReader = new StreamReader(await leaving.Content.ReadAsStreamAsync());
+        using var stayingReader = new StreamReader(await staying.Content.ReadAsStreamAsync());
+        var leavingText = new StringBuilder();
+        for (int events = 0; events < 3 && await leavingReader.ReadLineAsync() is { } line;)
+            if (line.StartsWith("data: ", StringComparison.Ordinal)) { leavingText.Append(Content(line[6..])); events++; }
+        leavingReader.Dispose();
+        leaving.Dispose(); // the client of gateway A goes away mid-stream
+
+        var stayingText = new StringBuilder();
+        string? finish = null, last = null;
+        while (await stayingReader.ReadLineAsync() is { } line)
+        {
+            if (!line.StartsWith("data: ", StringComparison.Ordinal)) continue;
+            last = line[6..];
+            if (last == "[DONE]") break;
+            stayingText.Append(Content(last));
+            finish = JsonNode.Parse(last)!["choices"]?[0]?["finish_reason"]?.GetValue<string>() ?? finish;
+        }
+        Assert.Equal("[DONE]", last);
+        Assert.Equal("length", finish);
+        // Same prompt, greedy: gateway A's client saw the start of what gateway B's client got in full (no chunk of
+        // one stream went to the other gateway).
+        Assert.StartsWith(leavingText.ToString(), stayingText.ToString(), StringComparison.Ordinal);
+
+        // The worker's own counters: B's answer in full, and of A's only what it made before the cancel arrived.
+        var worker = cluster.Workers[0];
+        double generated = 0;
+        await WaitAsync(async () =>
+        {
+            var metrics = await cluster.Http.GetStringAsync(new Uri(worker.Address, "/metrics"));
+            generated = Metric(metrics, "platform_engine_generation_tokens_total", cluster.Model);
+            return Metric(metrics, "platform_engine_num_requests_running", cluster.Model) == 0;
+        }, cluster);
+        double leftBehind = generated - MaxTokens;
+        output.WriteLine($"worker generated {generated} tokens; {leftBehind} for the client that left after 3 events");
+        Assert.True(leftBehind >= 3 && leftBehind < MaxTokens / 2,
+            $"the worker generated {generated} tokens: {leftBehind} for the client that left after 3 events\n" + cluster.Logs());
+    }
+
+    private static string Content(string data) =>
+        data == "[DONE]" ? "" : JsonNode.Parse(data)!["choices"]?[0]?["delta"]?["content"]?.GetValue<string>() ?? "";
+
+    private static double Metric(string text, string name, string model)
+    {
+        var prefix = $"{name}{{model_name=\"{model}\"}} ";
+        var line = text.Split('\n').FirstOrDefault(l => l.StartsWith(prefix, StringComparison.Ordinal));
+        return line is null ? 0 : double.Parse(line[prefix.Length..], System.Globalization.CultureInfo.InvariantCulture);
     }
 
     private static async Task<string> LeaseHolderAsync(string schema)
