@@ -16,7 +16,7 @@ public sealed class KustomizeTests
     }
 
     [SkippableFact]
-    public void Kustomize_Production_RunsTwoGatewaysBrokerDatabaseAndDapr()
+    public void Kustomize_Production_RunsTwoGatewaysJudgeBrokerDatabaseAndDapr()
     {
         DeployTools.Require();
         var yaml = DeployTools.Kustomize("k8s/overlays/production");
@@ -24,7 +24,9 @@ public sealed class KustomizeTests
         Assert.Equal(2, report.Kinds["StatefulSet"]);
         Assert.Equal(2, report.Kinds["PodDisruptionBudget"]);
         Assert.Equal(1, report.Kinds["HorizontalPodAutoscaler"]);
-        Assert.Equal(3, report.DaprAppIds.Count);
+        // gateway, the TextLlm pool, ImageGen and the judge workers, each its own Dapr app-id.
+        Assert.Equal(4, report.DaprAppIds.Count);
+        Assert.Contains("platform-judge:0.1.0", yaml);
         Assert.Contains("minReplicas: 2", yaml);
         Assert.Contains("replicas: 3", yaml);
     }
