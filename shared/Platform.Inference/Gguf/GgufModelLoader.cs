@@ -3,6 +3,7 @@ using Platform.Inference.Engine;
 using Platform.Inference.Loading;
 using Platform.Inference.Models;
 using Platform.Inference.Models.Llama;
+using Platform.Inference.Models.Qwen3;
 using Platform.Inference.Quantization;
 using TorchSharp;
 using static TorchSharp.torch;
@@ -10,7 +11,7 @@ using static TorchSharp.torch;
 namespace Platform.Inference.Gguf;
 
 /// <summary>
-/// Loads a GGUF file (what llama.cpp and Ollama users have) into the engine's model: the "llama" and "qwen2"
+/// Loads a GGUF file (what llama.cpp and Ollama users have) into the engine's model: the "llama", "qwen2" and "qwen3"
 /// architectures, F32 / F16 / Q8_0 / Q4_0 tensors, the tokenizer and chat template from the metadata. Quantized
 /// linear weights keep their blocks as stored (<see cref="QuantizedMatrix"/>), so the engine multiplies the very
 /// bytes llama.cpp does. Names and layouts are the inverse of <see cref="HfGgufExporter"/> (llama.cpp's
@@ -73,8 +74,8 @@ public static class GgufModelLoader
     {
         var md = gguf.Metadata;
         string arch = md.TryGetValue("general.architecture", out var a) ? a.AsString() : "";
-        if (arch is not ("llama" or "qwen2"))
-            throw new ModelLoadException($"{gguf.Path}: architecture '{arch}' is not supported (llama, qwen2)");
+        if (arch is not ("llama" or "qwen2" or "qwen3"))
+            throw new ModelLoadException($"{gguf.Path}: architecture '{arch}' is not supported (llama, qwen2, qwen3)");
         long Int(string key, long? fallback = null) =>
             md.TryGetValue($"{arch}.{key}", out var v) && v.Type != GgufValueType.Array ? Convert.ToInt64(v.Value)
             : fallback ?? throw new ModelLoadException($"{gguf.Path}: metadata {arch}.{key} is missing");
@@ -86,9 +87,9 @@ public static class GgufModelLoader
         var embed = gguf.Tensors.FirstOrDefault(t => t.Name == "token_embd.weight")
             ?? throw new ModelLoadException($"{gguf.Path}: tensor token_embd.weight is missing");
         int hidden = (int)Int("embedding_length"), heads = (int)Int("attention.head_count");
-        var config = new LlamaConfig
+        LlamaConfig family = arch == "qwen3" ? new Qwen3Config() : new LlamaConfig { Architectures = [arch == "qwen2" ? "Qwen2ForCausalLM" : "LlamaForCausalLM"] };
+        var config = family with
         {
-            Architectures = [arch == "qwen2" ? "Qwen2ForCausalLM" : "LlamaForCausalLM"],
             ModelType = arch,
             VocabSize = (int)embed.Dimensions[1],
             HiddenSize = hidden,
@@ -101,7 +102,7 @@ public static class GgufModelLoader
             RmsNormEps = Real("attention.layer_norm_rms_epsilon", 1e-5),
             RopeTheta = Real("rope.freq_base", 10000),
             TieWordEmbeddings = gguf.Tensors.All(t => t.Name != "output.weight"),
-            AttentionBias = arch == "llama" && gguf.Tensors.Any(t => t.Name == "blk.0.attn_q.bias"),
+            AttentionBias = arch is "llama" or "qwen3" && gguf.Tensors.Any(t => t.Name == "blk.0.attn_q.bias"),
         };
         try { config.Validate(); }
         catch (ArgumentException e) { throw new ModelLoadException($"{gguf.Path}: {e.Message}", e); }
@@ -153,7 +154,7 @@ public static class GgufModelLoader
         var layerTypes = new HashSet<QuantType>();
         for (int i = 0; i < config.NumHiddenLayers; i++)
         {
-            var layer = (LlamaDecoderLayer)model.model.layers[i]; // GGUF configs here are dense (llama, qwen2)
+            var layer = (LlamaDecoderLayer)model.model.layers[i]; // GGUF configs here are dense (llama, qwen2, qwen3)
             string b = $"blk.{i}.";
             Copy(layer.input_layernorm.weight, Info(b + "attn_norm.weight", h));
             Copy(layer.post_attention_layernorm.weight, Info(b + "ffn_norm.weight", h));
@@ -169,6 +170,11 @@ public static class GgufModelLoader
                 Copy(att.v_proj.bias!, Info(b + "attn_v.bias", kvh * hd));
             }
             if (config.HasOutputBias) Copy(att.o_proj.bias!, Info(b + "attn_output.bias", h));
+            if (att is Qwen3Attention qwen3)
+            {
+                Copy(qwen3.q_norm.weight, Info(b + "attn_q_norm.weight", hd));
+                Copy(qwen3.k_norm.weight, Info(b + "attn_k_norm.weight", hd));
+            }
             var gate = Info(b + "ffn_gate.weight", ff, h);
             var up = Info(b + "ffn_up.weight", ff, h);
             var down = Info(b + "ffn_down.weight", h, ff);

@@ -3,6 +3,7 @@ using Platform.Inference.Models.Mixtral;
 using Platform.Inference.Models.Moe;
 using Platform.Inference.Models.Olmoe;
 using Platform.Inference.Models.Qwen2Moe;
+using Platform.Inference.Models.Qwen3;
 using static TorchSharp.torch;
 
 namespace Platform.Inference.Gguf;
@@ -22,6 +23,7 @@ public static partial class HfGgufExporter
         OlmoeConfig => "olmoe",
         Qwen2MoeConfig => "qwen2moe",
         MixtralConfig => "llama",
+        Qwen3Config => "qwen3",
         _ => config.IsQwen2 ? "qwen2" : "llama",
     };
 

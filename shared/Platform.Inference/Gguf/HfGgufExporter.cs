@@ -6,6 +6,7 @@ using Platform.Inference.Models.Llama;
 using Platform.Inference.Quantization;
 using Platform.Inference.Models.Moe;
 using Platform.Inference.Models.Olmoe;
+using Platform.Inference.Models.Qwen3;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -205,6 +206,12 @@ public static partial class HfGgufExporter
             {
                 Add(b + "attn_q_norm.weight", p + "self_attn.q_norm.weight", heads * headDim);
                 Add(b + "attn_k_norm.weight", p + "self_attn.k_norm.weight", kvHeads * headDim);
+            }
+            else if (config is Qwen3Config)
+            {
+                // One head wide, shared by the heads (llama.cpp's qwen3 graph norms each head the same way).
+                Add(b + "attn_q_norm.weight", p + "self_attn.q_norm.weight", headDim);
+                Add(b + "attn_k_norm.weight", p + "self_attn.k_norm.weight", headDim);
             }
             Add(b + "ffn_norm.weight", p + "post_attention_layernorm.weight", h);
             if (config is MoeConfig moe)

@@ -2,6 +2,7 @@ using Platform.Inference.Models.Llama;
 using Platform.Inference.Models.Mixtral;
 using Platform.Inference.Models.Olmoe;
 using Platform.Inference.Models.Qwen2Moe;
+using Platform.Inference.Models.Qwen3;
 
 namespace Platform.Inference.Models;
 
@@ -13,6 +14,7 @@ public static class DecoderLayers
         MixtralConfig m => new MixtralDecoderLayer(m, layerIndex),
         OlmoeConfig o => new OlmoeDecoderLayer(o, layerIndex),
         Qwen2MoeConfig q => new Qwen2MoeDecoderLayer(q, layerIndex),
+        Qwen3Config q3 => new Qwen3DecoderLayer(q3, layerIndex),
         _ => new LlamaDecoderLayer(config, layerIndex),
     };
 }

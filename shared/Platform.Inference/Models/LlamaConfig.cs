@@ -6,7 +6,7 @@ namespace Platform.Inference.Models;
 
 /// <summary>
 /// Mirrors a Hugging Face config.json for LlamaForCausalLM and its close relatives (Qwen2ForCausalLM,
-/// MistralForCausalLM). Property names are the config.json keys (transformers/models/llama/configuration_llama.py).
+/// MistralForCausalLM; Qwen3ForCausalLM and the Mixture-of-Experts families derive from it). Property names are the config.json keys (transformers/models/llama/configuration_llama.py).
 /// </summary>
 public record LlamaConfig
 {
@@ -71,7 +71,7 @@ public record LlamaConfig
     public virtual void Validate()
     {
         if (!SupportedArchitectures.Contains(Architecture))
-            throw new ArgumentException($"unknown architecture '{Architecture}' (supported: {string.Join(", ", SupportedArchitectures.Concat(MoeConfigs.Architectures))})");
+            throw new ArgumentException($"unknown architecture '{Architecture}' (supported: {string.Join(", ", SupportedArchitectures.Append("Qwen3ForCausalLM").Concat(MoeConfigs.Architectures))})");
         ValidateShape();
     }
 

@@ -23,6 +23,7 @@ public sealed class GgufQuantizedTests(ITestOutputHelper output) : IDisposable
     public static TheoryData<string, QuantType> Cases() => new()
     {
         { "llama-gqa", QuantType.Q8_0 }, { "llama-gqa", QuantType.Q4_0 }, { "qwen2-bias", QuantType.Q8_0 }, { "qwen2-bias", QuantType.Q4_0 },
+        { "qwen3-qknorm", QuantType.Q8_0 }, { "qwen3-qknorm", QuantType.Q4_0 },
     };
 
     [Theory]
@@ -135,7 +136,7 @@ public sealed class GgufQuantizedTests(ITestOutputHelper output) : IDisposable
 
     private string Export(string kind)
     {
-        var config = kind == "llama-gqa" ? GgufTestModels.LlamaGqa() : GgufTestModels.Qwen2Bias();
+        var config = GgufTestModels.ForKind(kind);
         string folder = TinyModelFactory.Create(Path.Combine(_dir, kind), config, seed: 7), f32 = Path.Combine(_dir, kind + ".gguf");
         if (!File.Exists(f32)) HfGgufExporter.ExportFolder(folder, f32);
         return f32;

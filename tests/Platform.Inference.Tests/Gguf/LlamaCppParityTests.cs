@@ -14,13 +14,13 @@ public sealed class LlamaCppParityTests(ITestOutputHelper output) : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    public static TheoryData<string> Architectures => ["llama-gqa", "qwen2-bias"];
+    public static TheoryData<string> Architectures => ["llama-gqa", "qwen2-bias", "qwen3-qknorm"];
 
     [Theory]
     [MemberData(nameof(Architectures))]
     public void ExportedGguf_SameTokens_LogitsMatchLlamaCpp(string kind)
     {
-        var config = kind == "llama-gqa" ? GgufTestModels.LlamaGqa() : GgufTestModels.Qwen2Bias();
+        var config = GgufTestModels.ForKind(kind);
         string folder = TinyModelFactory.Create(Path.Combine(_dir, kind), config, seed: 7), gguf = Path.Combine(_dir, kind + ".gguf");
         using var loaded = ModelLoader.Load(folder);
         var result = HfGgufExporter.ExportFolder(folder, gguf);

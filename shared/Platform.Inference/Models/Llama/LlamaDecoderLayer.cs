@@ -3,11 +3,16 @@ using static TorchSharp.torch;
 namespace Platform.Inference.Models.Llama;
 
 /// <summary>LlamaDecoderLayer: pre-norm attention and MLP blocks with residuals (also Qwen2 and Mistral).</summary>
-public sealed class LlamaDecoderLayer : DecoderLayer
+public class LlamaDecoderLayer : DecoderLayer
 {
     public readonly LlamaMLP mlp;
 
-    public LlamaDecoderLayer(LlamaConfig config, int layerIndex) : base(nameof(LlamaDecoderLayer), config, new LlamaAttention(config, layerIndex))
+    public LlamaDecoderLayer(LlamaConfig config, int layerIndex) : this(nameof(LlamaDecoderLayer), config, new LlamaAttention(config, layerIndex))
+    {
+    }
+
+    /// <summary>For families that change only the attention (Qwen3DecoderLayer).</summary>
+    protected LlamaDecoderLayer(string name, LlamaConfig config, LlamaAttention attention) : base(name, config, attention)
     {
         mlp = new LlamaMLP(config);
         RegisterComponents();

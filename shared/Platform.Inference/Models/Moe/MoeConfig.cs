@@ -3,6 +3,7 @@ using System.Text.Json.Serialization;
 using Platform.Inference.Models.Mixtral;
 using Platform.Inference.Models.Olmoe;
 using Platform.Inference.Models.Qwen2Moe;
+using Platform.Inference.Models.Qwen3;
 
 namespace Platform.Inference.Models.Moe;
 
@@ -75,6 +76,7 @@ public static class MoeConfigs
             ("MixtralForCausalLM", _) or (null, "mixtral") => typeof(MixtralConfig),
             ("OlmoeForCausalLM", _) or (null, "olmoe") => typeof(OlmoeConfig),
             ("Qwen2MoeForCausalLM", _) or (null, "qwen2_moe") => typeof(Qwen2MoeConfig),
+            ("Qwen3ForCausalLM", _) or (null, "qwen3") => typeof(Qwen3Config),
             _ => typeof(LlamaConfig),
         };
     }
