@@ -45,6 +45,28 @@ public class BestOfTests(JudgeFixture fixture) : IClassFixture<JudgeFixture>
         Assert.True(candidates.Select(c => c!["content"]!.GetValue<string>()).Distinct().Count() > 1);
     }
 
+    [Fact]
+    public async Task Batch_BestOfLines_EachReturnsItsTopRatedCandidate()
+    {
+        var lines = Enumerable.Range(0, 2).Select(i => new JsonObject
+        {
+            ["custom_id"] = $"best-{i}", ["method"] = "POST", ["url"] = "/v1/chat/completions", ["body"] = Request(2),
+        });
+
+        var results = await BatchRun.RunAsync(fixture.Host.Http, lines, "/v1/chat/completions");
+
+        Assert.Equal(["best-0", "best-1"], results.Select(r => r["custom_id"]!.GetValue<string>()).Order());
+        Assert.All(results, r =>
+        {
+            Assert.Equal(200, r["response"]!["status_code"]!.GetValue<int>());
+            var body = r["response"]!["body"]!;
+            var candidates = body["best_of_candidates"]!.AsArray();
+            Assert.Equal(2, candidates.Count);
+            var best = BestOf.Pick(candidates.Select(c => c!["rating"]?.GetValue<int>()).ToList());
+            Assert.Equal(candidates[best]!["content"]!.GetValue<string>(), body["choices"]![0]!["message"]!["content"]!.GetValue<string>());
+        });
+    }
+
     [Theory]
     [InlineData(3, null, 400, "judge")]
     [InlineData(0, JudgeFixture.Judge, 400, "best_of")]

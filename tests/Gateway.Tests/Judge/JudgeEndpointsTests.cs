@@ -168,33 +168,12 @@ public class JudgeEndpointsTests(JudgeFixture fixture) : IClassFixture<JudgeFixt
     [Fact]
     public async Task Batch_OfJudgements_EveryLineGetsItsVerdict()
     {
-        var lines = new List<string>();
-        for (int i = 0; i < 3; i++)
-            lines.Add(new JsonObject
-            {
-                ["custom_id"] = $"cmp-{i}", ["method"] = "POST", ["url"] = "/v1/judge/comparisons",
-                ["body"] = new JsonObject { ["model"] = JudgeFixture.Judge, ["messages"] = Conversation(), ["responses"] = new JsonArray($"answer {i}", "other"), ["mode"] = "set" },
-            }.ToJsonString());
-        using var form = new MultipartFormDataContent();
-        form.Add(new StringContent("batch"), "purpose");
-        form.Add(new ByteArrayContent(Encoding.UTF8.GetBytes(string.Join("\n", lines))), "file", "pairs.jsonl");
-        using var upload = await Http.PostAsync("/v1/files", form);
-        var fileId = JsonNode.Parse(await upload.Content.ReadAsStringAsync())!["id"]!.GetValue<string>();
-        using var created = await Http.PostAsJsonAsync("/v1/batches", new { input_file_id = fileId, endpoint = "/v1/judge/comparisons", completion_window = "24h" });
-        var createdBody = await created.Content.ReadAsStringAsync();
-        Assert.True(created.IsSuccessStatusCode, createdBody);
-        var id = JsonNode.Parse(createdBody)!["id"]!.GetValue<string>();
-        JsonNode batch;
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(120);
-        do
+        var lines = Enumerable.Range(0, 3).Select(i => new JsonObject
         {
-            batch = JsonNode.Parse(await Http.GetStringAsync($"/v1/batches/{id}"))!;
-            if (batch["status"]!.GetValue<string>() is "completed" or "failed") break;
-            await Task.Delay(100);
-        } while (DateTime.UtcNow < deadline);
-        Assert.Equal("completed", batch["status"]!.GetValue<string>());
-        var output = await Http.GetStringAsync($"/v1/files/{batch["output_file_id"]!.GetValue<string>()}/content");
-        var results = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonNode.Parse(l)!).ToList();
+            ["custom_id"] = $"cmp-{i}", ["method"] = "POST", ["url"] = "/v1/judge/comparisons",
+            ["body"] = new JsonObject { ["model"] = JudgeFixture.Judge, ["messages"] = Conversation(), ["responses"] = new JsonArray($"answer {i}", "other"), ["mode"] = "set" },
+        });
+        var results = await BatchRun.RunAsync(Http, lines, "/v1/judge/comparisons");
         Assert.Equal(["cmp-0", "cmp-1", "cmp-2"], results.Select(r => r["custom_id"]!.GetValue<string>()).Order());
         Assert.All(results, r =>
         {
