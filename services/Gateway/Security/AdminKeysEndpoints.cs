@@ -41,8 +41,9 @@ public static partial class AdminKeysEndpoints
         return routes;
     }
 
-    internal static async Task<IResult> CreateAsync(HttpRequest request, ApiKeyStore store, AccessMode mode, CancellationToken cancellationToken)
+    internal static async Task<IResult> CreateAsync(HttpRequest request, AccessMode mode, CancellationToken cancellationToken)
     {
+        var store = Store(request.HttpContext);
         JsonElement root;
         try
         {
@@ -54,6 +55,9 @@ public static partial class AdminKeysEndpoints
             return OpenAiErrors.BadRequest($"The request body is not valid JSON: {ex.Message}", null, "invalid_json");
         }
         if (root.ValueKind != JsonValueKind.Object) return OpenAiErrors.BadRequest("The request body must be a JSON object.", null, "invalid_json");
+        if (UnsafeText.Find(root) is { } bad)
+            return OpenAiErrors.BadRequest($"'{bad.Path}' holds {bad.Problem} (or bytes that are not UTF-8), which is not accepted.",
+                UnsafeText.TopLevel(bad.Path), "invalid_value");
         foreach (var p in root.EnumerateObject())
             if (p.Name is not ("tenant" or "name" or "models" or "requests_per_minute" or "tokens_per_minute" or "batch_requests_per_minute"))
                 return OpenAiErrors.BadRequest($"Unrecognized request argument supplied: {UnsafeText.Printable(p.Name)}", UnsafeText.Printable(p.Name), "unknown_parameter");
@@ -104,20 +108,23 @@ public static partial class AdminKeysEndpoints
         return TypedResults.Json(body, statusCode: StatusCodes.Status201Created);
     }
 
-    internal static async Task<IResult> ListAsync(ApiKeyStore store, CancellationToken cancellationToken) =>
+    internal static async Task<IResult> ListAsync(HttpContext http, CancellationToken cancellationToken) =>
         TypedResults.Json(new JsonObject
         {
             ["object"] = "list",
-            ["data"] = new JsonArray((await store.ListAsync(cancellationToken)).Select(r => (JsonNode)ToJson(r)).ToArray()),
+            ["data"] = new JsonArray((await Store(http).ListAsync(cancellationToken)).Select(r => (JsonNode)ToJson(r)).ToArray()),
         });
 
-    internal static async Task<IResult> GetAsync(string id, ApiKeyStore store, CancellationToken cancellationToken) =>
-        await store.GetAsync(id, cancellationToken) is { } record ? TypedResults.Json(ToJson(record)) : NoSuchKey(id);
+    internal static async Task<IResult> GetAsync(string id, HttpContext http, CancellationToken cancellationToken) =>
+        await Store(http).GetAsync(id, cancellationToken) is { } record ? TypedResults.Json(ToJson(record)) : NoSuchKey(id);
 
-    internal static async Task<IResult> RevokeAsync(string id, ApiKeyStore store, CancellationToken cancellationToken) =>
-        await store.RevokeAsync(id, cancellationToken) && await store.GetAsync(id, cancellationToken) is { } record
+    internal static async Task<IResult> RevokeAsync(string id, HttpContext http, CancellationToken cancellationToken) =>
+        await Store(http).RevokeAsync(id, cancellationToken) && await Store(http).GetAsync(id, cancellationToken) is { } record
             ? TypedResults.Json(ToJson(record))
             : NoSuchKey(id);
+
+    /// <summary>Resolved here, after the filter: without a platform database the store is null and the filter answered 404.</summary>
+    private static ApiKeyStore Store(HttpContext http) => http.RequestServices.GetRequiredService<ApiKeyStore>();
 
     private static IResult NoSuchKey(string id) => OpenAiErrors.NotFound($"No API key with id '{UnsafeText.Printable(id)}'.", "id");
 

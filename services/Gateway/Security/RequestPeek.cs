@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Gateway.Validation;
 using Microsoft.AspNetCore.Http.Features;
+using Platform.Batch;
 
 namespace Gateway.Security;
 
@@ -46,9 +47,21 @@ public sealed record RequestPeek(string? Model, int EstimatedTokens)
         {
             var root = document.RootElement;
             if (root.ValueKind != JsonValueKind.Object) return (null, null);
-            if (CheckLimits(root, limits) is { } error) return (null, error);
-            var model = root.TryGetProperty("model", out var m) && m.ValueKind == JsonValueKind.String ? m.GetString() : null;
-            return (new RequestPeek(model, EstimateTokens(root)), null);
+            // Text no UTF-8 encoder can write (a lone surrogate escape, or bytes that are not UTF-8) makes
+            // System.Text.Json throw InvalidOperationException wherever it is read: refuse it here for every endpoint.
+            if (UnsafeText.Find(root, nul: false) is { } bad)
+                return (null, ApiError.Invalid($"'{bad.Path}' holds {bad.Problem} or bytes that are not UTF-8, which are not accepted.",
+                    UnsafeText.TopLevel(bad.Path), "invalid_value"));
+            try
+            {
+                if (CheckLimits(root, limits) is { } error) return (null, error);
+                var model = root.TryGetProperty("model", out var m) && m.ValueKind == JsonValueKind.String ? m.GetString() : null;
+                return (new RequestPeek(model, EstimateTokens(root)), null);
+            }
+            catch (InvalidOperationException)
+            {
+                return (null, ApiError.Invalid("The request body holds text that is not valid Unicode.", null, "invalid_value"));
+            }
         }
     }
 

@@ -60,10 +60,11 @@ public static class HostileBodies
         Collect(root, slots);
         if (slots.Count == 0) return json;
         var (parent, key) = slots[random.Next(slots.Count)];
-        var replacement = JsonNode.Parse(Replacements[random.Next(Replacements.Length)]);
-        if (parent is JsonObject o) o[(string)key] = replacement;
-        else ((JsonArray)parent)[(int)key] = replacement;
-        return root.ToJsonString();
+        // Spliced in as text: JsonNode will not write a lone surrogate.
+        const string marker = "__SWAP__";
+        if (parent is JsonObject o) o[(string)key] = marker;
+        else ((JsonArray)parent)[(int)key] = marker;
+        return root.ToJsonString().Replace($"\"{marker}\"", Replacements[random.Next(Replacements.Length)], StringComparison.Ordinal);
     }
 
     private static void Collect(JsonNode node, List<(JsonNode, object)> slots)

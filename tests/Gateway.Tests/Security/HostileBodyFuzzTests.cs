@@ -59,7 +59,8 @@ public class HostileBodyFuzzTests(SecuredGatewayFixture fixture) : IClassFixture
     {
         var http = await fixture.TenantClientAsync("fuzz-files");
         var random = new Random(4242);
-        string[] names = ["in.jsonl", "a\u0000b.jsonl", "\ud800.jsonl", "../../etc/passwd", new string('n', 5000), ""];
+        // HttpClient will not write NUL or a lone surrogate into a header, so the file names stay printable here.
+        string[] names = ["in.jsonl", "../../etc/passwd", "a\\b;c=\"d\".jsonl", "é😀.jsonl", new string('n', 5000), " x "];
         string[] purposes = ["batch", "", "fine-tune", "b\u0000", "\udc00", new string('p', 3000)];
         var failures = new List<string>();
         for (var i = 0; i < 120; i++)
