@@ -63,6 +63,11 @@ public static class FilesEndpoints
         {
             return OpenAiErrors.BadRequest($"The multipart body could not be read: {ex.Message}");
         }
+        catch (IOException ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            // A body cut short inside a part ("Unexpected end of Stream"): the client's mistake, not the server's.
+            return OpenAiErrors.BadRequest($"The multipart body could not be read: {ex.Message}");
+        }
 
         var purpose = form["purpose"].ToString();
         if (UnsafeText.Problem(purpose) is { } badPurpose)

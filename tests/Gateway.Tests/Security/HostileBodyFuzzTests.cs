@@ -59,20 +59,39 @@ public class HostileBodyFuzzTests(SecuredGatewayFixture fixture) : IClassFixture
     {
         var http = await fixture.TenantClientAsync("fuzz-files");
         var random = new Random(4242);
-        // HttpClient will not write NUL or a lone surrogate into a header, so the file names stay printable here.
-        string[] names = ["in.jsonl", "../../etc/passwd", "a\\b;c=\"d\".jsonl", "é😀.jsonl", new string('n', 5000), " x "];
-        string[] purposes = ["batch", "", "fine-tune", "b\u0000", "\udc00", new string('p', 3000)];
+        // Written by hand, byte for byte: HttpClient's multipart writer will not put NUL, invalid UTF-8 or quotes in a name.
+        byte[][] names = ["in.jsonl"u8.ToArray(), [0x61, 0x00, 0x62], [0xED, 0xA0, 0x80], "../../etc/passwd"u8.ToArray(),
+            "a\\\"b;c=d"u8.ToArray(), Encoding.UTF8.GetBytes(new string('n', 5000)), [], [0xFF, 0xFE]];
+        byte[][] purposes = ["batch"u8.ToArray(), [], "fine-tune"u8.ToArray(), [0x62, 0x00], [0xED, 0xB0, 0x80], Encoding.UTF8.GetBytes(new string('p', 3000))];
         var failures = new List<string>();
-        for (var i = 0; i < 120; i++)
+        for (var i = 0; i < 160; i++)
         {
-            var bytes = new byte[random.Next(0, 400)];
-            random.NextBytes(bytes);
-            using var form = new MultipartFormDataContent();
-            if (random.Next(4) != 0) form.Add(new StringContent(purposes[random.Next(purposes.Length)]), "purpose");
-            if (random.Next(4) != 0) form.Add(new ByteArrayContent(bytes), "file", names[random.Next(names.Length)]);
-            HttpContent content = random.Next(5) == 0 ? new ByteArrayContent(bytes) { Headers = { { "Content-Type", "multipart/form-data; boundary=zz" } } } : form;
-            using var response = await http.PostAsync("/v1/files", content);
-            if ((int)response.StatusCode >= 500) failures.Add($"{i}: {(int)response.StatusCode} {await response.Content.ReadAsStringAsync()}");
+            var content = new byte[random.Next(0, 400)];
+            random.NextBytes(content);
+            var body = new List<byte>();
+            void Add(string text) => body.AddRange(Encoding.UTF8.GetBytes(text));
+            if (random.Next(4) != 0)
+            {
+                Add("--zz\r\nContent-Disposition: form-data; name=\"purpose\"\r\n\r\n");
+                body.AddRange(purposes[random.Next(purposes.Length)]);
+                Add("\r\n");
+            }
+            if (random.Next(4) != 0)
+            {
+                Add("--zz\r\nContent-Disposition: form-data; name=\"file\"; filename=\"");
+                body.AddRange(names[random.Next(names.Length)]);
+                Add("\"\r\nContent-Type: application/octet-stream\r\n\r\n");
+                body.AddRange(content);
+                Add("\r\n");
+            }
+            Add("--zz--\r\n");
+            var bytes = body.ToArray();
+            if (random.Next(5) == 0) bytes = bytes[..random.Next(bytes.Length)]; // truncated
+            using var request = new ByteArrayContent(bytes);
+            request.Headers.TryAddWithoutValidation("Content-Type", random.Next(8) == 0 ? "multipart/form-data" : "multipart/form-data; boundary=zz");
+            using var response = await http.PostAsync("/v1/files", request);
+            if ((int)response.StatusCode >= 500)
+                failures.Add($"{i}: {(int)response.StatusCode} for {Convert.ToHexString(bytes[..Math.Min(bytes.Length, 120)])}");
         }
         Assert.True(failures.Count == 0, string.Join("\n", failures.Take(20)));
         Assert.Equal(HttpStatusCode.OK, (await http.GetAsync("/v1/files")).StatusCode);
