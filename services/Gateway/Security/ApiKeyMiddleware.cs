@@ -61,8 +61,15 @@ public sealed class ApiKeyMiddleware(
 
         if (peek?.Model is { } model && !caller.MayUse(model))
         {
-            await new ApiError(StatusCodes.Status404NotFound, $"The model '{model}' does not exist or you do not have access to it.",
-                ApiError.InvalidRequest, "model", "model_not_found").ToResult(http).ExecuteAsync(http);
+            await NoSuchModel(model, "model").ToResult(http).ExecuteAsync(http);
+            return;
+        }
+        // A batch may not reach models the key may not call: every line's model is checked when the batch is created.
+        if (caller.AllowedModels is not null && peek?.InputFileId is { } inputFile && HttpMethods.IsPost(http.Request.Method)
+            && http.Request.Path.Equals("/v1/batches", StringComparison.Ordinal)
+            && await BatchModels.FirstForbiddenAsync(http, inputFile, record.Tenant, caller) is { } forbidden)
+        {
+            await NoSuchModel(forbidden.Model, "input_file_id", $" (line {forbidden.Line} of the input file)").ToResult(http).ExecuteAsync(http);
             return;
         }
 
@@ -100,6 +107,10 @@ public sealed class ApiKeyMiddleware(
     }
 
     private static long Limit(long? own, int fallback) => own ?? fallback;
+
+    private static ApiError NoSuchModel(string model, string param, string where = "") => new(StatusCodes.Status404NotFound,
+        $"The model '{Platform.Batch.UnsafeText.Printable(model)}'{where} does not exist or you do not have access to it.",
+        ApiError.InvalidRequest, param, "model_not_found");
 
     private static string? BearerToken(HttpRequest request)
     {

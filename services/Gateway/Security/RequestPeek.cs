@@ -11,7 +11,7 @@ namespace Gateway.Security;
 /// The body is buffered and rewound, so the endpoint reads the same bytes; a body that does not parse is left to the
 /// endpoint, which answers its own 400.
 /// </summary>
-public sealed record RequestPeek(string? Model, int EstimatedTokens)
+public sealed record RequestPeek(string? Model, int EstimatedTokens, string? InputFileId = null)
 {
     /// <summary>Reads the body of a POST that is not multipart (file uploads have their own limit and no model).</summary>
     public static async Task<(RequestPeek? Peek, ApiError? Error)> ReadAsync(HttpContext http, int maxBodyBytes, SecurityOptions limits)
@@ -56,7 +56,8 @@ public sealed record RequestPeek(string? Model, int EstimatedTokens)
             {
                 if (CheckLimits(root, limits) is { } error) return (null, error);
                 var model = root.TryGetProperty("model", out var m) && m.ValueKind == JsonValueKind.String ? m.GetString() : null;
-                return (new RequestPeek(model, EstimateTokens(root)), null);
+                var inputFile = root.TryGetProperty("input_file_id", out var f) && f.ValueKind == JsonValueKind.String ? f.GetString() : null;
+                return (new RequestPeek(model, EstimateTokens(root), inputFile), null);
             }
             catch (InvalidOperationException)
             {

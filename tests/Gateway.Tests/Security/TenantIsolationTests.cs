@@ -145,6 +145,18 @@ public class TenantIsolationTests(SecuredGatewayFixture fixture) : IClassFixture
             $$"""{"model":"{{GatewayHost.Model}}","messages":[{"role":"user","content":"hi"}],"max_tokens":2}""", Encoding.UTF8, "application/json"));
         Assert.Equal(HttpStatusCode.OK, chat.StatusCode);
 
+        // Nor through a batch: a line naming another model stops the batch at creation.
+        var lines = $$$"""{"custom_id":"ok","method":"POST","url":"/v1/chat/completions","body":{"model":"{{{GatewayHost.Model}}}","messages":[{"role":"user","content":"hi"}]}}""" + "\n"
+            + $$$"""{"custom_id":"no","method":"POST","url":"/v1/chat/completions","body":{"model":"{{{SecuredGatewayFixture.Judge}}}","messages":[{"role":"user","content":"hi"}]}}""" + "\n";
+        var fileId = await UploadAsync(limited, lines);
+        using var batch = await limited.PostAsJsonAsync("/v1/batches", new { input_file_id = fileId, endpoint = "/v1/chat/completions", completion_window = "24h" });
+        Assert.Equal(HttpStatusCode.NotFound, batch.StatusCode);
+        var batchError = JsonNode.Parse(await batch.Content.ReadAsStringAsync())!["error"]!;
+        Assert.Equal("model_not_found", batchError["code"]!.GetValue<string>());
+        Assert.Equal("input_file_id", batchError["param"]!.GetValue<string>());
+        Assert.Contains("line 2", batchError["message"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.DoesNotContain("batch_", await limited.GetStringAsync("/v1/batches"), StringComparison.Ordinal);
+
         // A key without a list sees every model.
         var open = await fixture.TenantClientAsync("allow-all");
         Assert.Contains(SecuredGatewayFixture.Judge, await open.GetStringAsync("/v1/models"), StringComparison.Ordinal);
