@@ -1,6 +1,7 @@
 using Gateway.Endpoints;
 using Gateway.Images;
 using Gateway.Judge;
+using Gateway.Security;
 using Platform.ServiceDefaults;
 using Platform.ServiceDefaults.Bus;
 using Platform.ServiceDefaults.Chat;
@@ -25,12 +26,14 @@ public static class GatewayExtensions
         builder.AddChatCompletionClient();
         builder.AddGatewayImages();
         builder.AddGatewayJudge();
+        builder.AddGatewaySecurity(); // API keys, tenants, rate limits, CORS, connection limits
         return builder;
     }
 
     /// <summary>/health, /alive, /metrics and the OpenAI-compatible /v1 group.</summary>
     public static WebApplication MapGateway(this WebApplication app)
     {
+        app.UseGatewaySecurity();
         app.MapServiceDefaults();
         var v1 = app.MapGroup("/v1");
         v1.MapPost("/chat/completions", ChatCompletionsEndpoint.HandleAsync);

@@ -44,6 +44,8 @@ public static class BatchApiExtensions
         builder.Services.AddHostedService(sp => sp.GetRequiredService<BatchCoordinatorService>());
         // The same database holds blobs (generated images) for every replica.
         builder.Services.TryAddSingleton<IBlobStore>(sp => (IBlobStore)sp.GetRequiredService<IBatchStore>());
+        // ... and the API keys (the gateway's key store).
+        builder.Services.TryAddSingleton<IPlatformDatabase>(sp => (IPlatformDatabase)sp.GetRequiredService<IBatchStore>());
         builder.AddBusContribution(new BusContribution
         {
             Register = x => x.AddConsumer<ExecuteBatchItemConsumer, ExecuteBatchItemConsumerDefinition>(),

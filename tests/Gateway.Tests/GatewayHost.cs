@@ -30,7 +30,8 @@ public sealed class GatewayHost : IAsyncDisposable
     public HttpClient Http { get; }
 
     public static async Task<GatewayHost> StartAsync(IDictionary<string, string?>? settings = null,
-        Action<IServiceCollection>? configureServices = null, LlamaConfig? modelConfig = null, bool batch = false)
+        Action<IServiceCollection>? configureServices = null, LlamaConfig? modelConfig = null, bool batch = false,
+        Action<WebApplication>? configureApp = null)
     {
         var folder = Path.Combine(Path.GetTempPath(), "gateway-tests-" + Guid.NewGuid().ToString("N"));
         var modelFolder = TinyModelFactory.Create(Path.Combine(folder, "model"), modelConfig ?? TinyModelFactory.TinyConfig());
@@ -55,6 +56,7 @@ public sealed class GatewayHost : IAsyncDisposable
         var app = builder.Build();
         app.MapGateway();
         if (batch) Platform.Batch.BatchApiExtensions.MapBatchApi(app);
+        configureApp?.Invoke(app);
         await app.StartAsync();
         var address = new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
         var host = new GatewayHost(app, folder, address);

@@ -1,8 +1,13 @@
 using Platform.Batch.Storage;
+using Platform.Batch.Tenancy;
 
 namespace Gateway.Images;
 
-/// <summary>Where produced PNGs live until clients fetch them (GET /v1/images/{id}.png). Images:Store chooses.</summary>
+/// <summary>
+/// Where produced PNGs live until clients fetch them (GET /v1/images/{id}.png). Images:Store chooses. An image belongs to
+/// the tenant current when it was added (<see cref="TenantContext"/>) and is found only under that tenant, so another
+/// tenant's key gets 404 for it; ids hold 122 random bits (a version-4 GUID), so they cannot be guessed either.
+/// </summary>
 public interface IImageStore
 {
     /// <summary>Stores a PNG and returns its new id ("img-" + 32 hex digits).</summary>
@@ -30,7 +35,9 @@ public sealed class SharedImageStore(IBlobStore blobs) : IImageStore
     public Task<byte[]?> GetAsync(string id, CancellationToken cancellationToken) =>
         IsId(id) ? blobs.GetAsync(Key(id), cancellationToken) : Task.FromResult<byte[]?>(null);
 
-    private static string Key(string id) => "images/" + id;
+    /// <summary>The open tenant keeps the key images had before tenants; a tenant's images live under its name.</summary>
+    private static string Key(string id) =>
+        TenantContext.Current is { Length: > 0 } tenant ? $"images/{tenant}/{id}" : "images/" + id;
 
     /// <summary>Only ids this store could have made reach the database.</summary>
     private static bool IsId(string id) => id.Length == 36 && id.StartsWith("img-", StringComparison.Ordinal) && id.AsSpan(4).ContainsAnyExcept("0123456789abcdef") is false;

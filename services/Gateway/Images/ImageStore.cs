@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Options;
+using Platform.Batch.Tenancy;
 
 namespace Gateway.Images;
 
@@ -16,8 +17,8 @@ public sealed class ImageStore(IOptions<ImageServingOptions> options) : IImageSt
     public Task<byte[]?> GetAsync(string id, CancellationToken cancellationToken) => Task.FromResult(Get(id));
 
     private readonly Lock _gate = new();
-    private readonly Dictionary<string, LinkedListNode<(string Id, byte[] Png)>> _byId = new(StringComparer.Ordinal);
-    private readonly LinkedList<(string Id, byte[] Png)> _recency = new();
+    private readonly Dictionary<string, LinkedListNode<(string Id, byte[] Png, string Tenant)>> _byId = new(StringComparer.Ordinal);
+    private readonly LinkedList<(string Id, byte[] Png, string Tenant)> _recency = new();
     private long _bytes;
 
     public int Count { get { lock (_gate) return _byId.Count; } }
@@ -38,7 +39,7 @@ public sealed class ImageStore(IOptions<ImageServingOptions> options) : IImageSt
                 _byId.Remove(oldest.Value.Id);
                 _bytes -= oldest.Value.Png.Length;
             }
-            _byId[id] = _recency.AddFirst((id, png));
+            _byId[id] = _recency.AddFirst((id, png, TenantContext.Current));
             _bytes += png.Length;
         }
         return id;
@@ -48,7 +49,8 @@ public sealed class ImageStore(IOptions<ImageServingOptions> options) : IImageSt
     {
         lock (_gate)
         {
-            if (!_byId.TryGetValue(id, out var node)) return null;
+            // Another tenant's image is "not found" (and keeps its place in the recency order).
+            if (!_byId.TryGetValue(id, out var node) || node.Value.Tenant != TenantContext.Current) return null;
             _recency.Remove(node);
             _recency.AddFirst(node);
             return node.Value.Png;

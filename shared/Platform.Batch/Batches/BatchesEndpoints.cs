@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Routing;
 using Platform.Batch.Files;
 using Platform.Batch.Processing;
 using Platform.Batch.Storage;
+using Platform.Batch.Tenancy;
 
 namespace Platform.Batch.Batches;
 
@@ -64,7 +65,7 @@ public static class BatchesEndpoints
             metadataJson = metadata.GetRawText();
         }
 
-        var file = Ids.IsWellFormed(inputFileId) ? await store.GetFileAsync(inputFileId, cancellationToken) : null;
+        var file = Ids.IsWellFormed(inputFileId) ? await store.GetFileAsync(inputFileId, cancellationToken, TenantContext.Current) : null;
         if (file is null)
             return OpenAiErrors.NotFound($"No such File object: {UnsafeText.Printable(inputFileId)}", "input_file_id");
         if (file.Purpose != FilesEndpoints.BatchPurpose)
@@ -77,7 +78,7 @@ public static class BatchesEndpoints
         {
             Id = Ids.New("batch_"), Endpoint = endpoint, InputFileId = inputFileId, CompletionWindow = window,
             Status = BatchStatus.Validating, CreatedAt = now.ToUnixTimeSeconds(),
-            ExpiresAt = (now + CompletionWindowSpan).ToUnixTimeSeconds(), MetadataJson = metadataJson,
+            ExpiresAt = (now + CompletionWindowSpan).ToUnixTimeSeconds(), MetadataJson = metadataJson, Tenant = TenantContext.Current,
         };
         await store.InsertBatchAsync(batch, cancellationToken);
         coordinator.NotifyCreated(batch.Id);
@@ -109,7 +110,7 @@ public static class BatchesEndpoints
     }
 
     internal static async Task<IResult> GetAsync(string id, IBatchStore store, CancellationToken cancellationToken) =>
-        Ids.IsWellFormed(id) && await store.GetBatchAsync(id, cancellationToken) is { } batch
+        Ids.IsWellFormed(id) && await store.GetBatchAsync(id, cancellationToken, TenantContext.Current) is { } batch
             ? TypedResults.Json(ApiObjects.Batch(batch))
             : NoSuchBatch(id);
 
@@ -118,15 +119,16 @@ public static class BatchesEndpoints
         var take = limit ?? 20;
         if (take is < 1 or > 100)
             return OpenAiErrors.BadRequest($"limit must be between 1 and 100, got {take}.", "limit", "invalid_value");
-        if (after is not null && (!Ids.IsWellFormed(after) || await store.GetBatchAsync(after, cancellationToken) is null))
+        if (after is not null && (!Ids.IsWellFormed(after) || await store.GetBatchAsync(after, cancellationToken, TenantContext.Current) is null))
             return OpenAiErrors.BadRequest($"No batch found with id '{UnsafeText.Printable(after)}'.", "after", "invalid_value");
-        var rows = await store.ListBatchesAsync(after, take + 1, cancellationToken);
+        var rows = await store.ListBatchesAsync(after, take + 1, cancellationToken, TenantContext.Current);
         return TypedResults.Json(ApiObjects.List(rows.Take(take).Select(ApiObjects.Batch), rows.Count > take));
     }
 
-    internal static async Task<IResult> CancelAsync(string id, BatchCoordinator coordinator, CancellationToken cancellationToken)
+    internal static async Task<IResult> CancelAsync(string id, IBatchStore store, BatchCoordinator coordinator, CancellationToken cancellationToken)
     {
-        if (!Ids.IsWellFormed(id)) return NoSuchBatch(id);
+        // Another tenant's batch is "not found" and stays running.
+        if (!Ids.IsWellFormed(id) || await store.GetBatchAsync(id, cancellationToken, TenantContext.Current) is null) return NoSuchBatch(id);
         var (batch, cancellable) = await coordinator.RequestCancelAsync(id, cancellationToken);
         if (batch is null) return NoSuchBatch(id);
         if (!cancellable)

@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Http.HttpResults;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Options;
 using Platform.Batch.Storage;
+using Platform.Batch.Tenancy;
 
 namespace Platform.Batch.Files;
 
@@ -62,6 +63,11 @@ public static class FilesEndpoints
         {
             return OpenAiErrors.BadRequest($"The multipart body could not be read: {ex.Message}");
         }
+        catch (IOException ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            // A body cut short inside a part ("Unexpected end of Stream"): the client's mistake, not the server's.
+            return OpenAiErrors.BadRequest($"The multipart body could not be read: {ex.Message}");
+        }
 
         var purpose = form["purpose"].ToString();
         if (UnsafeText.Problem(purpose) is { } badPurpose)
@@ -86,7 +92,7 @@ public static class FilesEndpoints
         var stored = new BatchFile
         {
             Id = Ids.New("file-"), Purpose = purpose, Filename = Path.GetFileName(file.FileName) is { Length: > 0 } n ? n : "upload.jsonl",
-            Bytes = content.Length, CreatedAt = time.GetUtcNow().ToUnixTimeSeconds(),
+            Bytes = content.Length, CreatedAt = time.GetUtcNow().ToUnixTimeSeconds(), Tenant = TenantContext.Current,
         };
         await store.InsertFileAsync(stored, content, cancellationToken);
         return TypedResults.Json(ApiObjects.File(stored));
@@ -98,26 +104,27 @@ public static class FilesEndpoints
         var take = limit ?? 10_000;
         if (take is < 1 or > 10_000)
             return OpenAiErrors.BadRequest($"limit must be between 1 and 10000, got {take}.", "limit", "invalid_value");
-        if (after is not null && (!Ids.IsWellFormed(after) || await store.GetFileAsync(after, cancellationToken) is null))
+        if (after is not null && (!Ids.IsWellFormed(after) || await store.GetFileAsync(after, cancellationToken, TenantContext.Current) is null))
             return OpenAiErrors.BadRequest($"No such File object: {UnsafeText.Printable(after)}", "after", "invalid_value");
         if (UnsafeText.Problem(purpose) is { } badPurpose)
             return OpenAiErrors.BadRequest($"'purpose' holds {badPurpose}, which is not accepted.", "purpose", "invalid_value");
-        var rows = await store.ListFilesAsync(string.IsNullOrEmpty(purpose) ? null : purpose, after, take + 1, cancellationToken);
+        var rows = await store.ListFilesAsync(string.IsNullOrEmpty(purpose) ? null : purpose, after, take + 1, cancellationToken,
+            TenantContext.Current);
         return TypedResults.Json(ApiObjects.List(rows.Take(take).Select(ApiObjects.File), rows.Count > take));
     }
 
     internal static async Task<IResult> GetAsync(string id, IBatchStore store, CancellationToken cancellationToken) =>
-        Ids.IsWellFormed(id) && await store.GetFileAsync(id, cancellationToken) is { } file
+        Ids.IsWellFormed(id) && await store.GetFileAsync(id, cancellationToken, TenantContext.Current) is { } file
             ? TypedResults.Json(ApiObjects.File(file))
             : NoSuchFile(id);
 
     internal static async Task<IResult> GetContentAsync(string id, IBatchStore store, CancellationToken cancellationToken) =>
-        Ids.IsWellFormed(id) && await store.GetFileContentAsync(id, cancellationToken) is { } content
+        Ids.IsWellFormed(id) && await store.GetFileContentAsync(id, cancellationToken, TenantContext.Current) is { } content
             ? TypedResults.Bytes(content, "application/octet-stream")
             : NoSuchFile(id);
 
     internal static async Task<IResult> DeleteAsync(string id, IBatchStore store, CancellationToken cancellationToken) =>
-        Ids.IsWellFormed(id) && await store.DeleteFileAsync(id, cancellationToken)
+        Ids.IsWellFormed(id) && await store.DeleteFileAsync(id, cancellationToken, TenantContext.Current)
             ? TypedResults.Json(new JsonObject { ["id"] = id, ["object"] = "file", ["deleted"] = true })
             : NoSuchFile(id);
 

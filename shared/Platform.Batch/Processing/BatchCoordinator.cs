@@ -230,12 +230,12 @@ public sealed class BatchCoordinator(
         if (output.Length > 0)
         {
             outputId = Ids.OutputFile(batch.Id);
-            await WriteFileAsync(outputId, $"{batch.Id}_output.jsonl", output, now, cancellationToken);
+            await WriteFileAsync(outputId, $"{batch.Id}_output.jsonl", output, now, batch.Tenant, cancellationToken);
         }
         if (errors.Length > 0)
         {
             errorId = Ids.ErrorFile(batch.Id);
-            await WriteFileAsync(errorId, $"{batch.Id}_error.jsonl", errors, now, cancellationToken);
+            await WriteFileAsync(errorId, $"{batch.Id}_error.jsonl", errors, now, batch.Tenant, cancellationToken);
         }
 
         var fresh = await store.GetBatchAsync(batch.Id, cancellationToken) ?? batch;
@@ -272,11 +272,11 @@ public sealed class BatchCoordinator(
         };
     }
 
-    private async Task WriteFileAsync(string id, string name, StringBuilder text, long now, CancellationToken cancellationToken)
+    private async Task WriteFileAsync(string id, string name, StringBuilder text, long now, string tenant, CancellationToken cancellationToken)
     {
         var bytes = Encoding.UTF8.GetBytes(text.ToString());
         await store.TryInsertFileAsync(
-            new BatchFile { Id = id, Purpose = FilesEndpoints.BatchOutputPurpose, Filename = name, Bytes = bytes.Length, CreatedAt = now },
+            new BatchFile { Id = id, Purpose = FilesEndpoints.BatchOutputPurpose, Filename = name, Bytes = bytes.Length, CreatedAt = now, Tenant = tenant },
             bytes, cancellationToken);
     }
 

@@ -3,6 +3,7 @@ using MassTransit;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Platform.Batch.Storage;
+using Platform.Batch.Tenancy;
 using Platform.Contracts.Batch;
 
 namespace Platform.Batch.Processing;
@@ -37,6 +38,8 @@ public sealed class ExecuteBatchItemConsumer(
 
         using var body = JsonDocument.Parse(m.Body);
         BatchItemResponse response;
+        // The line runs as its batch's tenant: the images it generates belong to that tenant.
+        using var tenant = TenantContext.Enter(batch.Tenant);
         try
         {
             response = await handler.ExecuteAsync(body.RootElement, DateTimeOffset.FromUnixTimeSeconds(m.FirstDispatchedAt), ct);

@@ -8,4 +8,6 @@ public sealed record BatchFile
     public required string Filename { get; init; }
     public long Bytes { get; init; }
     public long CreatedAt { get; init; }
+    /// <summary>The tenant that owns it (the API key's); empty on an open gateway.</summary>
+    public string Tenant { get; init; } = "";
 }

@@ -29,4 +29,6 @@ public sealed record BatchJob
     public long Total { get; init; }
     public long Completed { get; init; }
     public long Failed { get; init; }
+    /// <summary>The tenant that owns it (the API key's); empty on an open gateway. Its output files get the same.</summary>
+    public string Tenant { get; init; } = "";
 }

@@ -12,16 +12,19 @@ public interface IBatchStore
     Task InsertFileAsync(BatchFile file, ReadOnlyMemory<byte> content, CancellationToken cancellationToken);
     /// <summary>Inserts unless a file with this id exists; returns false when it existed (idempotent finalization).</summary>
     Task<bool> TryInsertFileAsync(BatchFile file, ReadOnlyMemory<byte> content, CancellationToken cancellationToken);
-    Task<BatchFile?> GetFileAsync(string id, CancellationToken cancellationToken);
-    Task<byte[]?> GetFileContentAsync(string id, CancellationToken cancellationToken);
+    // A tenant given to a read or delete limits it to that tenant's rows (another tenant's id is "not found");
+    // null, for the coordinator and the item consumer, reaches every row.
+    Task<BatchFile?> GetFileAsync(string id, CancellationToken cancellationToken, string? tenant = null);
+    Task<byte[]?> GetFileContentAsync(string id, CancellationToken cancellationToken, string? tenant = null);
     /// <summary>Newest first; <paramref name="after"/> is a cursor (an id from a previous page).</summary>
-    Task<IReadOnlyList<BatchFile>> ListFilesAsync(string? purpose, string? after, int limit, CancellationToken cancellationToken);
-    Task<bool> DeleteFileAsync(string id, CancellationToken cancellationToken);
+    Task<IReadOnlyList<BatchFile>> ListFilesAsync(string? purpose, string? after, int limit, CancellationToken cancellationToken,
+        string? tenant = null);
+    Task<bool> DeleteFileAsync(string id, CancellationToken cancellationToken, string? tenant = null);
 
     Task InsertBatchAsync(BatchJob batch, CancellationToken cancellationToken);
-    Task<BatchJob?> GetBatchAsync(string id, CancellationToken cancellationToken);
+    Task<BatchJob?> GetBatchAsync(string id, CancellationToken cancellationToken, string? tenant = null);
     /// <summary>Newest first; <paramref name="after"/> is a cursor (an id from a previous page).</summary>
-    Task<IReadOnlyList<BatchJob>> ListBatchesAsync(string? after, int limit, CancellationToken cancellationToken);
+    Task<IReadOnlyList<BatchJob>> ListBatchesAsync(string? after, int limit, CancellationToken cancellationToken, string? tenant = null);
     Task<IReadOnlyList<BatchJob>> ListBatchesByStatusAsync(IReadOnlyCollection<string> statuses, CancellationToken cancellationToken);
     Task<IReadOnlyDictionary<string, long>> CountBatchesByStatusAsync(CancellationToken cancellationToken);
 

@@ -33,6 +33,11 @@ public sealed class PostgresBatchStore : SqlBatchStore, IAsyncDisposable
             $"CREATE SCHEMA IF NOT EXISTS {_schema}", transaction: tx, cancellationToken: cancellationToken));
     }
 
+    protected override Task AddColumnIfMissingAsync(DbConnection connection, DbTransaction tx, string table, string column,
+        string definition, CancellationToken cancellationToken) =>
+        connection.ExecuteAsync(new CommandDefinition(
+            $"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column} {definition}", transaction: tx, cancellationToken: cancellationToken));
+
     protected override async Task<DbConnection> OpenAsync(CancellationToken cancellationToken) =>
         await _dataSource.OpenConnectionAsync(cancellationToken);
 

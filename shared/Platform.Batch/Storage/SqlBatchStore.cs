@@ -7,7 +7,7 @@ namespace Platform.Batch.Storage;
 /// The store on plain SQL through Dapper. Both databases understand the same statements (INSERT .. ON CONFLICT DO
 /// NOTHING, LIMIT, correlated cursor sub-selects); only the DDL and connection setup differ per subclass.
 /// </summary>
-public abstract class SqlBatchStore : IBatchStore, IBlobStore
+public abstract class SqlBatchStore : IBatchStore, IBlobStore, IPlatformDatabase
 {
     static SqlBatchStore() => DefaultTypeMap.MatchNamesWithUnderscores = true;
 
@@ -27,13 +27,37 @@ public abstract class SqlBatchStore : IBatchStore, IBlobStore
         await BeforeSchemaAsync(connection, tx, cancellationToken);
         foreach (var sql in SchemaStatements)
             await connection.ExecuteAsync(new CommandDefinition(sql, transaction: tx, cancellationToken: cancellationToken));
+        // Databases made before files and batches had an owner: add the column, existing rows go to the open tenant.
+        foreach (var table in new[] { "batch_files", "batches" })
+            await AddColumnIfMissingAsync(connection, tx, table, "tenant", "TEXT NOT NULL DEFAULT ''", cancellationToken);
+        await tx.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>ALTER TABLE .. ADD COLUMN unless the column exists (SQLite has no ADD COLUMN IF NOT EXISTS).</summary>
+    protected abstract Task AddColumnIfMissingAsync(DbConnection connection, DbTransaction tx, string table, string column,
+        string definition, CancellationToken cancellationToken);
+
+    Task<DbConnection> IPlatformDatabase.OpenConnectionAsync(CancellationToken cancellationToken) => OpenAsync(cancellationToken);
+
+    ValueTask<IDisposable?> IPlatformDatabase.EnterWriteAsync(CancellationToken cancellationToken) => EnterWriteAsync(cancellationToken);
+
+    async Task IPlatformDatabase.EnsureSchemaAsync(IReadOnlyList<string> statements, CancellationToken cancellationToken)
+    {
+        await using var connection = await OpenAsync(cancellationToken);
+        await using var tx = await connection.BeginTransactionAsync(cancellationToken);
+        await BeforeSchemaAsync(connection, tx, cancellationToken);
+        foreach (var sql in statements)
+            await connection.ExecuteAsync(new CommandDefinition(sql, transaction: tx, cancellationToken: cancellationToken));
         await tx.CommitAsync(cancellationToken);
     }
 
     /// <summary>Hook to serialize concurrent schema creation (PostgreSQL takes an advisory lock).</summary>
     protected virtual Task BeforeSchemaAsync(DbConnection connection, DbTransaction tx, CancellationToken cancellationToken) => Task.CompletedTask;
 
-    private const string FileColumns = "id, purpose, filename, bytes, created_at";
+    private const string FileColumns = "id, purpose, filename, bytes, created_at, tenant";
+
+    /// <summary>Rows of <c>tenant</c> only; a null tenant (the coordinator, tests) sees every row.</summary>
+    private const string TenantFilter = "(@tenant IS NULL OR tenant = @tenant)";
 
     public async Task InsertFileAsync(BatchFile file, ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
     {
@@ -47,55 +71,56 @@ public abstract class SqlBatchStore : IBatchStore, IBlobStore
         await using var connection = await OpenAsync(cancellationToken);
         var rows = await connection.ExecuteAsync(new CommandDefinition(
             """
-            INSERT INTO batch_files (id, purpose, filename, bytes, created_at, content)
-            VALUES (@Id, @Purpose, @Filename, @Bytes, @CreatedAt, @Content)
+            INSERT INTO batch_files (id, purpose, filename, bytes, created_at, tenant, content)
+            VALUES (@Id, @Purpose, @Filename, @Bytes, @CreatedAt, @Tenant, @Content)
             ON CONFLICT (id) DO NOTHING
             """,
-            new { file.Id, file.Purpose, file.Filename, file.Bytes, file.CreatedAt, Content = content.ToArray() },
+            new { file.Id, file.Purpose, file.Filename, file.Bytes, file.CreatedAt, file.Tenant, Content = content.ToArray() },
             cancellationToken: cancellationToken));
         return rows == 1;
     }
 
-    public async Task<BatchFile?> GetFileAsync(string id, CancellationToken cancellationToken)
+    public async Task<BatchFile?> GetFileAsync(string id, CancellationToken cancellationToken, string? tenant = null)
     {
         await using var connection = await OpenAsync(cancellationToken);
         return await connection.QuerySingleOrDefaultAsync<BatchFile>(new CommandDefinition(
-            $"SELECT {FileColumns} FROM batch_files WHERE id = @id", new { id }, cancellationToken: cancellationToken));
+            $"SELECT {FileColumns} FROM batch_files WHERE id = @id AND {TenantFilter}", new { id, tenant }, cancellationToken: cancellationToken));
     }
 
-    public async Task<byte[]?> GetFileContentAsync(string id, CancellationToken cancellationToken)
+    public async Task<byte[]?> GetFileContentAsync(string id, CancellationToken cancellationToken, string? tenant = null)
     {
         await using var connection = await OpenAsync(cancellationToken);
         return await connection.QuerySingleOrDefaultAsync<byte[]>(new CommandDefinition(
-            "SELECT content FROM batch_files WHERE id = @id", new { id }, cancellationToken: cancellationToken));
+            $"SELECT content FROM batch_files WHERE id = @id AND {TenantFilter}", new { id, tenant }, cancellationToken: cancellationToken));
     }
 
-    public async Task<IReadOnlyList<BatchFile>> ListFilesAsync(string? purpose, string? after, int limit, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<BatchFile>> ListFilesAsync(string? purpose, string? after, int limit, CancellationToken cancellationToken,
+        string? tenant = null)
     {
         await using var connection = await OpenAsync(cancellationToken);
         var rows = await connection.QueryAsync<BatchFile>(new CommandDefinition(
             $"""
             SELECT {FileColumns} FROM batch_files
-            WHERE (@purpose IS NULL OR purpose = @purpose)
+            WHERE (@purpose IS NULL OR purpose = @purpose) AND {TenantFilter}
               AND (@after IS NULL OR seq < (SELECT f.seq FROM batch_files f WHERE f.id = @after))
             ORDER BY seq DESC LIMIT @limit
             """,
-            new { purpose, after, limit }, cancellationToken: cancellationToken));
+            new { purpose, after, limit, tenant }, cancellationToken: cancellationToken));
         return rows.AsList();
     }
 
-    public async Task<bool> DeleteFileAsync(string id, CancellationToken cancellationToken)
+    public async Task<bool> DeleteFileAsync(string id, CancellationToken cancellationToken, string? tenant = null)
     {
         using var writeGate = await EnterWriteAsync(cancellationToken);
         await using var connection = await OpenAsync(cancellationToken);
         return await connection.ExecuteAsync(new CommandDefinition(
-            "DELETE FROM batch_files WHERE id = @id", new { id }, cancellationToken: cancellationToken)) == 1;
+            $"DELETE FROM batch_files WHERE id = @id AND {TenantFilter}", new { id, tenant }, cancellationToken: cancellationToken)) == 1;
     }
 
     private const string BatchColumns =
         "id, endpoint, input_file_id, completion_window, status, created_at, expires_at, in_progress_at, finalizing_at, " +
         "completed_at, failed_at, expired_at, cancelling_at, cancelled_at, output_file_id, error_file_id, errors_json, " +
-        "metadata_json, total, completed, failed";
+        "metadata_json, total, completed, failed, tenant";
 
     public async Task InsertBatchAsync(BatchJob batch, CancellationToken cancellationToken)
     {
@@ -106,28 +131,28 @@ public abstract class SqlBatchStore : IBatchStore, IBlobStore
             INSERT INTO batches ({BatchColumns})
             VALUES (@Id, @Endpoint, @InputFileId, @CompletionWindow, @Status, @CreatedAt, @ExpiresAt, @InProgressAt,
                     @FinalizingAt, @CompletedAt, @FailedAt, @ExpiredAt, @CancellingAt, @CancelledAt, @OutputFileId,
-                    @ErrorFileId, @ErrorsJson, @MetadataJson, @Total, @Completed, @Failed)
+                    @ErrorFileId, @ErrorsJson, @MetadataJson, @Total, @Completed, @Failed, @Tenant)
             """,
             batch, cancellationToken: cancellationToken));
     }
 
-    public async Task<BatchJob?> GetBatchAsync(string id, CancellationToken cancellationToken)
+    public async Task<BatchJob?> GetBatchAsync(string id, CancellationToken cancellationToken, string? tenant = null)
     {
         await using var connection = await OpenAsync(cancellationToken);
         return await connection.QuerySingleOrDefaultAsync<BatchJob>(new CommandDefinition(
-            $"SELECT {BatchColumns} FROM batches WHERE id = @id", new { id }, cancellationToken: cancellationToken));
+            $"SELECT {BatchColumns} FROM batches WHERE id = @id AND {TenantFilter}", new { id, tenant }, cancellationToken: cancellationToken));
     }
 
-    public async Task<IReadOnlyList<BatchJob>> ListBatchesAsync(string? after, int limit, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<BatchJob>> ListBatchesAsync(string? after, int limit, CancellationToken cancellationToken, string? tenant = null)
     {
         await using var connection = await OpenAsync(cancellationToken);
         var rows = await connection.QueryAsync<BatchJob>(new CommandDefinition(
             $"""
             SELECT {BatchColumns} FROM batches
-            WHERE (@after IS NULL OR seq < (SELECT b.seq FROM batches b WHERE b.id = @after))
+            WHERE {TenantFilter} AND (@after IS NULL OR seq < (SELECT b.seq FROM batches b WHERE b.id = @after))
             ORDER BY seq DESC LIMIT @limit
             """,
-            new { after, limit }, cancellationToken: cancellationToken));
+            new { after, limit, tenant }, cancellationToken: cancellationToken));
         return rows.AsList();
     }
 
@@ -268,7 +293,7 @@ public abstract class SqlBatchStore : IBatchStore, IBlobStore
         $"""
         CREATE TABLE IF NOT EXISTS batch_files (
             seq {seqColumn}, id TEXT NOT NULL UNIQUE, purpose TEXT NOT NULL, filename TEXT NOT NULL,
-            bytes BIGINT NOT NULL, created_at BIGINT NOT NULL, content {blobType} NOT NULL)
+            bytes BIGINT NOT NULL, created_at BIGINT NOT NULL, content {blobType} NOT NULL, tenant TEXT NOT NULL DEFAULT '')
         """,
         $"""
         CREATE TABLE IF NOT EXISTS batches (
@@ -277,7 +302,8 @@ public abstract class SqlBatchStore : IBatchStore, IBlobStore
             in_progress_at BIGINT NULL, finalizing_at BIGINT NULL, completed_at BIGINT NULL, failed_at BIGINT NULL,
             expired_at BIGINT NULL, cancelling_at BIGINT NULL, cancelled_at BIGINT NULL, output_file_id TEXT NULL,
             error_file_id TEXT NULL, errors_json TEXT NULL, metadata_json TEXT NULL,
-            total BIGINT NOT NULL DEFAULT 0, completed BIGINT NOT NULL DEFAULT 0, failed BIGINT NOT NULL DEFAULT 0)
+            total BIGINT NOT NULL DEFAULT 0, completed BIGINT NOT NULL DEFAULT 0, failed BIGINT NOT NULL DEFAULT 0,
+            tenant TEXT NOT NULL DEFAULT '')
         """,
         "CREATE INDEX IF NOT EXISTS ix_batches_status ON batches (status)",
         """

@@ -1,4 +1,5 @@
 using System.Data.Common;
+using Dapper;
 using Microsoft.Data.Sqlite;
 
 namespace Platform.Batch.Storage;
@@ -35,6 +36,17 @@ public sealed class SqliteBatchStore(string connectionString) : SqlBatchStore
             await pragma.ExecuteNonQueryAsync(cancellationToken);
         }
         await base.InitializeAsync(cancellationToken);
+    }
+
+    protected override async Task AddColumnIfMissingAsync(DbConnection connection, DbTransaction tx, string table, string column,
+        string definition, CancellationToken cancellationToken)
+    {
+        var exists = await connection.ExecuteScalarAsync<long>(new CommandDefinition(
+            "SELECT COUNT(*) FROM pragma_table_info(@table) WHERE name = @column", new { table, column }, tx,
+            cancellationToken: cancellationToken));
+        if (exists == 0)
+            await connection.ExecuteAsync(new CommandDefinition(
+                $"ALTER TABLE {table} ADD COLUMN {column} {definition}", transaction: tx, cancellationToken: cancellationToken));
     }
 
     protected override async ValueTask<IDisposable?> EnterWriteAsync(CancellationToken cancellationToken)

@@ -211,6 +211,28 @@ public abstract class BatchStoreContractTests
         Assert.False(await blobs.DeleteAsync("images/x", default));
         Assert.Null(await blobs.GetAsync("images/x", default));
     }
+
+    [SkippableFact]
+    public async Task Tenant_ReadsAndDeletes_SeeOnlyThatTenantsRows()
+    {
+        var store = await CreateStoreAsync();
+        await store.InsertFileAsync(new BatchFile { Id = "file-ta", Purpose = "batch", Filename = "a", Bytes = 1, CreatedAt = 1, Tenant = "a" }, "a"u8.ToArray(), default);
+        await store.InsertFileAsync(new BatchFile { Id = "file-tb", Purpose = "batch", Filename = "b", Bytes = 1, CreatedAt = 2, Tenant = "b" }, "b"u8.ToArray(), default);
+        await store.InsertBatchAsync(NewBatch("batch_ta") with { Tenant = "a" }, default);
+
+        Assert.Equal("a", (await store.GetFileAsync("file-ta", default, "a"))!.Tenant);
+        Assert.Null(await store.GetFileAsync("file-ta", default, "b"));
+        Assert.Null(await store.GetFileContentAsync("file-ta", default, "b"));
+        Assert.Equal(["file-tb"], (await store.ListFilesAsync(null, null, 10, default, "b")).Select(f => f.Id));
+        Assert.False(await store.DeleteFileAsync("file-ta", default, "b"));
+        Assert.NotNull(await store.GetFileAsync("file-ta", default));
+        Assert.Equal("a", (await store.GetBatchAsync("batch_ta", default, "a"))!.Tenant);
+        Assert.Null(await store.GetBatchAsync("batch_ta", default, "b"));
+        Assert.Empty(await store.ListBatchesAsync(null, 10, default, "b"));
+        // No tenant (the coordinator) reaches every row; the open tenant ("") only its own.
+        Assert.Equal(2, (await store.ListFilesAsync(null, null, 10, default)).Count);
+        Assert.Empty(await store.ListFilesAsync(null, null, 10, default, ""));
+    }
 }
 
 public sealed class SqliteBatchStoreTests : BatchStoreContractTests, IDisposable
@@ -236,6 +258,29 @@ public sealed class SqliteBatchStoreTests : BatchStoreContractTests, IDisposable
         var second = new SqliteBatchStore($"Data Source={path}");
         await second.InitializeAsync(default);
         Assert.NotNull(await second.GetFileAsync("file-k", default));
+    }
+
+    [Fact]
+    public async Task InitializeAsync_DatabaseFromBeforeTenants_AddsTheColumnAndKeepsRowsInTheOpenTenant()
+    {
+        var path = Path.Combine(_directory, "old.db");
+        await using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={path}"))
+        {
+            await connection.OpenAsync();
+            await using var create = connection.CreateCommand();
+            create.CommandText =
+                "CREATE TABLE batch_files (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, purpose TEXT NOT NULL, " +
+                "filename TEXT NOT NULL, bytes BIGINT NOT NULL, created_at BIGINT NOT NULL, content BLOB NOT NULL);" +
+                "INSERT INTO batch_files (id, purpose, filename, bytes, created_at, content) VALUES ('file-old', 'batch', 'f', 1, 1, x'41');";
+            await create.ExecuteNonQueryAsync();
+        }
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+
+        var store = new SqliteBatchStore($"Data Source={path}");
+        await store.InitializeAsync(default);
+        await store.InitializeAsync(default); // idempotent
+        Assert.Equal("", (await store.GetFileAsync("file-old", default, ""))!.Tenant);
+        Assert.Null(await store.GetFileAsync("file-old", default, "a"));
     }
 
     [Fact]
