@@ -47,6 +47,7 @@ public sealed class EngineHost(
             if (!Validator.TryValidateObject(entry.Engine, new ValidationContext(entry.Engine), results, validateAllProperties: true))
                 throw new OptionsValidationException($"Models:{name}:Engine", typeof(EngineOptions),
                     results.Select(r => $"Models:{name}:Engine: {r.ErrorMessage}"));
+            EmbeddingPoolings.Parse(name, entry.Pooling);
             var folder = ModelPathResolver.Resolve(name, entry.Path, environment.ContentRootPath);
             _logger.LogInformation("Loading model {Model} from {Folder} on {Device}", name, folder, entry.Engine.Device);
             _engines[name] = TextEngine.Load(name, folder, entry.Engine, loggers.CreateLogger($"TextEngine.{name}"));

@@ -1,0 +1,106 @@
+using System.Collections.Concurrent;
+using Platform.Inference.Models.Llama;
+using static TorchSharp.torch;
+
+namespace Platform.Inference.Engine;
+
+/// <summary>
+/// Embeddings from the served language model: each input runs through the decoder (causal, no KV cache) on the
+/// scheduler thread, between generation steps, and its final-norm hidden states (HF's last_hidden_state) are pooled
+/// by the model's <see cref="EmbeddingPooling"/> and L2-normalised. With a requested dimension below the hidden size
+/// the vector is cut to its first dimensions and normalised again (OpenAI's "dimensions" for its embedding models).
+/// </summary>
+public sealed partial class TextEngine : ITextEmbedder
+{
+    private readonly ConcurrentQueue<EmbeddingWork> _embeddingWork = new();
+
+    /// <summary>The hidden size: the length of an embedding before <c>dimensions</c> shortens it.</summary>
+    public int EmbeddingSize => _model.Config.HiddenSize;
+
+    /// <summary>Tokenizes <paramref name="inputs"/> (each with the tokenizer's BOS when it adds one); throws
+    /// <see cref="ContextLengthExceededException"/> for an input longer than the context and ArgumentException for an empty one.</summary>
+    public IReadOnlyList<int[]> TokenizeForEmbedding(IReadOnlyList<string> inputs)
+    {
+        var tok = _model.Tokenizer;
+        var result = new List<int[]>(inputs.Count);
+        for (int i = 0; i < inputs.Count; i++)
+        {
+            if (inputs[i].Length == 0) throw new ArgumentException($"input {i} is empty");
+            result.Add(CheckEmbeddingTokens(tok.Encode(inputs[i], addBos: tok.AddBos).ToArray(), i));
+        }
+        return result;
+    }
+
+    private int[] CheckEmbeddingTokens(int[] tokens, int index)
+    {
+        if (tokens.Length == 0) throw new ArgumentException($"input {index} is empty");
+        if (tokens.Length > MaxContextTokens)
+            throw new ContextLengthExceededException($"input {index} has {tokens.Length} tokens; model '{ModelName}' accepts at most {MaxContextTokens}");
+        foreach (var t in tokens)
+            if (t < 0 || t >= _model.Config.VocabSize) throw new ArgumentException($"input {index}: token {t} is outside the vocabulary (0..{_model.Config.VocabSize - 1})");
+        return tokens;
+    }
+
+    /// <summary>One embedding per token sequence, computed on the scheduler thread (one forward per input).</summary>
+    public Task<float[][]> EmbedAsync(IReadOnlyList<int[]> inputs, EmbeddingPooling pooling, int? dimensions, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_stopping, this);
+        if (inputs.Count == 0) throw new ArgumentException("no inputs");
+        for (int i = 0; i < inputs.Count; i++) CheckEmbeddingTokens(inputs[i], i);
+        if (dimensions is { } d && (d < 1 || d > EmbeddingSize))
+            throw new ArgumentException($"dimensions must be between 1 and {EmbeddingSize} for model '{ModelName}', got {d}");
+        var work = new EmbeddingWork(inputs, pooling, dimensions, cancellationToken);
+        _embeddingWork.Enqueue(work);
+        Wake();
+        return work.Result.Task;
+    }
+
+    private void RunEmbeddingWork()
+    {
+        while (_embeddingWork.TryDequeue(out var work))
+        {
+            if (work.Cancellation.IsCancellationRequested) { work.Result.TrySetCanceled(work.Cancellation); continue; }
+            try
+            {
+                var vectors = new float[work.Inputs.Count][];
+                for (int i = 0; i < work.Inputs.Count; i++) vectors[i] = Embed(work.Inputs[i], work.Pooling, work.Dimensions);
+                work.Result.TrySetResult(vectors);
+            }
+            catch (Exception e)
+            {
+                work.Result.TrySetException(e);
+            }
+        }
+    }
+
+    private void CancelEmbeddingWork()
+    {
+        while (_embeddingWork.TryDequeue(out var work))
+            work.Result.TrySetException(new ObjectDisposedException(nameof(TextEngine), "the engine stopped"));
+    }
+
+    private float[] Embed(int[] tokens, EmbeddingPooling pooling, int? dimensions)
+    {
+        using var scope = NewDisposeScope();
+        var ids = tensor(tokens.Select(x => (long)x).ToArray(), device: _model.Device).view(1, tokens.Length);
+        var (_, normed) = _model.Model.model.Forward(new LlamaInputs { InputIds = ids, MaxPosition = tokens.Length - 1 });
+        var states = normed[0].to(ScalarType.Float32);             // [T, hidden]
+        var pooled = pooling == EmbeddingPooling.Mean ? states.mean([0]) : states[tokens.Length - 1];
+        if (dimensions is { } d && d < EmbeddingSize) pooled = pooled.narrow(0, 0, d);
+        pooled = pooled / pooled.norm().clamp_min(1e-12);
+        return pooled.to(CPU).contiguous().data<float>().ToArray();
+    }
+
+    private sealed record EmbeddingWork(IReadOnlyList<int[]> Inputs, EmbeddingPooling Pooling, int? Dimensions, CancellationToken Cancellation)
+    {
+        public TaskCompletionSource<float[][]> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+}
+
+/// <summary>How an embedding pools a sequence's hidden states: the last token's (decoder embedding models such as
+/// E5-Mistral and GTE-Qwen) or the mean over all tokens (sentence-transformers' mean pooling).</summary>
+public enum EmbeddingPooling
+{
+    LastToken,
+    Mean,
+}
