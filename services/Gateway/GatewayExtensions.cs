@@ -25,6 +25,7 @@ public static class GatewayExtensions
         builder.AddChatCompletionClient();
         builder.AddGatewayImages();
         builder.AddGatewayJudge();
+        builder.Services.AddSingleton<Gateway.Embeddings.EmbeddingsClient>();
         return builder;
     }
 
@@ -34,6 +35,8 @@ public static class GatewayExtensions
         app.MapServiceDefaults();
         var v1 = app.MapGroup("/v1");
         v1.MapPost("/chat/completions", ChatCompletionsEndpoint.HandleAsync);
+        v1.MapPost("/completions", CompletionsEndpoint.HandleAsync);
+        v1.MapPost("/embeddings", Gateway.Embeddings.EmbeddingsEndpoint.HandleAsync);
         v1.MapGet("/models", ModelsEndpoint.List);
         v1.MapGet("/models/{id}", ModelsEndpoint.Get);
         v1.MapImages();

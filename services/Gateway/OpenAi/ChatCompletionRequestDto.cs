@@ -23,6 +23,19 @@ public sealed record ChatCompletionRequestDto
     public string? Judge { get; init; }
     public bool? Stream { get; init; }
     public StreamOptionsDto? StreamOptions { get; init; }
+    /// <summary>Return each output token's log-probability (choices[].logprobs.content).</summary>
+    public bool? Logprobs { get; init; }
+    /// <summary>0..20 most likely alternatives per token; requires <see cref="Logprobs"/>.</summary>
+    public int? TopLogprobs { get; init; }
+    public float? PresencePenalty { get; init; }
+    public float? FrequencyPenalty { get; init; }
+    /// <summary>Token id (as a string, OpenAI's shape) to a bias from -100 to 100.</summary>
+    public Dictionary<string, float>? LogitBias { get; init; }
+    /// <summary>The end user's id (accepted; used for nothing but logs, as with OpenAI's abuse monitoring).</summary>
+    public string? User { get; init; }
+    /// <summary>Fields this record does not name; <see cref="Validation.RequestFields"/> answers 400 for them.</summary>
+    [JsonExtensionData]
+    public Dictionary<string, System.Text.Json.JsonElement>? UnknownFields { get; set; }
 }
 
 public sealed record StreamOptionsDto
