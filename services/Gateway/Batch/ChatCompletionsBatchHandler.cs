@@ -42,51 +42,22 @@ public sealed class ChatCompletionsBatchHandler(
         return error is null ? null : new BatchBodyError(error.Message, error.Param);
     }
 
-    public async Task<BatchItemResponse> ExecuteAsync(JsonElement body, DateTimeOffset firstDispatchedAt, CancellationToken cancellationToken)
-    {
-        var requestId = "req_" + Guid.NewGuid().ToString("N");
-        await using var scope = services.CreateAsyncScope();
-        var bytes = Encoding.UTF8.GetBytes(body.GetRawText());
-        var http = new DefaultHttpContext { RequestServices = scope.ServiceProvider, RequestAborted = cancellationToken };
-        // Image URLs in the result are read later from any replica: build them from the public base, not from this
-        // in-process request, which has no scheme or host.
-        var publicBase = new Uri(scope.ServiceProvider.GetRequiredService<ImageResults>().BackgroundBaseUrl());
-        http.Request.Scheme = publicBase.Scheme;
-        http.Request.Host = new HostString(publicBase.Authority);
-        http.Request.Method = HttpMethods.Post;
-        http.Request.Path = Endpoint;
-        http.Request.ContentType = "application/json";
-        http.Request.ContentLength = bytes.Length;
-        http.Request.Body = new MemoryStream(bytes);
-        var responseBody = new MemoryStream();
-        http.Response.Body = responseBody;
-
-        var result = await ChatCompletionsEndpoint.HandleAsync(http,
-            scope.ServiceProvider.GetRequiredService<ChatCompletionClient>(),
-            scope.ServiceProvider.GetRequiredService<ModelDirectory>(),
-            gatewayOptions, time, scope.ServiceProvider.GetRequiredService<ILoggerFactory>());
-        await result.Result.ExecuteAsync(http);
-        var status = http.Response.StatusCode;
-        var text = Encoding.UTF8.GetString(responseBody.ToArray());
-
-        // No worker now (503), queue full (429), worker failed (500): the item waits and runs again later.
-        if (status is StatusCodes.Status503ServiceUnavailable or StatusCodes.Status429TooManyRequests or >= 500)
-            throw new BatchItemTransientException($"HTTP {status}: {text}");
-        // An unknown model may be a worker that is restarting: wait for it up to Batch:ModelWaitSeconds.
-        if (status == StatusCodes.Status404NotFound && text.Contains(ChatErrorCodes.ModelNotFound, StringComparison.Ordinal)
-            && time.GetUtcNow() - firstDispatchedAt < TimeSpan.FromSeconds(batchOptions.Value.ModelWaitSeconds))
-            throw new BatchItemTransientException($"model not served yet: {text}");
-        return new BatchItemResponse(status, requestId, text);
-    }
+    public Task<BatchItemResponse> ExecuteAsync(JsonElement body, DateTimeOffset firstDispatchedAt, CancellationToken cancellationToken) =>
+        EndpointBatchRunner.RunAsync(services, Endpoint, body, async (http, sp) => (await ChatCompletionsEndpoint.HandleAsync(http,
+                sp.GetRequiredService<ChatCompletionClient>(), sp.GetRequiredService<ModelDirectory>(),
+                gatewayOptions, time, sp.GetRequiredService<ILoggerFactory>())).Result,
+            batchOptions.Value, time, firstDispatchedAt, cancellationToken);
 }
 
 public static class GatewayBatchExtensions
 {
-    /// <summary>The Files and Batch APIs with chat completions as their endpoint. Call before AddPlatformBus.</summary>
+    /// <summary>The Files and Batch APIs with chat completions, completions and embeddings as their endpoints. Call before AddPlatformBus.</summary>
     public static WebApplicationBuilder AddGatewayBatch(this WebApplicationBuilder builder)
     {
         builder.AddBatchApi();
         builder.Services.AddSingleton<IBatchEndpointHandler, ChatCompletionsBatchHandler>();
+        builder.Services.AddSingleton<IBatchEndpointHandler, CompletionsBatchHandler>();
+        builder.Services.AddSingleton<IBatchEndpointHandler, EmbeddingsBatchHandler>();
         return builder;
     }
 }
