@@ -50,7 +50,9 @@ public static class CompletionsEndpoint
                     var index = p * r.BestOf + c;
                     var sampling = r.Sampling with { Seed = r.Sampling.Seed is { } s ? unchecked(s + (ulong)index) : null };
                     sessions.Add(await client.StartAsync(new ChatCompletionStart(r.Model, [], r.MaxTokens, sampling, r.Stop,
-                        Prompt: r.Prompt.Texts?[p], PromptTokens: r.Prompt.Tokens?[p], Logprobs: workerLogprobs), http.RequestAborted));
+                        Prompt: r.Prompt.Texts?[p], PromptTokens: r.Prompt.Tokens?[p], Logprobs: workerLogprobs,
+                        // echo with logprobs: the prompt's own tokens are scored too (once per prompt).
+                        PromptLogprobs: r.Echo && r.Logprobs is not null && c == 0), http.RequestAborted));
                 }
             http.Response.Headers[ChatCompletionsEndpoint.WorkerHeader] = string.Join(",", sessions.Select(s => s.WorkerId).Distinct());
 
@@ -83,7 +85,8 @@ public static class CompletionsEndpoint
                 {
                     var prefix = r.Echo ? r.Prompt.Texts![p] : "";
                     choices.Add(new CompletionChoiceDto(prefix + texts[i], p * r.N + k++,
-                        r.Logprobs is null ? null : LogprobDtos.ForCompletion(logprobs[i], prefix.Length), sessions[i].FinishReason));
+                        r.Logprobs is null ? null : LogprobDtos.ForCompletion(logprobs[i], prefix.Length, sessions[p * r.BestOf].PromptLogprobs),
+                        sessions[i].FinishReason));
                 }
             }
             return TypedResults.Json(new CompletionResponseDto(id, "text_completion", created, r.Model, fingerprint, choices, Usage(r, sessions)),
@@ -118,7 +121,8 @@ public static class CompletionsEndpoint
                 {
                     var prompt = r.Prompt.Texts![i / r.N];
                     offsets[i] = prompt.Length;
-                    await ChatCompletionsEndpoint.WriteEventAsync(response, Chunk(i, prompt, null, null), ct);
+                    var promptLogprobs = sessions[i / r.N * r.N].PromptLogprobs is { } pl ? LogprobDtos.ForCompletion([], prompt.Length, pl) : null;
+                    await ChatCompletionsEndpoint.WriteEventAsync(response, Chunk(i, prompt, promptLogprobs, null), ct);
                 }
             await response.Body.FlushAsync(ct);
             await foreach (var (index, chunk) in ChatCompletionsEndpoint.MergeAsync(sessions, ct))

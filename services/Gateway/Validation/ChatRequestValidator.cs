@@ -11,6 +11,7 @@ public static class ChatRequestValidator
     public static (ValidatedChatRequest? Request, ApiError? Error) Validate(ChatCompletionRequestDto dto, GatewayOptions options)
     {
         if (RequestFields.Check(dto.UnknownFields) is { } unknown) return Fail(unknown);
+        if (RequestFields.Check(dto.StreamOptions?.UnknownFields, "stream_options") is { } unknownOption) return Fail(unknownOption);
         if (string.IsNullOrWhiteSpace(dto.Model))
             return Fail(ApiError.Invalid("You must provide a model parameter.", "model", "missing_required_parameter"));
         if (dto.Messages is null)
@@ -25,6 +26,7 @@ public static class ChatRequestValidator
             var m = dto.Messages[i];
             var at = $"messages[{i}]";
             if (m is null) return Fail(ApiError.Invalid($"{at} is null.", at, "invalid_type"));
+            if (RequestFields.Check(m.UnknownFields, at, RequestFields.MessageFieldsHandledElsewhere) is { } unknownField) return Fail(unknownField);
             if (string.IsNullOrEmpty(m.Role))
                 return Fail(ApiError.Invalid($"Missing required parameter: '{at}.role'.", $"{at}.role", "missing_required_parameter"));
             if (!Roles.Contains(m.Role))

@@ -29,6 +29,7 @@ public static class CompletionRequestValidator
     public static (ValidatedCompletionRequest? Request, ApiError? Error) Validate(CompletionRequestDto dto, GatewayOptions options)
     {
         if (RequestFields.Check(dto.UnknownFields) is { } unknown) return Fail(unknown);
+        if (RequestFields.Check(dto.StreamOptions?.UnknownFields, "stream_options") is { } unknownOption) return Fail(unknownOption);
         if (string.IsNullOrWhiteSpace(dto.Model))
             return Fail(ApiError.Invalid("You must provide a model parameter.", "model", "missing_required_parameter"));
         if (dto.Prompt is null)
@@ -63,9 +64,6 @@ public static class CompletionRequestValidator
         if (dto.Logprobs is { } lp && (lp < 0 || lp > MaxLogprobs))
             return Fail(ApiError.Invalid($"Invalid 'logprobs': {lp}; it must be between 0 and {MaxLogprobs}.", "logprobs"));
         var echo = dto.Echo ?? false;
-        if (echo && dto.Logprobs is not null)
-            return Fail(ApiError.Invalid("'echo' together with 'logprobs' (log-probabilities of the prompt's tokens) is not supported.", "echo",
-                "unsupported_parameter"));
         if (echo && dto.Prompt.Tokens is not null)
             return Fail(ApiError.Invalid("'echo' needs a text prompt; the prompt was given as token ids.", "echo"));
         var stop = dto.Stop ?? [];

@@ -16,6 +16,12 @@ public static class RequestFields
         "response_format", "tools", "tool_choice", "parallel_tool_calls",
     };
 
+    /// <summary>Message fields of tool calling (assistant tool_calls, tool results), read by its own validation.</summary>
+    public static readonly IReadOnlySet<string> MessageFieldsHandledElsewhere = new HashSet<string>(StringComparer.Ordinal)
+    {
+        "tool_calls", "tool_call_id", "refusal",
+    };
+
     /// <summary>OpenAI fields this platform does not implement (named so the error says so rather than "unknown").</summary>
     private static readonly IReadOnlySet<string> Unsupported = new HashSet<string>(StringComparer.Ordinal)
     {
@@ -24,12 +30,12 @@ public static class RequestFields
     };
 
     /// <summary>The first unrecognised field as a 400 (code unknown_parameter or unsupported_parameter), or null.</summary>
-    public static ApiError? Check(IReadOnlyDictionary<string, JsonElement>? unknown, string? prefix = null)
+    public static ApiError? Check(IReadOnlyDictionary<string, JsonElement>? unknown, string? prefix = null, IReadOnlySet<string>? passThrough = null)
     {
         if (unknown is null) return null;
         foreach (var name in unknown.Keys)
         {
-            if (HandledElsewhere.Contains(name)) continue;
+            if ((passThrough ?? HandledElsewhere).Contains(name)) continue;
             var param = prefix is null ? name : $"{prefix}.{name}";
             return Unsupported.Contains(name)
                 ? ApiError.Invalid($"The parameter '{param}' is not supported by this server.", param, "unsupported_parameter")

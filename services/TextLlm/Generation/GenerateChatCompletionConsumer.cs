@@ -94,6 +94,18 @@ public sealed class GenerateChatCompletionConsumer(
             return;
         }
         request = request with { MaxNewTokens = m.MaxTokens ?? Math.Min(room, o.DefaultMaxTokens) };
+        IReadOnlyList<PromptTokenLogprob>? promptLogprobs = null;
+        if (m.PromptLogprobs)
+        {
+            if (engine is not IPromptScorer scorer)
+            {
+                await Reject(context, ChatErrorCodes.InvalidRequest, $"The model '{m.Model}' cannot score prompts.", "echo");
+                return;
+            }
+            var scored = await scorer.PromptLogprobsAsync(request, m.Logprobs ?? 0, context.CancellationToken);
+            promptLogprobs = scored.Select(t => new PromptTokenLogprob(t.Bytes, t.Logprob,
+                t.Top?.Select(a => new AlternativeTokenLogprob(a.Bytes, a.Logprob)).ToList())).ToList();
+        }
 
         using var registration = active.Register(m.RequestId, context.CancellationToken);
         var stream = await context.GetSendEndpoint(m.StreamAddress);
@@ -115,7 +127,8 @@ public sealed class GenerateChatCompletionConsumer(
             await Reject(context, ChatErrorCodes.InvalidRequest, ex.Message, ex.Message.StartsWith("logit_bias", StringComparison.Ordinal) ? "logit_bias" : null);
             return;
         }
-        var accepted = context.RespondAsync(new ChatCompletionAccepted(m.RequestId, identity.WorkerId, identity.ControlAddress, promptTokens));
+        var accepted = context.RespondAsync(new ChatCompletionAccepted(m.RequestId, identity.WorkerId, identity.ControlAddress, promptTokens,
+            promptLogprobs));
         try
         {
             await ChunkPump.RunAsync(updates, m.RequestId,

@@ -7,7 +7,8 @@ namespace Platform.Contracts.Chat;
 /// <see cref="StreamAddress"/>, the requesting instance's own endpoint. <see cref="MaxTokens"/> null means
 /// "as many as the context allows" (capped by the worker's default). A text completion (POST /v1/completions) sends no
 /// messages and a raw <see cref="Prompt"/> or <see cref="PromptTokens"/> instead (no chat template). <see cref="Logprobs"/>
-/// set asks for each token's log-probability and that many alternatives in the chunks.
+/// set asks for each token's log-probability and that many alternatives in the chunks; with <see cref="PromptLogprobs"/>
+/// the acceptance also carries the prompt's own token log-probabilities (echo with logprobs).
 /// </summary>
 public sealed record GenerateChatCompletion(
     Guid RequestId,
@@ -19,4 +20,5 @@ public sealed record GenerateChatCompletion(
     Uri StreamAddress,
     string? Prompt = null,
     IReadOnlyList<int>? PromptTokens = null,
-    int? Logprobs = null);
+    int? Logprobs = null,
+    bool PromptLogprobs = false);

@@ -9,8 +9,9 @@ namespace Platform.Inference.Engine;
 /// scheduler thread, between generation steps, and its final-norm hidden states (HF's last_hidden_state) are pooled
 /// by the model's <see cref="EmbeddingPooling"/> and L2-normalised. With a requested dimension below the hidden size
 /// the vector is cut to its first dimensions and normalised again (OpenAI's "dimensions" for its embedding models).
+/// Prompt scoring (the log-probabilities of a prompt's own tokens, for echo with logprobs) uses the same queue.
 /// </summary>
-public sealed partial class TextEngine : ITextEmbedder
+public sealed partial class TextEngine : ITextEmbedder, IPromptScorer
 {
     private readonly ConcurrentQueue<EmbeddingWork> _embeddingWork = new();
 
@@ -59,7 +60,13 @@ public sealed partial class TextEngine : ITextEmbedder
     {
         while (_embeddingWork.TryDequeue(out var work))
         {
-            if (work.Cancellation.IsCancellationRequested) { work.Result.TrySetCanceled(work.Cancellation); continue; }
+            if (work.Cancellation.IsCancellationRequested) { work.Result.TrySetCanceled(work.Cancellation); work.Scored.TrySetCanceled(work.Cancellation); continue; }
+            if (work.PromptTop is { } top)
+            {
+                try { work.Scored.TrySetResult(ScorePrompt(work.Inputs[0], top)); }
+                catch (Exception e) { work.Scored.TrySetException(e); }
+                continue;
+            }
             try
             {
                 var vectors = new float[work.Inputs.Count][];
@@ -73,10 +80,51 @@ public sealed partial class TextEngine : ITextEmbedder
         }
     }
 
+    /// <summary>Prompt scoring (echo with logprobs) runs on the scheduler thread like embeddings: one forward, no cache.</summary>
+    public Task<IReadOnlyList<PromptLogprob>> PromptLogprobsAsync(GenerationRequest request, int top, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_stopping, this);
+        if (top < 0 || top > Generation.LogprobCalculator.MaxTop) throw new ArgumentException($"top must be in [0, {Generation.LogprobCalculator.MaxTop}], got {top}");
+        var tokens = BuildPrompt(request).Tokens;
+        var work = new EmbeddingWork([tokens], EmbeddingPooling.LastToken, null, cancellationToken) { PromptTop = top };
+        _embeddingWork.Enqueue(work);
+        Wake();
+        return work.Scored.Task;
+    }
+
+    private IReadOnlyList<PromptLogprob> ScorePrompt(int[] tokens, int top)
+    {
+        using var scope = NewDisposeScope();
+        var tok = _model.Tokenizer;
+        var ids = tensor(tokens.Select(x => (long)x).ToArray(), device: _model.Device).view(1, tokens.Length);
+        var logp = _model.Model.Forward(new LlamaInputs { InputIds = ids, MaxPosition = tokens.Length - 1 }).Logits![0].to(ScalarType.Float32).log_softmax(-1);
+        var result = new List<PromptLogprob>(tokens.Length);
+        bool skipBos = tok.AddBos && tok.BosTokenId is int bos && tokens[0] == bos;
+        for (int i = skipBos ? 1 : 0; i < tokens.Length; i++)
+        {
+            var bytes = tok.TokenBytes(tokens[i]).ToArray();
+            if (i == 0) { result.Add(new PromptLogprob(tokens[i], bytes, null, null)); continue; }
+            var row = logp[i - 1];
+            var alternatives = new List<TopLogprob>();
+            if (top > 0)
+            {
+                var (values, topIds) = row.topk(top);
+                var v = values.to(CPU).data<float>().ToArray();
+                var t = topIds.to(CPU).data<long>().ToArray();
+                for (int k = 0; k < v.Length; k++) alternatives.Add(new TopLogprob((int)t[k], tok.TokenBytes((int)t[k]).ToArray(), v[k]));
+            }
+            result.Add(new PromptLogprob(tokens[i], bytes, row[tokens[i]].to(CPU).item<float>(), alternatives));
+        }
+        return result;
+    }
+
     private void CancelEmbeddingWork()
     {
         while (_embeddingWork.TryDequeue(out var work))
+        {
             work.Result.TrySetException(new ObjectDisposedException(nameof(TextEngine), "the engine stopped"));
+            work.Scored.TrySetException(new ObjectDisposedException(nameof(TextEngine), "the engine stopped"));
+        }
     }
 
     private float[] Embed(int[] tokens, EmbeddingPooling pooling, int? dimensions)
@@ -94,6 +142,9 @@ public sealed partial class TextEngine : ITextEmbedder
     private sealed record EmbeddingWork(IReadOnlyList<int[]> Inputs, EmbeddingPooling Pooling, int? Dimensions, CancellationToken Cancellation)
     {
         public TaskCompletionSource<float[][]> Result { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        /// <summary>Set for prompt scoring: the number of alternatives per token.</summary>
+        public int? PromptTop { get; init; }
+        public TaskCompletionSource<IReadOnlyList<PromptLogprob>> Scored { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
 }
 

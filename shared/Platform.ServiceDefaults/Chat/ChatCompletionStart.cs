@@ -12,4 +12,5 @@ public sealed record ChatCompletionStart(
     IReadOnlyList<string> Stop,
     string? Prompt = null,
     IReadOnlyList<int>? PromptTokens = null,
-    int? Logprobs = null);
+    int? Logprobs = null,
+    bool PromptLogprobs = false);

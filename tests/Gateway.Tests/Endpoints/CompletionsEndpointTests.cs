@@ -81,6 +81,33 @@ public class CompletionsEndpointTests(GatewayFixture fixture) : IClassFixture<Ga
     }
 
     [Fact]
+    public async Task Post_EchoWithLogprobs_PromptTokensComeFirstThenTheCompletion()
+    {
+        var (status, body) = await PostAsync(Body(""","max_tokens":3,"temperature":0,"ignore_eos":true,"echo":true,"logprobs":1"""));
+        Assert.Equal(HttpStatusCode.OK, status);
+        var choice = body["choices"]![0]!;
+        var lp = choice["logprobs"]!;
+        var tokens = lp["tokens"]!.AsArray().Select(t => t!.GetValue<string>()).ToList();
+        var values = lp["token_logprobs"]!.AsArray();
+        var tops = lp["top_logprobs"]!.AsArray();
+        var offsets = lp["text_offset"]!.AsArray().Select(t => t!.GetValue<int>()).ToList();
+        var promptTokens = body["usage"]!["prompt_tokens"]!.GetValue<int>();
+        var promptEntries = tokens.Count - 3;
+        // The BOS the tokenizer adds is not text and is left out; without one, the first token has no log-probability.
+        Assert.InRange(promptEntries, promptTokens - 1, promptTokens);
+        Assert.Equal("Once upon a time", string.Concat(tokens.Take(promptEntries)));
+        Assert.StartsWith("Once upon a time", choice["text"]!.GetValue<string>());
+        if (promptEntries == promptTokens) { Assert.Null(values[0]); Assert.Null(tops[0]); }
+        for (int i = promptEntries == promptTokens ? 1 : 0; i < tokens.Count; i++)
+        {
+            Assert.True(values[i]!.GetValue<float>() <= 0);
+            Assert.Single(tops[i]!.AsObject());
+        }
+        Assert.Equal(0, offsets[0]);
+        Assert.Equal("Once upon a time".Length, offsets[promptEntries]);
+    }
+
+    [Fact]
     public async Task Post_Suffix_Is400NamingSuffix()
     {
         var (status, body) = await PostAsync(Body(""","suffix":"the end." """));
@@ -90,16 +117,16 @@ public class CompletionsEndpointTests(GatewayFixture fixture) : IClassFixture<Ga
 
     [Theory]
     [InlineData(""","logprobs":6""", "logprobs", "invalid_value")]
-    [InlineData(""","echo":true,"logprobs":1""", "echo", "unsupported_parameter")]
+    [InlineData(""","echo":true""", "echo", "invalid_value", "[5,6]")]
     [InlineData(""","best_of":1,"n":2""", "best_of", "invalid_value")]
     [InlineData(""","best_of":3,"stream":true""", "best_of", "invalid_value")]
     [InlineData(""","presence_penalty":2.5""", "presence_penalty", "invalid_value")]
     [InlineData(""","logit_bias":{"abc":1}""", "logit_bias", "invalid_value")]
     [InlineData(""","frobnicate":true""", "frobnicate", "unknown_parameter")]
     [InlineData(""","stream_options":{"include_usage":true}""", "stream_options", "invalid_value")]
-    public async Task Post_BadField_Is400NamingIt(string extra, string param, string code)
+    public async Task Post_BadField_Is400NamingIt(string extra, string param, string code, string prompt = "\"Once upon a time\"")
     {
-        var (status, body) = await PostAsync(Body(extra));
+        var (status, body) = await PostAsync(Body(extra, prompt));
         Assert.Equal(HttpStatusCode.BadRequest, status);
         AssertError(body, param, code);
     }

@@ -14,6 +14,7 @@ public class RequestFieldsTests(GatewayFixture fixture) : IClassFixture<GatewayF
     [InlineData(""","frobnicate":1""", "frobnicate", "unknown_parameter")]
     [InlineData(""","max_token":5""", "max_token", "unknown_parameter")]
     [InlineData(""","store":true""", "store", "unsupported_parameter")]
+    [InlineData(""","stream":true,"stream_options":{"include_usage":true,"continuous_usage_stats":true}""", "stream_options.continuous_usage_stats", "unknown_parameter")]
     [InlineData(""","metadata":{"a":"b"}""", "metadata", "unsupported_parameter")]
     [InlineData(""","top_logprobs":2""", "top_logprobs", "invalid_value")]
     [InlineData(""","logprobs":true,"top_logprobs":21""", "top_logprobs", "invalid_value")]
@@ -26,6 +27,15 @@ public class RequestFieldsTests(GatewayFixture fixture) : IClassFixture<GatewayF
         Assert.Equal(HttpStatusCode.BadRequest, status);
         AssertError(body, param, code);
         Assert.Contains(param, body["error"]!["message"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task Post_UnknownMessageField_Is400NamingItsPath()
+    {
+        var json = $$"""{"model":"{{GatewayHost.Model}}","messages":[{"role":"user","content":"Hello","colour":"red"}]}""";
+        var (status, body) = await PostAsync(fixture.Host.Http, "/v1/chat/completions", json);
+        Assert.Equal(HttpStatusCode.BadRequest, status);
+        AssertError(body, "messages[0].colour", "unknown_parameter");
     }
 
     [Theory]

@@ -45,6 +45,25 @@ public class TextEngineLogprobsTests
     }
 
     [Fact]
+    public async Task PromptLogprobsAsync_MatchFullForwardLogSoftmax()
+    {
+        await using var engine = TextEngine.Load("tiny", TestModels.Llama, Options());
+        var prompt = new[] { 5, 300, 45, 77, 120, 9 };
+        var scored = await engine.PromptLogprobsAsync(new GenerationRequest { PromptTokens = prompt }, 2, CancellationToken.None);
+        Assert.Equal(prompt, scored.Select(s => s.TokenId));
+        Assert.Null(scored[0].Logprob);
+        using var reference = ModelLoader.Load(TestModels.Llama);
+        using var noGrad = no_grad();
+        var logp = reference.Model.forward(tensor(prompt.Select(x => (long)x).ToArray()).view(1, -1))[0].log_softmax(-1);
+        for (int i = 1; i < prompt.Length; i++)
+        {
+            Assert.Equal(logp[i - 1, prompt[i]].item<float>(), scored[i].Logprob!.Value, 3);
+            Assert.Equal(2, scored[i].Top!.Count);
+            Assert.Equal(logp[i - 1].max().item<float>(), scored[i].Top![0].Logprob, 3);
+        }
+    }
+
+    [Fact]
     public async Task GenerateAsync_LogitBias100_ForcesTheToken()
     {
         await using var engine = TextEngine.Load("tiny", TestModels.Llama, Options());
