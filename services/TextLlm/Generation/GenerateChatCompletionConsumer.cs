@@ -56,7 +56,8 @@ public sealed class GenerateChatCompletionConsumer(
             Prompt = m.Messages.Count == 0 ? m.Prompt : null,
             PromptTokens = m.Messages.Count == 0 ? m.PromptTokens : null,
             Logprobs = m.Logprobs,
-            ReportImageSlots = multimodal,
+            // A text completion has no image parts to answer with: [IMG0] stays a token of its text.
+            ReportImageSlots = multimodal && m.Messages.Count > 0,
             // The gateway refuses set markers typed by users, so markers here come from its set-parts extension.
             UseSetMarkers = m.Messages.Any(t => SetMarkers.ContainsAny(t.Content)),
             Sampling = new SamplingOptions
