@@ -27,6 +27,7 @@ public static class GatewayExtensions
         builder.AddGatewayImages();
         builder.AddGatewayJudge();
         builder.AddGatewaySecurity(); // API keys, tenants, rate limits, CORS, connection limits
+        builder.Services.AddSingleton<Gateway.Embeddings.EmbeddingsClient>();
         return builder;
     }
 
@@ -37,6 +38,8 @@ public static class GatewayExtensions
         app.MapServiceDefaults();
         var v1 = app.MapGroup("/v1");
         v1.MapPost("/chat/completions", ChatCompletionsEndpoint.HandleAsync);
+        v1.MapPost("/completions", CompletionsEndpoint.HandleAsync);
+        v1.MapPost("/embeddings", Gateway.Embeddings.EmbeddingsEndpoint.HandleAsync);
         v1.MapGet("/models", ModelsEndpoint.List);
         v1.MapGet("/models/{id}", ModelsEndpoint.Get);
         v1.MapImages();

@@ -47,6 +47,7 @@ public static class TextLlmExtensions
             Register = x =>
             {
                 x.AddConsumer<GenerateChatCompletionConsumer>().ExcludeFromConfigureEndpoints();
+                x.AddConsumer<TextLlm.Embeddings.CreateEmbeddingsConsumer>().ExcludeFromConfigureEndpoints();
                 x.AddConsumer<ModelsAnnouncementRequestedConsumer>().Endpoint(e =>
             {
                 e.Temporary = true;
@@ -63,6 +64,8 @@ public static class TextLlmExtensions
                         e.ConcurrentMessageLimit = limit;
                         e.PrefetchCount = limit;
                         e.ConfigureConsumer<GenerateChatCompletionConsumer>(context);
+                        // Embeddings share the model's queue (and its concurrency limit) with generations.
+                        e.ConfigureConsumer<TextLlm.Embeddings.CreateEmbeddingsConsumer>(context);
                     });
                 }
             },

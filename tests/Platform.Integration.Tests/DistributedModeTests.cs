@@ -111,4 +111,46 @@ public class DistributedModeTests(DistributedPlatformFixture platform) : IClassF
         var list = (await models.GetModelsAsync()).Value.Select(m => m.Id).ToList();
         Assert.Contains(platform.Model, list);
     }
+    [SkippableFact]
+    public async Task Completions_ThroughRabbitMq_PromptListWithLogprobs()
+    {
+        Require();
+        var json = $$"""{"model":"{{platform.Model}}","prompt":["The sea","Hello"],"max_tokens":4,"temperature":0,"ignore_eos":true,"logprobs":1}""";
+        using var response = await platform.Gateway.Http.PostAsync("/v1/completions", new StringContent(json, System.Text.Encoding.UTF8, "application/json"));
+        var body = System.Text.Json.Nodes.JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+        Assert.True(response.IsSuccessStatusCode, body.ToJsonString());
+        var choices = body["choices"]!.AsArray();
+        Assert.Equal(2, choices.Count);
+        Assert.All(choices, c => Assert.Equal(4, c!["logprobs"]!["tokens"]!.AsArray().Count));
+        Assert.Equal(8, body["usage"]!["completion_tokens"]!.GetValue<int>());
+        Assert.Contains(body["system_fingerprint"]!.GetValue<string>(), new[] { "textllm-a", "textllm-b" });
+    }
+
+    [SkippableFact]
+    public async Task Embeddings_ThroughRabbitMq_SdkBase64MatchesFloats()
+    {
+        Require();
+        var client = new OpenAI.Embeddings.EmbeddingClient(platform.Model, new ApiKeyCredential("unused"),
+            new OpenAIClientOptions { Endpoint = new Uri(platform.Gateway.Address, "/v1") });
+        var sdk = (await client.GenerateEmbeddingsAsync(["a red circle", "a blue square"])).Value;
+        Assert.Equal(2, sdk.Count);
+        var json = $$"""{"model":"{{platform.Model}}","input":"a red circle"}""";
+        using var response = await platform.Gateway.Http.PostAsync("/v1/embeddings", new StringContent(json, System.Text.Encoding.UTF8, "application/json"));
+        var body = System.Text.Json.Nodes.JsonNode.Parse(await response.Content.ReadAsStringAsync())!;
+        Assert.True(response.IsSuccessStatusCode, body.ToJsonString());
+        var floats = body["data"]![0]!["embedding"]!.AsArray().Select(x => x!.GetValue<float>()).ToArray();
+        Assert.Equal(floats, sdk[0].ToFloats().ToArray());
+    }
+
+    [SkippableFact]
+    public async Task ChatLogprobs_ThroughRabbitMq_Streamed()
+    {
+        Require();
+        var options = new ChatCompletionOptions { MaxOutputTokenCount = 5, Temperature = 0, IncludeLogProbabilities = true, TopLogProbabilityCount = 2 };
+        var tokens = new List<ChatTokenLogProbabilityDetails>();
+        await foreach (var update in Client(platform.Model).CompleteChatStreamingAsync([new UserChatMessage("Hello")], options))
+            tokens.AddRange(update.ContentTokenLogProbabilities);
+        Assert.NotEmpty(tokens);
+        Assert.All(tokens, t => Assert.Equal(2, t.TopLogProbabilities.Count));
+    }
 }

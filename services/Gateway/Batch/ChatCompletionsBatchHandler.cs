@@ -44,11 +44,13 @@ public sealed class ChatCompletionsBatchHandler(
 
 public static class GatewayBatchExtensions
 {
-    /// <summary>The Files and Batch APIs with chat completions as their endpoint. Call before AddPlatformBus.</summary>
+    /// <summary>The Files and Batch APIs with chat completions, completions and embeddings as their endpoints. Call before AddPlatformBus.</summary>
     public static WebApplicationBuilder AddGatewayBatch(this WebApplicationBuilder builder)
     {
         builder.AddBatchApi();
         builder.Services.AddSingleton<IBatchEndpointHandler, ChatCompletionsBatchHandler>();
+        builder.Services.AddSingleton<IBatchEndpointHandler, CompletionsBatchHandler>();
+        builder.Services.AddSingleton<IBatchEndpointHandler, EmbeddingsBatchHandler>();
         return builder;
     }
 }

@@ -19,6 +19,20 @@ public abstract class InProcessBatchHandler(IServiceProvider services, IOptions<
 
     public abstract BatchBodyError? Validate(JsonElement body);
 
+    /// <summary>Reads a line's body as <typeparamref name="T"/> for validation; a body that does not read is an error.</summary>
+    protected static (T? Dto, BatchBodyError? Error) Read<T>(JsonElement body, string what) where T : class
+    {
+        try
+        {
+            var dto = body.Deserialize<T>(OpenAi.OpenAiJson.Options);
+            return dto is null ? (null, new BatchBodyError("The body must be a JSON object.", null)) : (dto, null);
+        }
+        catch (JsonException ex)
+        {
+            return (null, new BatchBodyError($"The body could not be read as {what}: {ex.Message}", ex.Path?.TrimStart('$', '.')));
+        }
+    }
+
     /// <summary>Runs the endpoint's handler on the in-process request.</summary>
     protected abstract Task<IResult> RunAsync(HttpContext http, IServiceProvider scope);
 

@@ -25,7 +25,7 @@ public static class ChatCompletionsEndpoint
         ILoggerFactory loggers)
     {
         var options = gatewayOptions.Value;
-        var (dto, readError) = await ReadBodyAsync(http, options);
+        var (dto, readError) = await ReadBodyAsync<ChatCompletionRequestDto>(http, options);
         if (readError is not null) return readError.ToResult(http);
 
         var (request, error) = ChatRequestValidator.Validate(dto!, options);
@@ -77,8 +77,8 @@ public static class ChatCompletionsEndpoint
             {
                 // Each choice is its own sequence; with a seed, choice i uses seed + i so choices differ but stay reproducible.
                 var sampling = r.Sampling with { Seed = r.Sampling.Seed is { } s ? unchecked(s + (ulong)i) : null };
-                sessions.Add(await client.StartAsync(new ChatCompletionStart(r.Model, messages, r.MaxTokens, sampling, r.Stop),
-                    http.RequestAborted));
+                sessions.Add(await client.StartAsync(new ChatCompletionStart(r.Model, messages, r.MaxTokens, sampling, r.Stop,
+                    Logprobs: r.Logprobs), http.RequestAborted));
             }
             http.Response.Headers[WorkerHeader] = string.Join(",", sessions.Select(s => s.WorkerId).Distinct());
 
@@ -94,14 +94,17 @@ public static class ChatCompletionsEndpoint
 
             // Text and images in order: an image slot becomes a PNG from ImageGen, stored and referenced by URL.
             var answers = Enumerable.Range(0, r.N).Select(_ => new InterleavedAnswer()).ToArray();
+            var logprobs = Enumerable.Range(0, r.N).Select(_ => new List<ChatTokenLogprobDto>()).ToArray();
             await foreach (var (index, chunk) in MergeAsync(sessions, http.RequestAborted))
             {
                 answers[index].AddText(chunk.TextDelta);
+                if (chunk.Logprobs is { } lp) logprobs[index].AddRange(lp.Select(LogprobDtos.ForChat));
                 if (chunk.Image is not null)
                     answers[index].AddImage(await imageResults.ProduceAsync(r.Model, chunk.Image, null, baseUrl, http.RequestAborted));
             }
             var choices = sessions.Select((s, i) => new ChatChoiceDto(i,
-                new AssistantMessageDto("assistant", answers[i].Content, multimodal ? answers[i].Parts : null), s.FinishReason)).ToList();
+                new AssistantMessageDto("assistant", answers[i].Content, multimodal ? answers[i].Parts : null), s.FinishReason,
+                r.Logprobs is null ? null : new ChatLogprobsDto(logprobs[i]))).ToList();
             if (bestOf is not null)
             {
                 var (best, rated) = await Gateway.Judge.BestOf.ChooseAsync(http.RequestServices.GetRequiredService<Gateway.Judge.JudgeClient>(),
@@ -122,7 +125,8 @@ public static class ChatCompletionsEndpoint
         }
     }
 
-    private static async Task<(ChatCompletionRequestDto?, ApiError?)> ReadBodyAsync(HttpContext http, GatewayOptions options)
+    /// <summary>Reads a JSON request body within Gateway:MaxRequestBodyBytes; malformed JSON is a 400, too large a 413.</summary>
+    internal static async Task<(T?, ApiError?)> ReadBodyAsync<T>(HttpContext http, GatewayOptions options) where T : class
     {
         var tooLarge = new ApiError(StatusCodes.Status413RequestEntityTooLarge,
             $"The request body is larger than the limit of {options.MaxRequestBodyBytes} bytes.", ApiError.InvalidRequest, null, "request_too_large");
@@ -131,7 +135,7 @@ public static class ChatCompletionsEndpoint
             limit.MaxRequestBodySize = options.MaxRequestBodyBytes;
         try
         {
-            var dto = await JsonSerializer.DeserializeAsync<ChatCompletionRequestDto>(http.Request.Body, OpenAiJson.Options, http.RequestAborted);
+            var dto = await JsonSerializer.DeserializeAsync<T>(http.Request.Body, OpenAiJson.Options, http.RequestAborted);
             return dto is null
                 ? (null, ApiError.Invalid("The request body must be a JSON object.", null, "invalid_json"))
                 : (dto, null);
@@ -156,8 +160,8 @@ public static class ChatCompletionsEndpoint
         http.Features.Get<IHttpResponseBodyFeature>()?.DisableBuffering();
         var ct = http.RequestAborted;
 
-        ChatCompletionChunkDto Chunk(int index, DeltaDto delta, string? finish) =>
-            new(id, "chat.completion.chunk", created, r.Model, fingerprint, [new ChunkChoiceDto(index, delta, finish)]);
+        ChatCompletionChunkDto Chunk(int index, DeltaDto delta, string? finish, ChatLogprobsDto? logprobs = null) =>
+            new(id, "chat.completion.chunk", created, r.Model, fingerprint, [new ChunkChoiceDto(index, delta, finish, logprobs)]);
 
         for (var i = 0; i < sessions.Count; i++)
             await WriteEventAsync(response, Chunk(i, new DeltaDto(Role: "assistant", Content: ""), null), ct);
@@ -166,9 +170,10 @@ public static class ChatCompletionsEndpoint
         {
             await foreach (var (index, chunk) in MergeAsync(sessions, ct))
             {
-                if (chunk.TextDelta.Length > 0)
+                var logprobs = r.Logprobs is not null && chunk.Logprobs is { Count: > 0 } lp ? new ChatLogprobsDto(lp.Select(LogprobDtos.ForChat).ToList()) : null;
+                if (chunk.TextDelta.Length > 0 || logprobs is not null)
                     await WriteEventAsync(response, Chunk(index, new DeltaDto(Content: chunk.TextDelta,
-                        Parts: images is null ? null : [OutputPartDto.ForText(chunk.TextDelta)]), null), ct);
+                        Parts: images is null || chunk.TextDelta.Length == 0 ? null : [OutputPartDto.ForText(chunk.TextDelta)]), null, logprobs), ct);
                 if (chunk.Image is not null && images is not null)
                 {
                     var image = await images.ProduceAsync(r.Model, chunk.Image, null, baseUrl, ct);
@@ -196,7 +201,7 @@ public static class ChatCompletionsEndpoint
         }
     }
 
-    private static async Task WriteEventAsync<T>(HttpResponse response, T payload, CancellationToken ct)
+    internal static async Task WriteEventAsync<T>(HttpResponse response, T payload, CancellationToken ct)
     {
         var json = JsonSerializer.SerializeToUtf8Bytes(payload, OpenAiJson.Options);
         await response.Body.WriteAsync("data: "u8.ToArray(), ct);
@@ -205,7 +210,7 @@ public static class ChatCompletionsEndpoint
     }
 
     /// <summary>Chunks of all sessions as they arrive, tagged with the choice index; the first failure is rethrown.</summary>
-    private static async IAsyncEnumerable<(int Index, ChatCompletionChunkProduced Chunk)> MergeAsync(
+    internal static async IAsyncEnumerable<(int Index, ChatCompletionChunkProduced Chunk)> MergeAsync(
         List<ChatCompletionSession> sessions, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct)
     {
         if (sessions.Count == 1)

@@ -23,11 +23,26 @@ public sealed record ChatCompletionRequestDto
     public string? Judge { get; init; }
     public bool? Stream { get; init; }
     public StreamOptionsDto? StreamOptions { get; init; }
+    /// <summary>Return each output token's log-probability (choices[].logprobs.content).</summary>
+    public bool? Logprobs { get; init; }
+    /// <summary>0..20 most likely alternatives per token; requires <see cref="Logprobs"/>.</summary>
+    public int? TopLogprobs { get; init; }
+    public float? PresencePenalty { get; init; }
+    public float? FrequencyPenalty { get; init; }
+    /// <summary>Token id (as a string, OpenAI's shape) to a bias from -100 to 100.</summary>
+    public Dictionary<string, float>? LogitBias { get; init; }
+    /// <summary>The end user's id (OpenAI's abuse-monitoring field): accepted, not stored or used.</summary>
+    public string? User { get; init; }
+    /// <summary>Fields this record does not name; <see cref="Validation.RequestFields"/> answers 400 for them.</summary>
+    [JsonExtensionData]
+    public Dictionary<string, System.Text.Json.JsonElement>? UnknownFields { get; set; }
 }
 
 public sealed record StreamOptionsDto
 {
     public bool? IncludeUsage { get; init; }
+    [JsonExtensionData]
+    public Dictionary<string, System.Text.Json.JsonElement>? UnknownFields { get; set; }
 }
 
 public sealed record ChatMessageDto
@@ -36,6 +51,8 @@ public sealed record ChatMessageDto
     [JsonConverter(typeof(MessageContentConverter))]
     public MessageContent? Content { get; init; }
     public string? Name { get; init; }
+    [JsonExtensionData]
+    public Dictionary<string, System.Text.Json.JsonElement>? UnknownFields { get; set; }
 }
 
 /// <summary>OpenAI's content union: a plain string or an array of typed parts.</summary>

@@ -10,6 +10,8 @@ public static class ChatRequestValidator
 
     public static (ValidatedChatRequest? Request, ApiError? Error) Validate(ChatCompletionRequestDto dto, GatewayOptions options)
     {
+        if (RequestFields.Check(dto.UnknownFields) is { } unknown) return Fail(unknown);
+        if (RequestFields.Check(dto.StreamOptions?.UnknownFields, "stream_options") is { } unknownOption) return Fail(unknownOption);
         if (string.IsNullOrWhiteSpace(dto.Model))
             return Fail(ApiError.Invalid("You must provide a model parameter.", "model", "missing_required_parameter"));
         if (dto.Messages is null)
@@ -24,6 +26,7 @@ public static class ChatRequestValidator
             var m = dto.Messages[i];
             var at = $"messages[{i}]";
             if (m is null) return Fail(ApiError.Invalid($"{at} is null.", at, "invalid_type"));
+            if (RequestFields.Check(m.UnknownFields, at, RequestFields.MessageFieldsHandledElsewhere) is { } unknownField) return Fail(unknownField);
             if (string.IsNullOrEmpty(m.Role))
                 return Fail(ApiError.Invalid($"Missing required parameter: '{at}.role'.", $"{at}.role", "missing_required_parameter"));
             if (!Roles.Contains(m.Role))
@@ -105,10 +108,17 @@ public static class ChatRequestValidator
         if (dto.StreamOptions is not null && !stream)
             return Fail(ApiError.Invalid("The 'stream_options' parameter is only allowed when 'stream' is enabled.", "stream_options"));
 
+        if (dto.TopLogprobs is { } top && (top < 0 || top > SamplingFields.MaxTopLogprobs))
+            return Fail(ApiError.Invalid($"Invalid 'top_logprobs': {top}; it must be between 0 and 20.", "top_logprobs"));
+        if (dto.TopLogprobs is not null && dto.Logprobs != true)
+            return Fail(ApiError.Invalid("'top_logprobs' requires 'logprobs' to be true.", "top_logprobs"));
+        var (presence, frequency, bias, samplingError) = SamplingFields.Validate(dto.PresencePenalty, dto.FrequencyPenalty, dto.LogitBias);
+        if (samplingError is not null) return Fail(samplingError);
+
         var sampling = new SamplingParameters(dto.Temperature ?? 1f, dto.TopP ?? 1f, dto.Seed is { } s ? unchecked((ulong)s) : null,
-            dto.IgnoreEos ?? false);
+            dto.IgnoreEos ?? false, presence, frequency, bias);
         return (new ValidatedChatRequest(dto.Model, turns, images, maxTokens, sampling, stop, n, stream,
-            stream && dto.StreamOptions?.IncludeUsage == true), null);
+            stream && dto.StreamOptions?.IncludeUsage == true, dto.Logprobs == true ? dto.TopLogprobs ?? 0 : null), null);
     }
 
     private static (ValidatedChatRequest?, ApiError?) Fail(ApiError error) => (null, error);

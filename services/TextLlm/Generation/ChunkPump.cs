@@ -67,6 +67,7 @@ public static class ChunkPump
         // sequence number the receiver orders by, so up to MaxInFlightSends overlap; all are awaited at the end.
         private readonly Queue<Task> _inFlight = new();
         private readonly StringBuilder _text = new();
+        private readonly List<GeneratedTokenLogprob> _logprobs = new();
         private long _sequence;
         private int _buffered;
         private int _completion;
@@ -106,6 +107,9 @@ public static class ChunkPump
                 _buffered += Math.Max(u.TokenIds.Count, u.TextDelta.Length > 0 ? 1 : 0);
                 _completion = Math.Max(_completion, u.CompletionTokens);
                 _finish ??= u.FinishReason;
+                if (u.Logprobs is { } lp)
+                    foreach (var t in lp)
+                        _logprobs.Add(new GeneratedTokenLogprob(t.Bytes, t.Logprob, t.Top.Select(a => new AlternativeTokenLogprob(a.Bytes, a.Logprob)).ToList()));
                 if (u.Image is { } slot) // an image slot leaves at once, after the text before it, so text and images stay in order
                     _image = new ImageSlotStates(slot.Tokens, slot.Hidden, slot.HiddenStates, slot.InputEmbeddings);
                 last = _finish is not null;
@@ -157,8 +161,10 @@ public static class ChunkPump
 
         private void FlushLocked(long now)
         {
-            _inFlight.Enqueue(SendSafely(new ChatCompletionChunkProduced(_requestId, _sequence++, _text.ToString(), _completion, _finish, _image)));
+            _inFlight.Enqueue(SendSafely(new ChatCompletionChunkProduced(_requestId, _sequence++, _text.ToString(), _completion, _finish, _image,
+                _logprobs.Count > 0 ? _logprobs.ToList() : null)));
             _image = null;
+            _logprobs.Clear();
             if (_buffered > 0) _firstTokenPending = false;
             _text.Clear();
             _buffered = 0;

@@ -50,12 +50,21 @@ public sealed class GenerateChatCompletionConsumer(
         {
             // Visual tokens go in at the turn's "<image>" placeholders; GILL image slots come back with their hidden
             // states (ReportImageSlots) and travel in the chunks, in order with the text, to be drawn by ImageGen.
-            Messages = m.Messages.Select(t => new ChatMessage(t.Role, t.Content,
+            // A text completion (no messages) runs its raw prompt, text or token ids, without the chat template.
+            Messages = m.Messages.Count == 0 ? null : m.Messages.Select(t => new ChatMessage(t.Role, t.Content,
                 t.Images?.Select(v => new VisualEmbedding(v.Tokens, v.Hidden, v.Data)).ToList())).ToList(),
-            ReportImageSlots = multimodal,
+            Prompt = m.Messages.Count == 0 ? m.Prompt : null,
+            PromptTokens = m.Messages.Count == 0 ? m.PromptTokens : null,
+            Logprobs = m.Logprobs,
+            // A text completion has no image parts to answer with: [IMG0] stays a token of its text.
+            ReportImageSlots = multimodal && m.Messages.Count > 0,
             // The gateway refuses set markers typed by users, so markers here come from its set-parts extension.
             UseSetMarkers = m.Messages.Any(t => SetMarkers.ContainsAny(t.Content)),
-            Sampling = new SamplingOptions { Temperature = m.Sampling.Temperature, TopP = m.Sampling.TopP, Seed = m.Sampling.Seed },
+            Sampling = new SamplingOptions
+            {
+                Temperature = m.Sampling.Temperature, TopP = m.Sampling.TopP, Seed = m.Sampling.Seed,
+                PresencePenalty = m.Sampling.PresencePenalty, FrequencyPenalty = m.Sampling.FrequencyPenalty, LogitBias = m.Sampling.LogitBias,
+            },
             StopStrings = m.Stop,
             IgnoreEos = m.Sampling.IgnoreEos,
             RequestId = m.RequestId.ToString(),
@@ -67,13 +76,13 @@ public sealed class GenerateChatCompletionConsumer(
         }
         catch (ContextLengthExceededException ex)
         {
-            await Reject(context, ChatErrorCodes.ContextLengthExceeded, ex.Message, "messages");
+            await Reject(context, ChatErrorCodes.ContextLengthExceeded, ex.Message, m.Messages.Count == 0 ? "prompt" : "messages");
             return;
         }
         catch (ArgumentException ex)
         {
             // Placeholders that do not match the images, or visual tokens of another width than the model's.
-            await Reject(context, ChatErrorCodes.InvalidRequest, ex.Message, "messages");
+            await Reject(context, ChatErrorCodes.InvalidRequest, ex.Message, m.Messages.Count == 0 ? "prompt" : "messages");
             return;
         }
         var room = engine.MaxContextTokens - promptTokens;
@@ -81,11 +90,23 @@ public sealed class GenerateChatCompletionConsumer(
         {
             await Reject(context, ChatErrorCodes.ContextLengthExceeded,
                 $"This model's maximum context length is {engine.MaxContextTokens} tokens. However, you requested " +
-                $"{promptTokens + (m.MaxTokens ?? 1)} tokens ({promptTokens} in the messages, {m.MaxTokens ?? 1} in the completion).",
-                "messages");
+                $"{promptTokens + (m.MaxTokens ?? 1)} tokens ({promptTokens} in the {(m.Messages.Count == 0 ? "prompt" : "messages")}, {m.MaxTokens ?? 1} in the completion).",
+                m.Messages.Count == 0 ? "prompt" : "messages");
             return;
         }
         request = request with { MaxNewTokens = m.MaxTokens ?? Math.Min(room, o.DefaultMaxTokens) };
+        IReadOnlyList<PromptTokenLogprob>? promptLogprobs = null;
+        if (m.PromptLogprobs)
+        {
+            if (engine is not IPromptScorer scorer)
+            {
+                await Reject(context, ChatErrorCodes.InvalidRequest, $"The model '{m.Model}' cannot score prompts.", "echo");
+                return;
+            }
+            var scored = await scorer.PromptLogprobsAsync(request, m.Logprobs ?? 0, context.CancellationToken);
+            promptLogprobs = scored.Select(t => new PromptTokenLogprob(t.Bytes, t.Logprob,
+                t.Top?.Select(a => new AlternativeTokenLogprob(a.Bytes, a.Logprob)).ToList())).ToList();
+        }
 
         using var registration = active.Register(m.RequestId, context.CancellationToken);
         var stream = await context.GetSendEndpoint(m.StreamAddress);
@@ -104,10 +125,11 @@ public sealed class GenerateChatCompletionConsumer(
         }
         catch (ArgumentException ex)
         {
-            await Reject(context, ChatErrorCodes.InvalidRequest, ex.Message, null);
+            await Reject(context, ChatErrorCodes.InvalidRequest, ex.Message, ex.Message.StartsWith("logit_bias", StringComparison.Ordinal) ? "logit_bias" : null);
             return;
         }
-        var accepted = context.RespondAsync(new ChatCompletionAccepted(m.RequestId, identity.WorkerId, identity.ControlAddress, promptTokens));
+        var accepted = context.RespondAsync(new ChatCompletionAccepted(m.RequestId, identity.WorkerId, identity.ControlAddress, promptTokens,
+            promptLogprobs));
         try
         {
             await ChunkPump.RunAsync(updates, m.RequestId,

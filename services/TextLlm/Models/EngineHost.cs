@@ -40,6 +40,7 @@ public sealed class EngineHost(
         foreach (var (name, entry) in served)
         {
             cancellationToken.ThrowIfCancellationRequested();
+            EmbeddingPoolings.Parse(name, entry.Pooling);
             _engines[name] = ModelRegistry.Load(name, entry, environment.ContentRootPath, loggers);
         }
         Loaded = true;

@@ -15,5 +15,9 @@ public sealed class ModelEntry
     /// GILL image slots, and announces that the model accepts images; ImageGen serves the image side of the same folder.</summary>
     public bool Multimodal { get; set; }
 
+    /// <summary>How POST /v1/embeddings pools this model's hidden states: "last_token" (the default, decoder embedding
+    /// models) or "mean".</summary>
+    public string Pooling { get; set; } = EmbeddingPoolings.LastToken;
+
     public EngineOptions Engine { get; set; } = new();
 }

@@ -5,7 +5,10 @@ namespace Platform.Contracts.Chat;
 /// <see cref="ChatCompletionAccepted"/> or <see cref="ChatCompletionRejected"/>, then sends
 /// <see cref="ChatCompletionChunkProduced"/> messages (and possibly one <see cref="ChatCompletionFailed"/>) to
 /// <see cref="StreamAddress"/>, the requesting instance's own endpoint. <see cref="MaxTokens"/> null means
-/// "as many as the context allows" (capped by the worker's default).
+/// "as many as the context allows" (capped by the worker's default). A text completion (POST /v1/completions) sends no
+/// messages and a raw <see cref="Prompt"/> or <see cref="PromptTokens"/> instead (no chat template). <see cref="Logprobs"/>
+/// set asks for each token's log-probability and that many alternatives in the chunks; with <see cref="PromptLogprobs"/>
+/// the acceptance also carries the prompt's own token log-probabilities (echo with logprobs).
 /// </summary>
 public sealed record GenerateChatCompletion(
     Guid RequestId,
@@ -14,4 +17,8 @@ public sealed record GenerateChatCompletion(
     int? MaxTokens,
     SamplingParameters Sampling,
     IReadOnlyList<string> Stop,
-    Uri StreamAddress);
+    Uri StreamAddress,
+    string? Prompt = null,
+    IReadOnlyList<int>? PromptTokens = null,
+    int? Logprobs = null,
+    bool PromptLogprobs = false);

@@ -16,6 +16,12 @@ public sealed record SamplingOptions
     public float MinP { get; init; }
     public float RepetitionPenalty { get; init; } = 1f;
     public ulong? Seed { get; init; }
+    /// <summary>OpenAI's presence_penalty (-2..2): subtracted once from the logit of every token already generated.</summary>
+    public float PresencePenalty { get; init; }
+    /// <summary>OpenAI's frequency_penalty (-2..2): subtracted from a token's logit once per time it was generated.</summary>
+    public float FrequencyPenalty { get; init; }
+    /// <summary>OpenAI's logit_bias: token id to a value (-100..100) added to its logit before sampling.</summary>
+    public IReadOnlyDictionary<int, float>? LogitBias { get; init; }
     public static SamplingOptions Greedy { get; } = new() { Temperature = 0f };
 }
 
@@ -52,6 +58,13 @@ public sealed record GenerationRequest
 
     /// <summary>When true every update carries the logits (float32, vocabulary-wide) its token was chosen from.</summary>
     public bool ReturnLogits { get; init; }
+
+    /// <summary>
+    /// When set, every update carries the log-probability of each token it holds (<see cref="GenerationUpdate.Logprobs"/>)
+    /// and this many most likely alternatives (0 = the chosen token only), from the logits after penalties, bias and
+    /// temperature, as OpenAI's logprobs / top_logprobs define them.
+    /// </summary>
+    public int? Logprobs { get; init; }
 
     public int MaxNewTokens { get; init; } = 256;
     public SamplingOptions Sampling { get; init; } = new();

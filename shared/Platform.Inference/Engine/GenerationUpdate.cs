@@ -16,6 +16,8 @@ public sealed record GenerationUpdate
     public ImageSlot? Image { get; init; }
     /// <summary>With <see cref="GenerationRequest.ReturnLogits"/>: the logits row the (first) token of this update was chosen from.</summary>
     public float[]? Logits { get; init; }
+    /// <summary>With <see cref="GenerationRequest.Logprobs"/>: one entry per token of <see cref="TokenIds"/>.</summary>
+    public IReadOnlyList<TokenLogprob>? Logprobs { get; init; }
 }
 
 /// <summary>GILL [IMG0..r-1] outputs: last-layer hidden states and input embeddings, row-major [Tokens, Hidden].</summary>

@@ -1,3 +1,4 @@
+using Platform.Inference.Generation;
 using Platform.Contracts.Chat;
 using Platform.Inference.Models;
 using static TorchSharp.torch;
@@ -137,4 +138,10 @@ public sealed partial class TextEngine
     /// <summary>Row <paramref name="row"/> of a logits tensor [B, 1, vocab] as floats, when the sequence asked for logits.</summary>
     private static float[]? LogitsRow(Sequence seq, Tensor logits, int row) =>
         seq.Request.ReturnLogits ? logits.view(logits.shape[0], -1)[row].to(CPU).data<float>().ToArray() : null;
+
+    /// <summary>With <see cref="GenerationRequest.Logprobs"/>: the chosen token's log-probability and the top alternatives.</summary>
+    private TokenLogprob? LogprobRow(Sequence seq, Tensor logits, int row, int token) =>
+        seq.Request.Logprobs is { } top
+            ? LogprobCalculator.Compute(logits.view(logits.shape[0], -1)[row], seq.Sampling.Options.Temperature, token, top, _model.Tokenizer)
+            : null;
 }

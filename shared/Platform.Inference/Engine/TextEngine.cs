@@ -93,6 +93,9 @@ public sealed partial class TextEngine : ITextEngine
         ArgumentNullException.ThrowIfNull(request);
         ObjectDisposedException.ThrowIf(_stopping, this);
         ValidateRequest(request);
+        if (request.Sampling.LogitBias is { } bias)
+            foreach (var id in bias.Keys)
+                if (id < 0 || id >= _model.Config.VocabSize) throw new ArgumentException($"logit_bias token {id} is outside the vocabulary (0..{_model.Config.VocabSize - 1})");
         var (tokens, rows, isChat, layout) = BuildPrompt(request);
         var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var stops = new HashSet<int>(request.IgnoreEos ? request.StopTokenIds : request.StopTokenIds.Concat(_model.EosTokenIds));
@@ -161,6 +164,7 @@ public sealed partial class TextEngine : ITextEngine
         if (!(s.TopP > 0 && s.TopP <= 1)) throw new ArgumentException($"TopP must be in (0, 1], got {s.TopP}");
         if (!(s.MinP >= 0 && s.MinP < 1)) throw new ArgumentException($"MinP must be in [0, 1), got {s.MinP}");
         if (!(s.RepetitionPenalty > 0)) throw new ArgumentException($"RepetitionPenalty must be > 0, got {s.RepetitionPenalty}");
+        if (r.Logprobs is < 0 or > LogprobCalculator.MaxTop) throw new ArgumentException($"Logprobs must be in [0, {LogprobCalculator.MaxTop}], got {r.Logprobs}");
     }
 
     /// <summary>Renders and tokenizes the prompt; image placeholders become visual-embedding rows.</summary>
@@ -246,6 +250,7 @@ public sealed partial class TextEngine : ITextEngine
         using var inference = torch.inference_mode();
         while (true)
         {
+            RunEmbeddingWork();
             bool idle;
             lock (_gate)
             {
@@ -266,7 +271,7 @@ public sealed partial class TextEngine : ITextEngine
                     Interlocked.Add(ref _promptTokensTotal, seq.PromptTokens.Length);
                 }
                 _runningCount = _active.Count;
-                idle = _active.Count == 0;
+                idle = _active.Count == 0 && _embeddingWork.IsEmpty;
             }
             if (idle)
             {
@@ -287,6 +292,7 @@ public sealed partial class TextEngine : ITextEngine
         }
         foreach (var s in _active) s.Finish("cancelled");
         lock (_gate) while (_waiting.Count > 0) _waiting.Dequeue().Finish("cancelled");
+        CancelEmbeddingWork();
     }
 
     private void Step()
@@ -385,7 +391,7 @@ public sealed partial class TextEngine : ITextEngine
         var logits = output.Logits!.view(b, -1);
         if (done.Count < b) logits = logits.index_select(0, tensor(done.Select(r => (long)r).ToArray(), device: _model.Device));
         var tokens = Sampler.Choose(logits, done.Select(r => rows[r].Seq.Sampling).ToArray());
-        for (int k = 0; k < done.Count; k++) HandleToken(rows[done[k]].Seq, tokens[k], LogitsRow(rows[done[k]].Seq, logits, k));
+        for (int k = 0; k < done.Count; k++) HandleToken(rows[done[k]].Seq, tokens[k], LogitsRow(rows[done[k]].Seq, logits, k), LogprobRow(rows[done[k]].Seq, logits, k, tokens[k]));
     }
 
     /// <summary>One prefill chunk of a prompt with sets: its own positions and mask, one sequence per forward.</summary>
@@ -438,7 +444,7 @@ public sealed partial class TextEngine : ITextEngine
             seq.TrailingLogits.Clear();
         }
         var token = Sampler.Choose(logits.view(1, -1), [seq.Sampling])[0];
-        HandleToken(seq, token, LogitsRow(seq, logits, 0));
+        HandleToken(seq, token, LogitsRow(seq, logits, 0), LogprobRow(seq, logits.view(1, -1), 0, token));
     }
 
     private void DecodeStep(int count)
@@ -474,7 +480,7 @@ public sealed partial class TextEngine : ITextEngine
         {
             var s = _active[i];
             s.CacheLength++;
-            if (!s.Finished) HandleToken(s, tokens[i], LogitsRow(s, output.Logits!, i));
+            if (!s.Finished) HandleToken(s, tokens[i], LogitsRow(s, output.Logits!, i), LogprobRow(s, output.Logits!, i, tokens[i]));
         }
     }
 
@@ -547,10 +553,10 @@ public sealed partial class TextEngine : ITextEngine
         var logits = output.Logits!.view(b, -1);
         if (next.Count < b) logits = logits.index_select(0, tensor(next.Select(x => (long)x).ToArray(), device: _model.Device));
         var tokens = Sampler.Choose(logits, next.Select(x => rows[x].Sampling).ToArray());
-        for (int k = 0; k < next.Count; k++) HandleToken(rows[next[k]], tokens[k], LogitsRow(rows[next[k]], logits, k));
+        for (int k = 0; k < next.Count; k++) HandleToken(rows[next[k]], tokens[k], LogitsRow(rows[next[k]], logits, k), LogprobRow(rows[next[k]], logits, k, tokens[k]));
     }
 
-    private void HandleToken(Sequence seq, int token, float[]? logits = null)
+    private void HandleToken(Sequence seq, int token, float[]? logits = null, TokenLogprob? logprob = null)
     {
         seq.Generated++;
         seq.Completion.Add(token);
@@ -571,11 +577,11 @@ public sealed partial class TextEngine : ITextEngine
         var delta = seq.Text.Append(_model.Tokenizer.TokenBytes(token));
         if (seq.Text.Stopped)
         {
-            if (delta.Length > 0) seq.Emit(new GenerationUpdate { TextDelta = delta, TokenIds = [token], PromptTokens = seq.PromptTokens.Length, CompletionTokens = seq.Generated, Logits = logits });
+            if (delta.Length > 0) seq.Emit(new GenerationUpdate { TextDelta = delta, TokenIds = [token], PromptTokens = seq.PromptTokens.Length, CompletionTokens = seq.Generated, Logits = logits, Logprobs = logprob is null ? null : [logprob] });
             seq.Finish("stop");
             return;
         }
-        seq.Emit(new GenerationUpdate { TextDelta = delta, TokenIds = [token], PromptTokens = seq.PromptTokens.Length, CompletionTokens = seq.Generated, Logits = logits });
+        seq.Emit(new GenerationUpdate { TextDelta = delta, TokenIds = [token], PromptTokens = seq.PromptTokens.Length, CompletionTokens = seq.Generated, Logits = logits, Logprobs = logprob is null ? null : [logprob] });
         if (seq.Generated >= seq.Request.MaxNewTokens || seq.CacheLength + 1 >= MaxContextTokens)
         {
             seq.Finish("length");

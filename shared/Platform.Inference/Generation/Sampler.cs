@@ -6,7 +6,8 @@ namespace Platform.Inference.Generation;
 /// <summary>
 /// Chooses next tokens from a batch of logits on the tensor (only the chosen ids are copied out). Greedy rows
 /// share one argmax; sampling rows apply repetition penalty, temperature, top-k, top-p and min-p
-/// (the order of transformers' LogitsProcessorList) and draw from their own per-request RNG, so a result
+/// (the order of transformers' LogitsProcessorList), after OpenAI's presence / frequency penalties and logit_bias
+/// (<see cref="LogitAdjustments"/>), and draw from their own per-request RNG, so a result
 /// depends only on the request's seed, not on which other requests share the batch.
 /// </summary>
 public static class Sampler
@@ -28,6 +29,7 @@ public static class Sampler
                 var p = s.Options.RepetitionPenalty;
                 row.scatter_(0, ids, where(g > 0, g / p, g * p));
             }
+            LogitAdjustments.Apply(logits[r], s);
         }
         var result = new int[b];
         if (rows.Any(r => r.IsGreedy))
@@ -119,9 +121,15 @@ public sealed class SamplingState
     public IReadOnlyCollection<int> History => _history;
     public long[] HistoryIds() => _history.Select(x => (long)x).ToArray();
 
+    /// <summary>Times each token was generated so far (kept only when a presence or frequency penalty is set).</summary>
+    public IReadOnlyDictionary<int, int> GeneratedCounts => _counts;
+    private readonly Dictionary<int, int> _counts = new();
+
     public void Observe(int token)
     {
         if (Options.RepetitionPenalty != 1f) _history.Add(token);
+        if (Options.PresencePenalty != 0f || Options.FrequencyPenalty != 0f)
+            _counts[token] = _counts.GetValueOrDefault(token) + 1;
     }
 
     /// <summary>SplitMix64 (Steele et al. 2014): hand-written so a seed gives the same stream on every runtime.</summary>

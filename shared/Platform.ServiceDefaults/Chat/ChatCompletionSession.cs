@@ -58,6 +58,8 @@ public sealed class ChatCompletionSession : IAsyncDisposable
     public string WorkerId { get; private set; } = "";
     public Uri? ControlAddress { get; private set; }
     public int PromptTokens { get; private set; }
+    /// <summary>The prompt's token log-probabilities, when the request asked for them.</summary>
+    public IReadOnlyList<PromptTokenLogprob>? PromptLogprobs { get; private set; }
     public int CompletionTokens => _completionTokens;
     public string? FinishReason { get; private set; }
 
@@ -66,6 +68,7 @@ public sealed class ChatCompletionSession : IAsyncDisposable
         WorkerId = accepted.WorkerId;
         ControlAddress = accepted.ControlAddress;
         PromptTokens = accepted.PromptTokens;
+        PromptLogprobs = accepted.PromptLogprobs;
         _accepted = true;
         _metrics.Waiting.WithLabels(Model).Dec();
         _metrics.Running.WithLabels(Model).Inc();
@@ -174,7 +177,7 @@ public sealed class ChatCompletionSession : IAsyncDisposable
                     _metrics.InterTokenLatency.WithLabels(Model)
                         .Observe(Stopwatch.GetElapsedTime(_firstTokenAt, _lastTokenAt).TotalSeconds / (_completionTokens - 1));
             }
-            if (chunk.TextDelta.Length > 0 || chunk.FinishReason is not null || chunk.Image is not null)
+            if (chunk.TextDelta.Length > 0 || chunk.FinishReason is not null || chunk.Image is not null || chunk.Logprobs is { Count: > 0 })
                 yield return chunk;
         }
     }
