@@ -9,6 +9,7 @@ namespace Platform.Inference.Chat.Jinja;
 /// </summary>
 internal sealed class JinjaParser
 {
+    private static readonly string[] BlockKeywords = ["elif", "else", "endif", "endfor", "endset", "endmacro", "endcall", "endfilter"];
     private readonly List<Token> _tokens;
     private int _current;
 
@@ -77,6 +78,9 @@ internal sealed class JinjaParser
         var body = new List<Node>();
         while (!IsStatement(closers))
         {
+            if (IsStatement(BlockKeywords))
+                throw new JinjaSyntaxException($"unexpected '{{% {_tokens[_current + 1].Value} %}}': the '{{% {opener} %}}' on line {openLine} expects "
+                    + string.Join(" or ", closers.Select(c => $"'{{% {c} %}}'")), _tokens[_current].Line);
             if (_current >= _tokens.Count)
                 throw new JinjaSyntaxException($"'{{% {opener} %}}' is not closed (expected {string.Join(" or ", closers.Select(c => $"'{{% {c} %}}'"))})", openLine);
             body.Add(ParseAny());
