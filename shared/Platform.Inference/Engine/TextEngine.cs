@@ -47,7 +47,6 @@ public sealed partial class TextEngine : ITextEngine
         _model = model;
         _options = options;
         _logger = logger ?? NullLogger.Instance;
-        if (options.Threads > 0) torch.set_num_threads(options.Threads);
         MaxContextTokens = options.MaxContextTokens > 0 ? options.MaxContextTokens : model.Config.MaxPositionEmbeddings;
         _model.Model.FuseForInference();
         _model.Model.QuantizeForInference(Quantization.QuantTypes.Parse(options.Quantization));
@@ -55,7 +54,7 @@ public sealed partial class TextEngine : ITextEngine
         _imageTokens = FindImageTokens(model.Tokenizer);
         _logger.LogInformation("Engine {Model}: {Architecture} {Layers} layers hidden {Hidden}, {Slots} slots x {Context} tokens, KV cache {CacheMiB} MiB, {Threads} threads, chat template {Template}",
             modelName, model.Config.Architecture, model.Config.NumHiddenLayers, model.Config.HiddenSize, options.MaxConcurrentSequences,
-            MaxContextTokens, _cache.Bytes >> 20, torch.get_num_threads(), model.ChatTemplate.Name);
+            MaxContextTokens, _cache.Bytes >> 20, options.Threads > 0 ? options.Threads : torch.get_num_threads(), model.ChatTemplate.Name);
         _loop = new Thread(Run) { IsBackground = true, Name = $"TextEngine:{modelName}" };
         _loop.Start();
     }
@@ -75,6 +74,8 @@ public sealed partial class TextEngine : ITextEngine
     public int MaxContextTokens { get; }
     /// <summary>Bytes of KV cache the engine holds (allocated at start).</summary>
     public long KvCacheBytes => _cache.Bytes;
+    /// <summary>Torch threads this engine's forward passes run with (read on its scheduler thread, after each step).</summary>
+    public int ThreadsInUse { get; private set; }
     /// <summary>The loaded model (config, module, tokenizer, chat template, generation config).</summary>
     public LoadedModel Model => _model;
 
@@ -244,6 +245,16 @@ public sealed partial class TextEngine : ITextEngine
     private void Run()
     {
         using var inference = torch.inference_mode();
+        // Torch's intra-op thread count belongs to the calling OS thread (OpenMP's nthreads ICV, MKL's local setting),
+        // so each engine sets its own on its scheduler thread, where all its forward passes run; a process-wide call
+        // would let the last engine loaded overwrite the others. get_num_threads first: torch's lazy per-thread
+        // initialisation, on the first call, copies the last process-wide value over whatever was set before it.
+        if (_options.Threads > 0)
+        {
+            _ = torch.get_num_threads();
+            torch.set_num_threads(_options.Threads);
+        }
+        ThreadsInUse = torch.get_num_threads();
         while (true)
         {
             bool idle;
@@ -276,6 +287,7 @@ public sealed partial class TextEngine : ITextEngine
             try
             {
                 Step();
+                ThreadsInUse = torch.get_num_threads();
             }
             catch (Exception e)
             {
