@@ -62,6 +62,20 @@ public sealed class JinjaChatTemplate
         }
     }
 
+    /// <summary>
+    /// An offered function in the form chat templates read (OpenAI's and transformers':
+    /// {"type": "function", "function": {"name", "description", "parameters"}}), from its parts.
+    /// </summary>
+    public static JsonElement ToolJson(string name, string? description, string? parametersJson)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        var function = new System.Text.Json.Nodes.JsonObject { ["name"] = name };
+        if (description is not null) function["description"] = description;
+        if (parametersJson is not null) function["parameters"] = System.Text.Json.Nodes.JsonNode.Parse(parametersJson);
+        var tool = new System.Text.Json.Nodes.JsonObject { ["type"] = "function", ["function"] = function };
+        return JsonSerializer.SerializeToElement(tool);
+    }
+
     private string RenderCore(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt,
         IReadOnlyList<JsonElement>? tools, IReadOnlyList<JsonElement>? documents)
     {

@@ -57,6 +57,8 @@ public class JinjaChatTemplateTests
         using var tool = JsonDocument.Parse("""{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}""");
         Assert.Equal("<tool>get_weather:{\"type\": \"object\", \"properties\": {\"city\": {\"type\": \"string\"}}}</tool>Hi", t.Render([new("user", "Hi")], tools: [tool.RootElement]));
         Assert.Equal("Hi", t.Render([new("user", "Hi")]));
+        var fromParts = JinjaChatTemplate.ToolJson("get_weather", null, """{"type": "object", "properties": {"city": {"type": "string"}}}""");
+        Assert.Equal(t.Render([new("user", "Hi")], tools: [tool.RootElement]), t.Render([new("user", "Hi")], tools: [fromParts]));
     }
 
     [Fact]
