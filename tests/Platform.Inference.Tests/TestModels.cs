@@ -24,7 +24,13 @@ public static class TestModels
     private static readonly Lazy<string> Qwen2Lazy = new(() => TinyModelFactory.Create(Path.Combine(Root, "qwen2"),
         TinyModelFactory.TinyConfig() with { Architectures = ["Qwen2ForCausalLM"], TieWordEmbeddings = false }, seed: 3));
     private static readonly Lazy<string> SentencePieceLazy = new(() => TinyModelFactory.Create(Path.Combine(Root, "sentencepiece"),
-        TinyModelFactory.TinyConfig() with { TieWordEmbeddings = false }, TokenizerKind.SentencePiece, seed: 4, chatTemplate: "{{ bos_token }}[INST] {{ m }} [/INST]"));
+        TinyModelFactory.TinyConfig() with { TieWordEmbeddings = false }, TokenizerKind.SentencePiece, seed: 4, chatTemplate: MistralChatTemplate));
+
+    /// <summary>mistralai/Mistral-7B-Instruct-v0.1's chat_template (tokenizer_config.json).</summary>
+    public const string MistralChatTemplate =
+        "{{ bos_token }}{% for message in messages %}{% if (message['role'] == 'user') != (loop.index0 % 2 == 0) %}{{ raise_exception('Conversation roles must alternate user/assistant/user/assistant/...') }}{% endif %}"
+        + "{% if message['role'] == 'user' %}{{ '[INST] ' + message['content'] + ' [/INST]' }}{% elif message['role'] == 'assistant' %}{{ message['content'] + eos_token + ' ' }}"
+        + "{% else %}{{ raise_exception('Only user and assistant roles are supported!') }}{% endif %}{% endfor %}";
 
     /// <summary>Llama, tied embeddings, GQA 4/2, byte-level BPE, demo chat template.</summary>
     public static string Llama => LlamaLazy.Value;
@@ -34,7 +40,7 @@ public static class TestModels
     public static string Sharded => ShardedLazy.Value;
     /// <summary>Qwen2ForCausalLM: q/k/v biases, untied head.</summary>
     public static string Qwen2 => Qwen2Lazy.Value;
-    /// <summary>SentencePiece tokenizer.model (hand-written protobuf), mistral chat template.</summary>
+    /// <summary>SentencePiece tokenizer.model (hand-written protobuf), Mistral's chat template.</summary>
     public static string SentencePiece => SentencePieceLazy.Value;
 
     /// <summary>A fresh copy of a model folder that a test may damage.</summary>

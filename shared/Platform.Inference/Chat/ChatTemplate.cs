@@ -4,14 +4,14 @@ using Platform.Inference.Engine;
 namespace Platform.Inference.Chat;
 
 /// <summary>
-/// Built-in chat renderers for the common families. No Jinja engine is served on NuGet, so instead of
-/// evaluating tokenizer_config.json's chat_template we recognise its family by its markers and render the
-/// same text in C#. The strings follow the families' published templates:
+/// Built-in chat renderers for the common families, used for folders without a chat_template (the family is
+/// then chosen by the vocabulary's markers) or when the configuration names one; a folder's own template is
+/// rendered by the Jinja interpreter (ChatTemplate.Jinja.cs). The strings follow the families' published templates:
 /// ChatML (Qwen2/SmolLM: "&lt;|im_start|&gt;role\ncontent&lt;|im_end|&gt;\n"), Llama 3
 /// ("&lt;|start_header_id|&gt;role&lt;|end_header_id|&gt;\n\ncontent&lt;|eot_id|&gt;"), Mistral ("[INST] ... [/INST]").
 /// "demo" is the ChatML layout our own demo models are trained with.
 /// </summary>
-public sealed class ChatTemplate
+public sealed partial class ChatTemplate
 {
     public static readonly IReadOnlyList<string> Names = ["chatml", "llama3", "mistral", "demo"];
 
@@ -29,6 +29,7 @@ public sealed class ChatTemplate
     /// <summary>Tokens that end an assistant turn in this family (added to the stop tokens for chat requests).</summary>
     public IReadOnlyList<string> EndOfTurnTokens => Name switch
     {
+        "jinja" => Jinja!.EndOfTurnTokens,
         "llama3" => ["<|eot_id|>", "<|end_of_text|>"],
         "mistral" => EosToken is null ? ["</s>"] : [EosToken],
         _ => ["<|im_end|>"],
@@ -55,6 +56,7 @@ public sealed class ChatTemplate
 
     public string Render(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt = true)
     {
+        if (Jinja is not null) return Jinja.Render(messages, addGenerationPrompt);
         ArgumentNullException.ThrowIfNull(messages);
         var sb = new StringBuilder();
         switch (Name)

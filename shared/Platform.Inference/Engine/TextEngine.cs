@@ -33,6 +33,7 @@ public sealed partial class TextEngine : ITextEngine
     private readonly AutoResetEvent _wake = new(false);
     private readonly Thread _loop;
     private readonly int[] _imageTokens;
+    private readonly LlamaBackend _decodeBackend;
     private volatile bool _stopping;
     private long _promptTokensTotal, _generationTokensTotal;
     private int _runningCount;
@@ -47,15 +48,19 @@ public sealed partial class TextEngine : ITextEngine
         _model = model;
         _options = options;
         _logger = logger ?? NullLogger.Instance;
-        if (options.Threads > 0) torch.set_num_threads(options.Threads);
         MaxContextTokens = options.MaxContextTokens > 0 ? options.MaxContextTokens : model.Config.MaxPositionEmbeddings;
         _model.Model.FuseForInference();
         _model.Model.QuantizeForInference(Quantization.QuantTypes.Parse(options.Quantization));
         _cache = new KvCache(model.Config, options.MaxConcurrentSequences, MaxContextTokens, model.Device);
         _imageTokens = FindImageTokens(model.Tokenizer);
+        // One explicit choice of decode implementation for the engine's life: the span kernels where the model and
+        // cache allow them, else torch (the reason is logged). Prefill and image slots always run on torch.
+        string? noKernels = _model.Model.RowKernelsUnsupported(_cache, options.MaxConcurrentSequences);
+        _decodeBackend = noKernels is null ? LlamaBackend.RowKernels : LlamaBackend.Torch;
+        _logger.LogInformation("Engine {Model}: decode backend {Backend}{Reason}", modelName, _decodeBackend, noKernels is null ? "" : $" ({noKernels})");
         _logger.LogInformation("Engine {Model}: {Architecture} {Layers} layers hidden {Hidden}, {Slots} slots x {Context} tokens, KV cache {CacheMiB} MiB, {Threads} threads, chat template {Template}",
             modelName, model.Config.Architecture, model.Config.NumHiddenLayers, model.Config.HiddenSize, options.MaxConcurrentSequences,
-            MaxContextTokens, _cache.Bytes >> 20, torch.get_num_threads(), model.ChatTemplate.Name);
+            MaxContextTokens, _cache.Bytes >> 20, options.Threads > 0 ? options.Threads : torch.get_num_threads(), model.ChatTemplate.Name);
         _loop = new Thread(Run) { IsBackground = true, Name = $"TextEngine:{modelName}" };
         _loop.Start();
     }
@@ -75,6 +80,10 @@ public sealed partial class TextEngine : ITextEngine
     public int MaxContextTokens { get; }
     /// <summary>Bytes of KV cache the engine holds (allocated at start).</summary>
     public long KvCacheBytes => _cache.Bytes;
+    /// <summary>The implementation of this engine's decode steps, chosen at start (see <see cref="LlamaForCausalLM.RowKernelsUnsupported"/>).</summary>
+    public LlamaBackend DecodeBackend => _decodeBackend;
+    /// <summary>Torch threads this engine's forward passes run with (read on its scheduler thread, after each step).</summary>
+    public int ThreadsInUse { get; private set; }
     /// <summary>The loaded model (config, module, tokenizer, chat template, generation config).</summary>
     public LoadedModel Model => _model;
 
@@ -248,6 +257,16 @@ public sealed partial class TextEngine : ITextEngine
     private void Run()
     {
         using var inference = torch.inference_mode();
+        // Torch's intra-op thread count belongs to the calling OS thread (OpenMP's nthreads ICV, MKL's local setting),
+        // so each engine sets its own on its scheduler thread, where all its forward passes run; a process-wide call
+        // would let the last engine loaded overwrite the others. get_num_threads first: torch's lazy per-thread
+        // initialisation, on the first call, copies the last process-wide value over whatever was set before it.
+        if (_options.Threads > 0)
+        {
+            _ = torch.get_num_threads();
+            torch.set_num_threads(_options.Threads);
+        }
+        ThreadsInUse = torch.get_num_threads();
         while (true)
         {
             RunEmbeddingWork();
@@ -281,6 +300,7 @@ public sealed partial class TextEngine : ITextEngine
             try
             {
                 Step();
+                ThreadsInUse = torch.get_num_threads();
             }
             catch (Exception e)
             {
@@ -470,8 +490,9 @@ public sealed partial class TextEngine : ITextEngine
         {
             InputIds = tensor(ids, device: _model.Device).view(count, 1),
             Cache = new CacheWrite { Cache = _cache, FirstSlot = 0, Starts = starts },
-            // After a set, rotary positions lag the cache index (the members overlap); such a batch takes the torch
-            // path with explicit positions. The default causal mask over cache indices is what a token after a set needs.
+            // After a set, rotary positions lag the cache index (the members overlap); such a batch runs on torch
+            // with explicit positions. The default causal mask over cache indices is what a token after a set needs.
+            Backend = shifted ? LlamaBackend.Torch : _decodeBackend,
             PositionIds = shifted ? tensor(positions, device: _model.Device).view(count, 1) : null,
             MaxPosition = maxPos,
         });

@@ -31,15 +31,9 @@ public static class GgufModelLoader
         var tokenizer = GgufTokenizer.Load(gguf);
         var tokens = gguf.Metadata["tokenizer.ggml.tokens"].AsArray<string>();
         string? templateText = gguf.Metadata.TryGetValue("tokenizer.chat_template", out var ct) ? ct.AsString() : null;
-        string family = chatTemplate ?? ChatTemplate.DetectFamily(templateText)
-            ?? (tokenizer.TokenToId("<|start_header_id|>") is not null ? "llama3" : tokenizer.TokenToId("[INST]") is not null ? "mistral" : "chatml");
-        ChatTemplate template;
-        try
-        {
-            template = ChatTemplate.ForName(family, GgufTokenizer.TokenText(gguf, "tokenizer.ggml.bos_token_id", tokens),
-                GgufTokenizer.TokenText(gguf, "tokenizer.ggml.eos_token_id", tokens));
-        }
-        catch (ArgumentException e) { throw new ModelLoadException($"EngineOptions.ChatTemplate: {e.Message}", e); }
+        var template = ChatTemplateSelector.Select($"{path} (tokenizer.chat_template)", templateText,
+            GgufTokenizer.TokenText(gguf, "tokenizer.ggml.bos_token_id", tokens), GgufTokenizer.TokenText(gguf, "tokenizer.ggml.eos_token_id", tokens),
+            chatTemplate, tokenizer.TokenToId);
 
         var model = new LlamaForCausalLM(config);
         Device dev;

@@ -164,30 +164,40 @@ public static class ModelLoader
         return result;
     }
 
-    /// <summary>Override name, else the family recognised in tokenizer_config.json's chat_template, else by vocabulary markers.</summary>
+    public const string ChatTemplateFile = "chat_template.jinja";
+
+    /// <summary>The override name, else the folder's own chat template (chat_template.jinja, else tokenizer_config.json's
+    /// chat_template) run by the Jinja interpreter, else the built-in family the vocabulary's markers name.</summary>
     public static ChatTemplate SelectChatTemplate(string folder, TextTokenizer tokenizer, string? overrideName)
     {
         var path = Path.Combine(folder, TokenizerConfigFile);
         JsonElement? config = null;
         string? templateText = null;
+        string templateFile = path;
         if (File.Exists(path))
         {
             try
             {
                 config = JsonDocument.Parse(File.ReadAllText(path)).RootElement.Clone();
                 if (config.Value.TryGetProperty("chat_template", out var ct))
-                    templateText = ct.ValueKind == JsonValueKind.String ? ct.GetString()
-                        : ct.ValueKind == JsonValueKind.Array ? string.Join("\n", ct.EnumerateArray().Select(x => x.TryGetProperty("template", out var t) ? t.GetString() : "")) : null;
+                    templateText = ct.ValueKind == JsonValueKind.String ? ct.GetString() : ct.ValueKind == JsonValueKind.Array ? DefaultNamedTemplate(ct) : null;
             }
             catch (JsonException e) { throw new ModelLoadException($"{path}: invalid JSON: {e.Message}", e); }
         }
+        var jinjaFile = Path.Combine(folder, ChatTemplateFile);
+        if (File.Exists(jinjaFile)) { templateText = File.ReadAllText(jinjaFile); templateFile = jinjaFile; }
         var bos = TokenizerLoader.TokenText(config, "bos_token");
         var eos = TokenizerLoader.TokenText(config, "eos_token");
-        string family = overrideName
-            ?? ChatTemplate.DetectFamily(templateText)
-            ?? (tokenizer.TokenToId("<|start_header_id|>") is not null ? "llama3"
-                : tokenizer.TokenToId("[INST]") is not null ? "mistral" : "chatml");
-        try { return ChatTemplate.ForName(family, bos, eos); }
-        catch (ArgumentException e) { throw new ModelLoadException($"EngineOptions.ChatTemplate: {e.Message}", e); }
+        return ChatTemplateSelector.Select(templateFile, templateText, bos, eos, overrideName, tokenizer.TokenToId);
+    }
+
+    /// <summary>A list of named templates (transformers' form): the one named "default", as apply_chat_template picks without tools.</summary>
+    private static string? DefaultNamedTemplate(JsonElement list)
+    {
+        foreach (var e in list.EnumerateArray())
+            if (e.ValueKind == JsonValueKind.Object && e.TryGetProperty("name", out var n) && n.ValueKind == JsonValueKind.String && n.GetString() == "default"
+                && e.TryGetProperty("template", out var t) && t.ValueKind == JsonValueKind.String)
+                return t.GetString();
+        return null;
     }
 }

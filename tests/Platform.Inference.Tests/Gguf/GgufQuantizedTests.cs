@@ -168,7 +168,7 @@ public sealed class GgufQuantizedTests(ITestOutputHelper output) : IDisposable
         for (int i = 0; i < tokens.Length; i++)
         {
             using var ids = tensor(new long[] { tokens[i] }).view(1, 1);
-            using var o = model.Forward(new LlamaInputs { InputIds = ids, Cache = new CacheWrite { Cache = cache, FirstSlot = 0, Starts = [i] } });
+            using var o = model.Forward(new LlamaInputs { Backend = LlamaBackend.RowKernels, InputIds = ids, Cache = new CacheWrite { Cache = cache, FirstSlot = 0, Starts = [i] } });
             result[i] = o.Logits!.data<float>().ToArray();
         }
         return result;
@@ -188,7 +188,7 @@ public sealed class GgufQuantizedTests(ITestOutputHelper output) : IDisposable
         {
             result[step] = next;
             using var one = tensor(new long[] { next }).view(1, 1);
-            using var o = model.Forward(new LlamaInputs { InputIds = one, Cache = new CacheWrite { Cache = cache, FirstSlot = 0, Starts = [prompt.Length + step] } });
+            using var o = model.Forward(new LlamaInputs { Backend = LlamaBackend.RowKernels, InputIds = one, Cache = new CacheWrite { Cache = cache, FirstSlot = 0, Starts = [prompt.Length + step] } });
             next = (int)o.Logits!.argmax().item<long>();
         }
         return result;

@@ -19,7 +19,7 @@ public class ModelLoaderTests
         Assert.Equal("LlamaForCausalLM", m.Config.Architecture);
         Assert.Equal(2, m.Config.KeyValueHeads);
         Assert.Equal(TokenizerKind.ByteLevelBpe, m.Tokenizer.Kind);
-        Assert.Equal("demo", m.ChatTemplate.Name);
+        Assert.Equal("jinja", m.ChatTemplate.Name);   // the folder's own chat_template, run by the interpreter
         Assert.Contains(0, m.EosTokenIds);
         Assert.Null(m.Model.lm_head);   // tied
     }
@@ -170,7 +170,8 @@ public class ModelLoaderTests
     {
         using var m = ModelLoader.Load(TestModels.SentencePiece);
         Assert.Equal(TokenizerKind.SentencePiece, m.Tokenizer.Kind);
-        Assert.Equal("mistral", m.ChatTemplate.Name);
+        Assert.Equal("jinja", m.ChatTemplate.Name);
+        Assert.Equal("<s>[INST] Hi [/INST]", m.ChatTemplate.Render([new("user", "Hi")]));
         Assert.Equal(1, m.Tokenizer.BosTokenId);
         Assert.True(m.Tokenizer.AddBos);
     }

@@ -44,7 +44,6 @@ public sealed class KvCacheTests
         // The prefill (torch path) and the decode steps (span kernels or torch) cross several reallocations.
         using var m = ModelLoader.Load(TestModels.Llama);
         m.Model.FuseForInference();
-        m.Model.RowDecodeEnabled = spanDecode;
         using var noGrad = no_grad();
         using var growing = new KvCache(m.Config, slots: 2, maxTokens: 32, initialTokens: 2);
         using var full = new KvCache(m.Config, slots: 2, maxTokens: 32, initialTokens: 32);
@@ -54,7 +53,7 @@ public sealed class KvCacheTests
         {
             logits[c].Add(m.Model.Forward(new LlamaInputs { InputIds = tensor(Tokens[..5]).view(1, 5), Cache = new CacheWrite { Cache = cache, FirstSlot = 1, Starts = [0] } }).Logits!);
             for (int t = 5; t < Tokens.Length; t++)
-                logits[c].Add(m.Model.Forward(new LlamaInputs { InputIds = tensor(Tokens[t]).view(1, 1), Cache = new CacheWrite { Cache = cache, FirstSlot = 1, Starts = [t] } }).Logits!);
+                logits[c].Add(m.Model.Forward(new LlamaInputs { Backend = spanDecode ? LlamaBackend.RowKernels : LlamaBackend.Torch, InputIds = tensor(Tokens[t]).view(1, 1), Cache = new CacheWrite { Cache = cache, FirstSlot = 1, Starts = [t] } }).Logits!);
             c++;
         }
 

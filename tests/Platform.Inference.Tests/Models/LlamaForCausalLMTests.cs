@@ -52,10 +52,8 @@ public class LlamaForCausalLMTests
             m.Model.Forward(new LlamaInputs { InputIds = Ids(Tokens[..5]), Cache = new CacheWrite { Cache = cache, FirstSlot = 1, Starts = [0] } });
         for (int t = 5; t < Tokens.Length; t++)
         {
-            m.Model.RowDecodeEnabled = true;
-            var row = m.Model.Forward(new LlamaInputs { InputIds = Ids(Tokens[t]), Cache = new CacheWrite { Cache = rowCache, FirstSlot = 1, Starts = [t] } });
-            m.Model.RowDecodeEnabled = false;
-            var reference = m.Model.Forward(new LlamaInputs { InputIds = Ids(Tokens[t]), Cache = new CacheWrite { Cache = torchCache, FirstSlot = 1, Starts = [t] } });
+            var row = m.Model.Forward(new LlamaInputs { Backend = LlamaBackend.RowKernels, InputIds = Ids(Tokens[t]), Cache = new CacheWrite { Cache = rowCache, FirstSlot = 1, Starts = [t] } });
+            var reference = m.Model.Forward(new LlamaInputs { Backend = LlamaBackend.Torch, InputIds = Ids(Tokens[t]), Cache = new CacheWrite { Cache = torchCache, FirstSlot = 1, Starts = [t] } });
             Assert.Equal(reference.Logits!.shape, row.Logits!.shape);
             var diff = (row.Logits - reference.Logits).abs().max().item<float>();
             Assert.True(diff < 1e-4f, $"position {t}: max |logit diff| {diff}");
@@ -75,8 +73,8 @@ public class LlamaForCausalLMTests
         using var cache = new KvCache(m.Config, slots: 1, maxTokens: 32);
         m.Model.Forward(new LlamaInputs { InputIds = Ids(Tokens[..4]), Cache = new CacheWrite { Cache = cache, FirstSlot = 0, Starts = [0] } });
         var embeds = m.Model.model.embed_tokens.forward(Ids(Tokens[4])).contiguous();
-        var fromEmbeds = m.Model.Forward(new LlamaInputs { InputsEmbeds = embeds, Cache = new CacheWrite { Cache = cache, FirstSlot = 0, Starts = [4] } });
-        var fromIds = m.Model.Forward(new LlamaInputs { InputIds = Ids(Tokens[4]), Cache = new CacheWrite { Cache = cache, FirstSlot = 0, Starts = [4] } });
+        var fromEmbeds = m.Model.Forward(new LlamaInputs { Backend = LlamaBackend.RowKernels, InputsEmbeds = embeds, Cache = new CacheWrite { Cache = cache, FirstSlot = 0, Starts = [4] } });
+        var fromIds = m.Model.Forward(new LlamaInputs { Backend = LlamaBackend.RowKernels, InputIds = Ids(Tokens[4]), Cache = new CacheWrite { Cache = cache, FirstSlot = 0, Starts = [4] } });
         Assert.Equal(0f, (fromEmbeds.Logits! - fromIds.Logits!).abs().max().item<float>());
     }
 
@@ -87,7 +85,7 @@ public class LlamaForCausalLMTests
         using var noGrad = no_grad();
         using var cache = new KvCache(m.Config, slots: 1, maxTokens: 8);
         Assert.Throws<ArgumentOutOfRangeException>(() =>
-            m.Model.Forward(new LlamaInputs { InputIds = Ids(m.Config.VocabSize), Cache = new CacheWrite { Cache = cache, FirstSlot = 0, Starts = [0] } }));
+            m.Model.Forward(new LlamaInputs { Backend = LlamaBackend.RowKernels, InputIds = Ids(m.Config.VocabSize), Cache = new CacheWrite { Cache = cache, FirstSlot = 0, Starts = [0] } }));
     }
 
     [Fact]

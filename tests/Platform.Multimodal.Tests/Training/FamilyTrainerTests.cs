@@ -39,7 +39,10 @@ public sealed class FamilyTrainerTests(QuickModelFixture model) : IClassFixture<
     public void Run_QuickOptions_LanguageModelLoadsWithEngineLoaderAndKnowsImgTokens()
     {
         using var loaded = ModelLoader.Load(model.Folder);
-        Assert.Equal("demo", loaded.ChatTemplate.Name);
+        // The folder's own template (the demo layout), run by the Jinja interpreter: the same prompt as the built-in "demo".
+        Assert.Equal("jinja", loaded.ChatTemplate.Name);
+        Platform.Inference.Engine.ChatMessage[] chat = [new("user", "draw a red circle"), new("assistant", "[IMG0]"), new("user", "again")];
+        Assert.Equal(Platform.Inference.Chat.ChatTemplate.ForName("demo").Render(chat), loaded.ChatTemplate.Render(chat));
         for (int i = 0; i < WorldText.ImageTokenCount; i++)
             Assert.NotNull(loaded.Tokenizer.TokenToId($"[IMG{i}]"));
         Assert.Equal(loaded.Tokenizer.TokenToId("[IMG0]") + 7, loaded.Tokenizer.TokenToId("[IMG7]"));

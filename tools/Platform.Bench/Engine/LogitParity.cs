@@ -33,6 +33,9 @@ internal static class LogitParity
         using var noGrad = TorchSharp.torch.no_grad();
         model.FuseForInference();
         using var cache = new Platform.Inference.Models.KvCache(model.Config, 1, tokens.Count + 1);
+        // The backend the engine would pick for this model (the timed decode path).
+        var backend = model.RowKernelsUnsupported(cache, 1) is null
+            ? Platform.Inference.Models.Llama.LlamaBackend.RowKernels : Platform.Inference.Models.Llama.LlamaBackend.Torch;
         var result = new float[tokens.Count][];
         for (int i = 0; i < tokens.Count; i++)
         {
@@ -40,6 +43,7 @@ internal static class LogitParity
             var ids = TorchSharp.torch.tensor(new long[] { tokens[i] }).view(1, 1);
             using var o = model.Forward(new Platform.Inference.Models.Llama.LlamaInputs
             {
+                Backend = backend,
                 InputIds = ids, Cache = new Platform.Inference.Models.CacheWrite { Cache = cache, FirstSlot = 0, Starts = [i] },
             });
             result[i] = o.Logits!.data<float>().ToArray();

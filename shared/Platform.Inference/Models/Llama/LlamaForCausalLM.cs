@@ -38,7 +38,7 @@ public sealed partial class LlamaForCausalLM : nn.Module<Tensor, Tensor>
     {
         if (IsQuantized && is_grad_enabled())
             throw new InvalidOperationException("this model's weights are quantized for inference: run it under no_grad");
-        if (TryDecodeRows(inputs) is { } rows) return rows;
+        if (inputs.Backend == LlamaBackend.RowKernels) return DecodeRows(inputs);
         using var scope = NewDisposeScope();
         var (lastLayer, normed) = model.Forward(inputs);
         Tensor? logits = null;
@@ -62,32 +62,43 @@ public sealed partial class LlamaForCausalLM : nn.Module<Tensor, Tensor>
         _fused = model.IsFused;
     }
 
-    /// <summary>
-    /// Whether decode steps (one new token per sequence, up to <see cref="RowKernels.MaxKernelRows"/> sequences) on
-    /// CPU run on spans (<see cref="RowKernels"/>) instead of torch ops. On by default; off gives the torch path
-    /// (tests compare the two).
-    /// </summary>
-    public bool RowDecodeEnabled { get; set; } = true;
-
     private bool _fused;
     private RowDecode? _row;
 
     /// <summary>
-    /// The decode case (one new token per row, KV cache, default positions and mask, logits of those tokens only,
-    /// inference on CPU float32 with fused weights) through <see cref="LlamaModel.DecodeRows"/>; null for anything
-    /// else (prefill, explicit masks, hidden states), which takes the general torch path.
+    /// Why this model and cache cannot take <see cref="LlamaBackend.RowKernels"/> decode steps of up to
+    /// <paramref name="rows"/> sequences (weights not fused, not CPU float32, too many rows); null when they can.
+    /// The engine asks once, at start, and picks its decode backend from the answer.
     /// </summary>
-    private LlamaOutput? TryDecodeRows(LlamaInputs inputs)
+    public string? RowKernelsUnsupported(KvCache cache, int rows)
     {
-        if (!RowDecodeEnabled || !_fused || is_grad_enabled()) return null;
-        if (inputs.Cache is not { } cw || inputs.PositionIds is not null || inputs.AttentionMask is not null
-            || inputs.HiddenStatePositions is not null || inputs.SkipLogits || inputs.LogitPositions is not null) return null;
-        var input = inputs.InputsEmbeds ?? inputs.InputIds;
-        if (input is null || input.shape[1] != 1 || input.shape[0] != cw.Starts.Length || cw.Starts.Length > RowKernels.MaxKernelRows) return null;
-        if (inputs.InputsEmbeds is { } e && !RowKernels.IsPlainCpuFloat(e)) return null;
-        if (inputs.InputIds is { } ids && (ids.device_type != TorchSharp.DeviceType.CPU || ids.dtype != ScalarType.Int64 || !ids.is_contiguous())) return null;
+        ArgumentNullException.ThrowIfNull(cache);
+        if (!_fused) return "the weights are not fused (FuseForInference)";
+        if (rows > RowKernels.MaxKernelRows) return $"{rows} sequences exceed the kernels' {RowKernels.MaxKernelRows} rows";
+        if (_headQ is null && !RowKernels.IsPlainCpuFloat(LmHeadWeight)) return "the output projection is not CPU float32";
+        if (!RowKernels.IsPlainCpuFloat(cache.Keys[0])) return "the KV cache is not CPU float32";
+        return null;
+    }
+
+    /// <summary>
+    /// The <see cref="LlamaBackend.RowKernels"/> backend: a decode step (one new token per row, KV cache, default
+    /// positions and mask, logits of those tokens only, inference on CPU float32 with fused weights) through
+    /// <see cref="LlamaModel.DecodeRows"/>. Inputs outside that case are refused, not sent elsewhere.
+    /// </summary>
+    private LlamaOutput DecodeRows(LlamaInputs inputs)
+    {
+        static ArgumentException Refuse(string why) => new($"the RowKernels backend runs decode steps only: {why} (use LlamaBackend.Torch)");
+        if (inputs.Cache is not { } cw) throw Refuse("no KV cache");
+        if (RowKernelsUnsupported(cw.Cache, cw.Starts.Length) is { } reason) throw Refuse(reason);
+        if (is_grad_enabled()) throw Refuse("autograd is on");
+        if (inputs.PositionIds is not null || inputs.AttentionMask is not null) throw Refuse("explicit positions or mask");
+        if (inputs.HiddenStatePositions is not null || inputs.SkipLogits || inputs.LogitPositions is not null) throw Refuse("hidden states or chosen logit positions");
+        var input = inputs.InputsEmbeds ?? inputs.InputIds ?? throw Refuse("no input");
+        if (input.shape[1] != 1 || input.shape[0] != cw.Starts.Length) throw Refuse($"input [{string.Join(", ", input.shape)}] is not one token per cache row");
+        if (inputs.InputsEmbeds is { } e && !RowKernels.IsPlainCpuFloat(e)) throw Refuse("input embeddings are not CPU float32");
+        if (inputs.InputIds is { } ids && (ids.device_type != TorchSharp.DeviceType.CPU || ids.dtype != ScalarType.Int64 || !ids.is_contiguous()))
+            throw Refuse("token ids are not contiguous CPU int64");
         var head = LmHeadWeight;
-        if ((_headQ is null && !RowKernels.IsPlainCpuFloat(head)) || !RowKernels.IsPlainCpuFloat(cw.Cache.Keys[0])) return null;
         int rows = cw.Starts.Length;
         if (cw.FirstSlot + rows > cw.Cache.Slots || cw.Starts.Max() + 1 > cw.Cache.MaxTokens)
             throw new ArgumentException($"cache write out of range (slots {cw.FirstSlot}+{rows} of {cw.Cache.Slots}, tokens {cw.Starts.Max() + 1} of {cw.Cache.MaxTokens})");
@@ -106,9 +117,21 @@ public sealed partial class LlamaForCausalLM : nn.Module<Tensor, Tensor>
     }
 }
 
+/// <summary>The implementation a forward runs on; the caller chooses, nothing switches behind its back.</summary>
+public enum LlamaBackend
+{
+    /// <summary>Torch ops: every input form (prefill, masks, positions, hidden states, autograd, any device).</summary>
+    Torch,
+    /// <summary>Span kernels (<see cref="RowKernels"/>): CPU float32 decode steps, one token per sequence, up to
+    /// <see cref="RowKernels.MaxKernelRows"/> sequences; other inputs are refused.</summary>
+    RowKernels,
+}
+
 /// <summary>Inputs of <see cref="LlamaForCausalLM.Forward(LlamaInputs)"/>.</summary>
 public sealed record LlamaInputs
 {
+    /// <summary>Which implementation runs this forward (<see cref="LlamaBackend.Torch"/> unless the caller picks the kernels).</summary>
+    public LlamaBackend Backend { get; init; } = LlamaBackend.Torch;
     /// <summary>[B, T] int64 token ids (or use <see cref="InputsEmbeds"/>).</summary>
     public Tensor? InputIds { get; init; }
     /// <summary>[B, T, hidden] float input embeddings (visual tokens spliced in).</summary>

@@ -182,7 +182,7 @@ public abstract class SparseMoeBlock : nn.Module
     {
         int rows = r.Rows, h = _hidden, n = _intermediate, k = _topK;
         if (Adapter is not null && AdapterRows is { } ar && ar.Contains(true))
-            throw new InvalidOperationException("the image-token adapter runs on the torch path (RowDecodeEnabled = false)");
+            throw new InvalidOperationException("the image-token adapter runs on the torch backend (LlamaBackend.Torch)");
         if (_x.Length < rows * h)
         {
             _logits = new float[rows * _experts];

@@ -1,0 +1,77 @@
+using System.Text.Json;
+using Platform.Inference.Chat;
+using Platform.Inference.Chat.Jinja;
+using Platform.Inference.Engine;
+using Platform.Inference.Tests.Chat.Jinja;
+using Xunit;
+
+namespace Platform.Inference.Tests.Chat;
+
+public class JinjaChatTemplateTests
+{
+    private static readonly ChatMessage[][] Conversations =
+    [
+        [new("user", "Hello")],
+        [new("system", "Be brief."), new("user", "Hi there"), new("assistant", "Hello!"), new("user", "Bye")],
+        [new("user", $"What is in {GenerationRequest.ImagePlaceholder} this picture?"), new("assistant", "  A cat.  "), new("user", "Café 😀\nline two")],
+    ];
+
+    private static string Template(string model)
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(JinjaReference.RepoRoot, "models", model, "tokenizer_config.json")));
+        return doc.RootElement.GetProperty("chat_template").GetString()!;
+    }
+
+    [Theory]
+    [InlineData("demo")]
+    [InlineData("tiny-chat")]
+    public void Render_ShippedModelTemplate_EqualsBuiltInDemoLayout(string model)
+    {
+        // The shipped models are trained on the "demo" layout: their own template must give the same prompts.
+        var jinja = JinjaChatTemplate.Load(Template(model), null, "<|im_end|>");
+        var builtIn = ChatTemplate.ForName("demo");
+        foreach (var c in Conversations)
+        {
+            Assert.Equal(builtIn.Render(c), jinja.Render(c));
+            Assert.Equal(builtIn.Render(c, addGenerationPrompt: false), jinja.Render(c, addGenerationPrompt: false));
+        }
+        Assert.Contains("<|im_end|>", jinja.EndOfTurnTokens);
+    }
+
+    [Fact]
+    public void Render_ConversationTheTemplateRejects_ThrowsArgumentException()
+    {
+        // Gemma's template refuses a system turn with raise_exception: a bad request, not a server fault.
+        const string gemma = "{{ bos_token }}{% if messages[0]['role'] == 'system' %}{{ raise_exception('System role not supported') }}{% endif %}{% for message in messages %}{{ '<start_of_turn>' + message['role'] + '\n' + message['content'] | trim + '<end_of_turn>\n' }}{% endfor %}";
+        var t = JinjaChatTemplate.Load(gemma, "<bos>", "<eos>");
+        Assert.Equal("<bos><start_of_turn>user\nHi<end_of_turn>\n", t.Render([new("user", " Hi ")]));
+        var e = Assert.Throws<ArgumentException>(() => t.Render([new("system", "x"), new("user", "Hi")]));
+        Assert.Contains("System role not supported", e.Message);
+    }
+
+    [Fact]
+    public void Render_Tools_ReachTheTemplate()
+    {
+        const string template = "{% if tools %}{% for t in tools %}<tool>{{ t.function.name }}:{{ t.function.parameters | tojson }}</tool>{% endfor %}{% endif %}{% for m in messages %}{{ m.content }}{% endfor %}";
+        var t = JinjaChatTemplate.Load(template, null, null);
+        using var tool = JsonDocument.Parse("""{"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}""");
+        Assert.Equal("<tool>get_weather:{\"type\": \"object\", \"properties\": {\"city\": {\"type\": \"string\"}}}</tool>Hi", t.Render([new("user", "Hi")], tools: [tool.RootElement]));
+        Assert.Equal("Hi", t.Render([new("user", "Hi")]));
+        var fromParts = JinjaChatTemplate.ToolJson("get_weather", null, """{"type": "object", "properties": {"city": {"type": "string"}}}""");
+        Assert.Equal(t.Render([new("user", "Hi")], tools: [tool.RootElement]), t.Render([new("user", "Hi")], tools: [fromParts]));
+    }
+
+    [Fact]
+    public void Load_TemplateFailingOnOneMessage_Throws()
+    {
+        Assert.Throws<JinjaRuntimeException>(() => JinjaChatTemplate.Load("{{ messages[0].content | frobnicate }}", null, null));
+    }
+
+    [Fact]
+    public void EndOfTurnTokens_Llama3LayoutAndEos_BothStop()
+    {
+        var t = JinjaChatTemplate.Load("{% for m in messages %}<|start_header_id|>{{ m.role }}<|end_header_id|>\n\n{{ m.content }}<|eot_id|>{% endfor %}", "<|begin_of_text|>", "<|end_of_text|>");
+        Assert.Contains("<|eot_id|>", t.EndOfTurnTokens);
+        Assert.Contains("<|end_of_text|>", t.EndOfTurnTokens);
+    }
+}
