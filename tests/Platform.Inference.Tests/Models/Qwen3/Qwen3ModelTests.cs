@@ -64,10 +64,8 @@ public sealed class Qwen3ModelTests : IDisposable
         {
             var ids = tensor(new long[] { Tokens[lengths[0] + step], Tokens[lengths[1] + step], Tokens[lengths[2] + step] }).view(3, 1);
             long[] starts = lengths.Select(l => (long)(l + step)).ToArray();
-            m.Model.RowDecodeEnabled = true;
-            var row = m.Model.Forward(new LlamaInputs { InputIds = ids, Cache = new CacheWrite { Cache = rowCache, FirstSlot = 0, Starts = starts } });
-            m.Model.RowDecodeEnabled = false;
-            var reference = m.Model.Forward(new LlamaInputs { InputIds = ids, Cache = new CacheWrite { Cache = torchCache, FirstSlot = 0, Starts = starts } });
+            var row = m.Model.Forward(new LlamaInputs { Backend = LlamaBackend.RowKernels, InputIds = ids, Cache = new CacheWrite { Cache = rowCache, FirstSlot = 0, Starts = starts } });
+            var reference = m.Model.Forward(new LlamaInputs { Backend = LlamaBackend.Torch, InputIds = ids, Cache = new CacheWrite { Cache = torchCache, FirstSlot = 0, Starts = starts } });
             float diff = (row.Logits! - reference.Logits!).abs().max().item<float>();
             Assert.True(diff < 1e-4f, $"step {step}: max |logit diff| {diff}");
         }
