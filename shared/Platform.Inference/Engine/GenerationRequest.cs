@@ -68,6 +68,12 @@ public sealed record GenerationRequest
     /// <summary>When true the engine reports GILL image slots: on [IMG0] it appends [IMG1..r-1] and returns their hidden states.</summary>
     public bool ReportImageSlots { get; init; }
 
+    /// <summary>
+    /// Constrained decoding: every token is chosen so the output stays inside this grammar (a JSON schema, a tool-call
+    /// format); the sequence ends ("stop") when the grammar is complete, and end tokens are allowed only where it may end.
+    /// </summary>
+    public Constraints.Grammar? Grammar { get; init; }
+
     /// <summary>Opaque id used in logs and traces.</summary>
     public string? RequestId { get; init; }
 }

@@ -105,7 +105,10 @@ public sealed partial class TextEngine : ITextEngine
             PromptTokens = tokens,
             PromptEmbeddingRows = rows,
             Layout = layout,
-            Sampling = new SamplingState(request.Sampling, tokens),
+            Sampling = new SamplingState(request.Sampling, tokens)
+            {
+                Constraint = request.Grammar is { } grammar ? new Constraints.TokenConstraint(grammar, _model.Tokenizer, stops, cts.Token) : null,
+            },
             Text = new TextStreamAssembler(request.StopStrings, _model.Tokenizer.Kind == TokenizerKind.SentencePiece),
             StopTokens = stops,
             Cancellation = cts.Token,
@@ -576,6 +579,11 @@ public sealed partial class TextEngine : ITextEngine
             return;
         }
         seq.Emit(new GenerationUpdate { TextDelta = delta, TokenIds = [token], PromptTokens = seq.PromptTokens.Length, CompletionTokens = seq.Generated, Logits = logits });
+        if (seq.Sampling.Constraint is { IsComplete: true })
+        {
+            seq.Finish("stop");
+            return;
+        }
         if (seq.Generated >= seq.Request.MaxNewTokens || seq.CacheLength + 1 >= MaxContextTokens)
         {
             seq.Finish("length");

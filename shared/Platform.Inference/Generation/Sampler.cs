@@ -16,6 +16,9 @@ public static class Sampler
     {
         using var scope = NewDisposeScope();
         int b = (int)logits.shape[0];
+        // Constrained rows first: a masked token stays at -infinity through every later step.
+        for (int r = 0; r < b; r++)
+            if (rows[r].Constraint is { } constraint) constraint.Mask(logits[r]);
         for (int r = 0; r < b; r++)
         {
             var s = rows[r];
@@ -115,12 +118,15 @@ public sealed class SamplingState
     }
 
     public SamplingOptions Options { get; }
+    /// <summary>Constrained decoding of this sequence (structured output, tool calls), or null.</summary>
+    public ITokenConstraint? Constraint { get; init; }
     public bool IsGreedy => Options.Temperature <= 0f;
     public IReadOnlyCollection<int> History => _history;
     public long[] HistoryIds() => _history.Select(x => (long)x).ToArray();
 
     public void Observe(int token)
     {
+        Constraint?.Advance(token);
         if (Options.RepetitionPenalty != 1f) _history.Add(token);
     }
 
