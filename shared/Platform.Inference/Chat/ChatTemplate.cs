@@ -11,7 +11,7 @@ namespace Platform.Inference.Chat;
 /// ("&lt;|start_header_id|&gt;role&lt;|end_header_id|&gt;\n\ncontent&lt;|eot_id|&gt;"), Mistral ("[INST] ... [/INST]").
 /// "demo" is the ChatML layout our own demo models are trained with.
 /// </summary>
-public sealed class ChatTemplate
+public sealed partial class ChatTemplate
 {
     public static readonly IReadOnlyList<string> Names = ["chatml", "llama3", "mistral", "demo"];
 
@@ -53,9 +53,14 @@ public sealed class ChatTemplate
         return null;
     }
 
-    public string Render(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt = true)
+    public string Render(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt = true) => Render(messages, addGenerationPrompt, null);
+
+    /// <summary>Renders with the functions offered to the model, tool calls and tool results (see ChatTemplate.Tools.cs).</summary>
+    public string Render(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt, IReadOnlyList<ToolDefinition>? tools)
     {
         ArgumentNullException.ThrowIfNull(messages);
+        if (tools is { Count: > 0 } || messages.Any(m => m.Role == "tool" || m.ToolCalls is { Count: > 0 }))
+            return RenderWithTools(messages, addGenerationPrompt, tools ?? []);
         var sb = new StringBuilder();
         switch (Name)
         {

@@ -2,7 +2,13 @@ namespace Platform.Inference.Engine;
 
 /// <summary>One chat message. <paramref name="Content"/> may contain <see cref="GenerationRequest.ImagePlaceholder"/>
 /// once per entry of <paramref name="Images"/>; the engine splices those visual embeddings there.</summary>
-public sealed record ChatMessage(string Role, string Content, IReadOnlyList<VisualEmbedding>? Images = null);
+public sealed record ChatMessage(string Role, string Content, IReadOnlyList<VisualEmbedding>? Images = null)
+{
+    /// <summary>An assistant turn's function calls (rendered in the family's tool-call format).</summary>
+    public IReadOnlyList<Chat.ToolCall>? ToolCalls { get; init; }
+    /// <summary>A "tool" turn: the id of the call whose result <see cref="Content"/> is.</summary>
+    public string? ToolCallId { get; init; }
+}
 
 /// <summary>Visual tokens for one input image, row-major [Tokens, Hidden] in the LM's embedding space.</summary>
 public sealed record VisualEmbedding(int Tokens, int Hidden, float[] Data);
@@ -25,6 +31,9 @@ public sealed record GenerationRequest
 
     /// <summary>Chat messages rendered through the model's chat template (with the generation prompt appended).</summary>
     public IReadOnlyList<ChatMessage>? Messages { get; init; }
+
+    /// <summary>Functions offered to the model: the chat template renders them into the prompt (see <see cref="Chat.ToolCallFormat"/>).</summary>
+    public IReadOnlyList<Chat.ToolDefinition>? Tools { get; init; }
 
     /// <summary>Raw prompt text, used instead of <see cref="Messages"/> when set.</summary>
     public string? Prompt { get; init; }

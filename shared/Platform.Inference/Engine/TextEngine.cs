@@ -193,7 +193,7 @@ public sealed partial class TextEngine : ITextEngine
         else if (request.Messages is { Count: > 0 } messages)
         {
             isChat = true;
-            var text = _model.ChatTemplate.Render(messages);
+            var text = _model.ChatTemplate.Render(messages, true, request.Tools);
             var images = messages.SelectMany(m => m.Images ?? []).ToList();
             if (images.Count == 0) tokens = tok.Encode(text).ToArray();
             else (tokens, rows) = SpliceImages(text, images);
