@@ -23,6 +23,12 @@ public sealed record ChatCompletionRequestDto
     public string? Judge { get; init; }
     public bool? Stream { get; init; }
     public StreamOptionsDto? StreamOptions { get; init; }
+    /// <summary>Constrained output: {"type": "text" | "json_object" | "json_schema", "json_schema": {...}}.</summary>
+    public ResponseFormatDto? ResponseFormat { get; init; }
+    public List<ToolDto>? Tools { get; init; }
+    /// <summary>"none", "auto", "required" or {"type": "function", "function": {"name": ...}}.</summary>
+    public System.Text.Json.JsonElement? ToolChoice { get; init; }
+    public bool? ParallelToolCalls { get; init; }
 }
 
 public sealed record StreamOptionsDto
@@ -36,6 +42,10 @@ public sealed record ChatMessageDto
     [JsonConverter(typeof(MessageContentConverter))]
     public MessageContent? Content { get; init; }
     public string? Name { get; init; }
+    /// <summary>An assistant turn's function calls.</summary>
+    public List<ToolCallDto>? ToolCalls { get; init; }
+    /// <summary>A "tool" turn: the call it answers.</summary>
+    public string? ToolCallId { get; init; }
 }
 
 /// <summary>OpenAI's content union: a plain string or an array of typed parts.</summary>

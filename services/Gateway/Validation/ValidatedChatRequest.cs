@@ -12,7 +12,9 @@ public sealed record ValidatedChatRequest(
     IReadOnlyList<string> Stop,
     int N,
     bool Stream,
-    bool IncludeUsage);
+    bool IncludeUsage,
+    ResponseFormat? ResponseFormat = null,
+    ToolUse? Tools = null);
 
 /// <summary>An input image decoded from a data URL: where it stood (message, part) and its bytes.</summary>
 public sealed record DecodedImage(int MessageIndex, int PartIndex, string MediaType, byte[] Bytes);

@@ -74,6 +74,7 @@ public static class ChunkPump
         private bool _stopped;
         private string? _finish;
         private ImageSlotStates? _image;
+        private IReadOnlyList<ChatToolCall>? _toolCalls;
         private long _lastSend;
         private long _firstBuffered;
         private long _timerDue; // Stopwatch timestamp the timer is armed for; long.MaxValue when disarmed
@@ -108,6 +109,7 @@ public static class ChunkPump
                 _finish ??= u.FinishReason;
                 if (u.Image is { } slot) // an image slot leaves at once, after the text before it, so text and images stay in order
                     _image = new ImageSlotStates(slot.Tokens, slot.Hidden, slot.HiddenStates, slot.InputEmbeddings);
+                if (u.ToolCalls is { } calls) _toolCalls = calls.Select(c => new ChatToolCall(c.Id, c.Name, c.ArgumentsJson)).ToList();
                 last = _finish is not null;
 
                 if (last || _image is not null
@@ -157,7 +159,8 @@ public static class ChunkPump
 
         private void FlushLocked(long now)
         {
-            _inFlight.Enqueue(SendSafely(new ChatCompletionChunkProduced(_requestId, _sequence++, _text.ToString(), _completion, _finish, _image)));
+            _inFlight.Enqueue(SendSafely(new ChatCompletionChunkProduced(_requestId, _sequence++, _text.ToString(), _completion, _finish, _image, _toolCalls)));
+            _toolCalls = null;
             _image = null;
             if (_buffered > 0) _firstTokenPending = false;
             _text.Clear();

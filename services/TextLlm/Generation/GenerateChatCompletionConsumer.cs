@@ -51,7 +51,11 @@ public sealed class GenerateChatCompletionConsumer(
             // Visual tokens go in at the turn's "<image>" placeholders; GILL image slots come back with their hidden
             // states (ReportImageSlots) and travel in the chunks, in order with the text, to be drawn by ImageGen.
             Messages = m.Messages.Select(t => new ChatMessage(t.Role, t.Content,
-                t.Images?.Select(v => new VisualEmbedding(v.Tokens, v.Hidden, v.Data)).ToList())).ToList(),
+                t.Images?.Select(v => new VisualEmbedding(v.Tokens, v.Hidden, v.Data)).ToList())
+            {
+                ToolCalls = t.ToolCalls?.Select(c => new Platform.Inference.Chat.ToolCall(c.Id, c.Name, c.Arguments)).ToList(),
+                ToolCallId = t.ToolCallId,
+            }).ToList(),
             ReportImageSlots = multimodal,
             // The gateway refuses set markers typed by users, so markers here come from its set-parts extension.
             UseSetMarkers = m.Messages.Any(t => SetMarkers.ContainsAny(t.Content)),
@@ -60,6 +64,18 @@ public sealed class GenerateChatCompletionConsumer(
             IgnoreEos = m.Sampling.IgnoreEos,
             RequestId = m.RequestId.ToString(),
         };
+        // response_format and tools: the grammar to decode under and the format to read calls back with.
+        StructuredOutput.Plan plan;
+        try
+        {
+            plan = StructuredOutput.Build(m.ResponseFormat, m.Tools, engine.ChatTemplate ?? Platform.Inference.Chat.ChatTemplate.ForName("chatml"));
+        }
+        catch (StructuredOutputException ex)
+        {
+            await Reject(context, ChatErrorCodes.InvalidRequest, ex.Message, ex.Param);
+            return;
+        }
+        request = request with { Grammar = plan.Grammar, Tools = plan.Tools };
         int promptTokens;
         try
         {
@@ -96,6 +112,7 @@ public sealed class GenerateChatCompletionConsumer(
         try
         {
             updates = engine.GenerateAsync(request, registration.Token);
+            if (plan.ToolFormat is { } toolFormat) updates = ToolCallStream.ReadAsync(updates, toolFormat, registration.Token);
         }
         catch (EngineFullException ex)
         {

@@ -8,6 +8,7 @@ namespace Platform.Contracts.Chat;
 /// no <see cref="Image"/> is a heartbeat that proves the worker is alive. The last chunk has <see cref="FinishReason"/>
 /// set ("stop", "length"). <see cref="CompletionTokens"/> is the running total for the sequence. <see cref="Image"/>,
 /// when set, is an image slot the model produced right after <see cref="TextDelta"/> (multimodal models).
+/// <see cref="ToolCalls"/>, on the last chunk (finish reason "tool_calls"), are the function calls the model made.
 /// </summary>
 public sealed record ChatCompletionChunkProduced(
     Guid RequestId,
@@ -15,4 +16,5 @@ public sealed record ChatCompletionChunkProduced(
     string TextDelta,
     int CompletionTokens,
     string? FinishReason,
-    ImageSlotStates? Image = null);
+    ImageSlotStates? Image = null,
+    IReadOnlyList<ChatToolCall>? ToolCalls = null);

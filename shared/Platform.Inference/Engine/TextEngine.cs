@@ -77,6 +77,7 @@ public sealed partial class TextEngine : ITextEngine
     public long KvCacheBytes => _cache.Bytes;
     /// <summary>The loaded model (config, module, tokenizer, chat template, generation config).</summary>
     public LoadedModel Model => _model;
+    public Chat.ChatTemplate ChatTemplate => _model.ChatTemplate;
 
     public EngineStats Stats
     {

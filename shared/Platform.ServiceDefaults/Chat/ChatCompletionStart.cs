@@ -8,4 +8,6 @@ public sealed record ChatCompletionStart(
     IReadOnlyList<ChatTurn> Messages,
     int? MaxTokens,
     SamplingParameters Sampling,
-    IReadOnlyList<string> Stop);
+    IReadOnlyList<string> Stop,
+    ResponseFormat? ResponseFormat = null,
+    ToolUse? Tools = null);
