@@ -219,6 +219,54 @@ public class StructuredOutputTests(StructuredGatewayFixture fixture) : IClassFix
         Assert.Equal(param, JsonNode.Parse(body)!["error"]!["param"]!.GetValue<string>());
     }
 
+    [Fact]
+    public async Task Batch_ResponseFormatAndTools_AreHonouredPerLine()
+    {
+        var http = fixture.Host.Http;
+        JsonObject Line(string id, JsonObject extra)
+        {
+            var body = new JsonObject { ["model"] = GatewayHost.Model, ["max_tokens"] = 300, ["seed"] = 4,
+                ["messages"] = new JsonArray(new JsonObject { ["role"] = "user", ["content"] = "hi" }) };
+            foreach (var (k, v) in extra) body[k] = v?.DeepClone();
+            return new JsonObject { ["custom_id"] = id, ["method"] = "POST", ["url"] = "/v1/chat/completions", ["body"] = body };
+        }
+        var lines = new[]
+        {
+            Line("schema", new JsonObject { ["response_format"] = JsonNode.Parse("{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"person\",\"strict\":true,\"schema\":" + PersonSchema + "}}") }),
+            Line("tool", new JsonObject
+            {
+                ["tools"] = JsonNode.Parse("[{\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"strict\":true,\"parameters\":" + WeatherSchema + "}}]"),
+                ["tool_choice"] = "required",
+            }),
+        };
+        using var form = new MultipartFormDataContent();
+        form.Add(new StringContent("batch"), "purpose");
+        form.Add(new ByteArrayContent(Encoding.UTF8.GetBytes(string.Join("\n", lines.Select(l => l.ToJsonString())))), "file", "structured.jsonl");
+        using var upload = await http.PostAsync("/v1/files", form);
+        var fileId = JsonNode.Parse(await upload.Content.ReadAsStringAsync())!["id"]!.GetValue<string>();
+        using var created = await http.PostAsync("/v1/batches", Json("{\"input_file_id\":\"" + fileId + "\",\"endpoint\":\"/v1/chat/completions\",\"completion_window\":\"24h\"}"));
+        var createdBody = await created.Content.ReadAsStringAsync();
+        Assert.True(created.IsSuccessStatusCode, createdBody);
+        var id = JsonNode.Parse(createdBody)!["id"]!.GetValue<string>();
+        JsonNode batch;
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(120);
+        do
+        {
+            batch = JsonNode.Parse(await http.GetStringAsync($"/v1/batches/{id}"))!;
+            if (batch["status"]!.GetValue<string>() is "completed" or "failed") break;
+            await Task.Delay(100);
+        } while (DateTime.UtcNow < deadline);
+        Assert.Equal("completed", batch["status"]!.GetValue<string>());
+        var output = await http.GetStringAsync($"/v1/files/{batch["output_file_id"]!.GetValue<string>()}/content");
+        var results = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonNode.Parse(l)!)
+            .ToDictionary(r => r["custom_id"]!.GetValue<string>(), r => r["response"]!["body"]!["choices"]![0]!);
+        Assert.True(Validates(PersonSchema, results["schema"]["message"]!["content"]!.GetValue<string>()));
+        Assert.Equal("tool_calls", results["tool"]["finish_reason"]!.GetValue<string>());
+        var call = results["tool"]["message"]!["tool_calls"]![0]!["function"]!;
+        Assert.Equal("get_weather", call["name"]!.GetValue<string>());
+        Assert.True(Validates(WeatherSchema, call["arguments"]!.GetValue<string>()));
+    }
+
     private static StringContent Json(string json) => new(json, Encoding.UTF8, "application/json");
 }
 
@@ -228,7 +276,7 @@ public sealed class StructuredGatewayFixture : IAsyncLifetime
     public GatewayHost Host { get; private set; } = null!;
 
     public async Task InitializeAsync() => Host = await GatewayHost.StartAsync(
-        modelConfig: Platform.Inference.Models.TinyModelFactory.TinyConfig() with { MaxPositionEmbeddings = 2048 });
+        modelConfig: Platform.Inference.Models.TinyModelFactory.TinyConfig() with { MaxPositionEmbeddings = 2048 }, batch: true);
 
     public async Task DisposeAsync() => await Host.DisposeAsync();
 }
