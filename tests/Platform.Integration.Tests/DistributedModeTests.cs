@@ -32,6 +32,32 @@ public class DistributedModeTests(DistributedPlatformFixture platform) : IClassF
     }
 
     [SkippableFact]
+    public async Task CompleteChat_JsonSchemaThroughRabbitMq_IsConstrainedAndUnsupportedIs400()
+    {
+        Require();
+        const string schema = """{"type":"object","properties":{"n":{"type":"integer"},"ok":{"type":"boolean"}},"required":["n","ok"],"additionalProperties":false}""";
+        ChatCompletion completion = await Client(platform.Model).CompleteChatAsync([new UserChatMessage("JSON please")], new ChatCompletionOptions
+        {
+            ResponseFormat = ChatResponseFormat.CreateJsonSchemaFormat("n", BinaryData.FromString(schema), jsonSchemaIsStrict: true),
+            // Bounded by the grammar: 9 gaps of at most 20 whitespace characters, an integer of at most 16, the rest fixed.
+            MaxOutputTokenCount = 300,
+        });
+        Assert.True(completion.FinishReason == ChatFinishReason.Stop, completion.Content[0].Text);
+        using var doc = System.Text.Json.JsonDocument.Parse(completion.Content[0].Text);
+        Assert.Equal(System.Text.Json.JsonValueKind.Number, doc.RootElement.GetProperty("n").ValueKind);
+        Assert.Equal(2, doc.RootElement.EnumerateObject().Count());
+        // The worker compiles the schema: its rejection crosses the broker and becomes a 400 naming the keyword.
+        var ex = await Assert.ThrowsAsync<ClientResultException>(() => Client(platform.Model).CompleteChatAsync([new UserChatMessage("hi")], new ChatCompletionOptions
+        {
+            ResponseFormat = ChatResponseFormat.CreateJsonSchemaFormat("s", BinaryData.FromString("""{"type":"string","format":"email"}""")),
+        }));
+        Assert.Equal(400, ex.Status);
+        using var error = System.Text.Json.JsonDocument.Parse(ex.GetRawResponse()!.Content.ToString());
+        Assert.Contains("'format'", error.RootElement.GetProperty("error").GetProperty("message").GetString());
+        Assert.Equal("response_format.json_schema.schema", error.RootElement.GetProperty("error").GetProperty("param").GetString());
+    }
+
+    [SkippableFact]
     public async Task CompleteChat_ThroughRabbitMq_ReturnsTextUsageAndWorker()
     {
         Require();

@@ -1,4 +1,5 @@
 using Platform.Bench.Batch;
+using Platform.Bench.Constrained;
 using Platform.Bench.Engine;
 using Platform.Bench.Export;
 using Platform.Bench.Gateway;
@@ -14,6 +15,7 @@ if (omp is not null) Console.WriteLine($"OpenMP: {omp}");
 return args.Length == 0 ? Usage() : args[0] switch
 {
     "batch" => await BatchBenchmark.RunAsync(args[1..]),
+    "constrained" => await ConstrainedBenchmark.RunAsync(args[1..]),
     "engine" => await EngineBenchmark.RunAsync(args[1..]),
     "export-gguf" => ExportGgufCommand.Run(args[1..]),
     PeerProcess.Command => PeerProcess.RunChild(args[1..]),
@@ -29,6 +31,8 @@ static int Usage(int code = 2)
         usage: Platform.Bench <command> [options]
           batch        [--requests N] [--max-tokens N] [--clients C] [--budget B] [--probes P] [--json PATH]
                        a 1,000-request batch vs the same requests as concurrent interactive calls; chat latency while it runs
+          constrained  [--model DIR]... [--seeds S] [--threads N] [--json PATH]
+                       per-token cost of JSON-schema constrained decoding: engine decode with vs without the grammar, and the mask alone
           engine       [--json PATH] [--threads N] [--quick] [--repeat R] [--work DIR] [--quantization none|q8_0|q4_0] [--model smollm|mixtral]
                        our TorchSharp engine vs llama.cpp (LLamaSharp) on a SmolLM-135M-shaped random model
                        (or a Mixtral-shaped Mixture-of-Experts one: hidden 512, 8 layers, 8 experts, top-2)

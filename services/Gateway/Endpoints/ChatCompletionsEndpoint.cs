@@ -78,7 +78,7 @@ public static class ChatCompletionsEndpoint
                 // Each choice is its own sequence; with a seed, choice i uses seed + i so choices differ but stay reproducible.
                 var sampling = r.Sampling with { Seed = r.Sampling.Seed is { } s ? unchecked(s + (ulong)i) : null };
                 sessions.Add(await client.StartAsync(new ChatCompletionStart(r.Model, messages, r.MaxTokens, sampling, r.Stop,
-                    Logprobs: r.Logprobs), http.RequestAborted));
+                    Logprobs: r.Logprobs, ResponseFormat: r.ResponseFormat, Tools: r.Tools), http.RequestAborted));
             }
             http.Response.Headers[WorkerHeader] = string.Join(",", sessions.Select(s => s.WorkerId).Distinct());
 
@@ -95,15 +95,19 @@ public static class ChatCompletionsEndpoint
             // Text and images in order: an image slot becomes a PNG from ImageGen, stored and referenced by URL.
             var answers = Enumerable.Range(0, r.N).Select(_ => new InterleavedAnswer()).ToArray();
             var logprobs = Enumerable.Range(0, r.N).Select(_ => new List<ChatTokenLogprobDto>()).ToArray();
+            var calls = new IReadOnlyList<ChatToolCall>?[r.N];
             await foreach (var (index, chunk) in MergeAsync(sessions, http.RequestAborted))
             {
                 answers[index].AddText(chunk.TextDelta);
                 if (chunk.Logprobs is { } lp) logprobs[index].AddRange(lp.Select(LogprobDtos.ForChat));
+                if (chunk.ToolCalls is { Count: > 0 } made) calls[index] = made;
                 if (chunk.Image is not null)
                     answers[index].AddImage(await imageResults.ProduceAsync(r.Model, chunk.Image, null, baseUrl, http.RequestAborted));
             }
-            var choices = sessions.Select((s, i) => new ChatChoiceDto(i,
-                new AssistantMessageDto("assistant", answers[i].Content, multimodal ? answers[i].Parts : null), s.FinishReason,
+            var choices = sessions.Select((s, i) => new ChatChoiceDto(i, calls[i] is { } made
+                    // OpenAI's shape for calls: content null unless the model wrote text before them.
+                    ? new AssistantMessageDto("assistant", answers[i].Content.Length == 0 ? null : answers[i].Content, null, ToolCallsDto(made))
+                    : new AssistantMessageDto("assistant", answers[i].Content, multimodal ? answers[i].Parts : null), s.FinishReason,
                 r.Logprobs is null ? null : new ChatLogprobsDto(logprobs[i]))).ToList();
             if (bestOf is not null)
             {
@@ -180,6 +184,9 @@ public static class ChatCompletionsEndpoint
                     await WriteEventAsync(response, Chunk(index, new DeltaDto(Content: image.Markdown,
                         Parts: [OutputPartDto.ForImage(image.Url, image.Produced.Decision)]), null), ct);
                 }
+                if (chunk.ToolCalls is { Count: > 0 } made)
+                    await WriteEventAsync(response, Chunk(index, new DeltaDto(ToolCalls: made.Select((c, k) =>
+                        new ToolCallDeltaDto(k, c.Id, "function", new FunctionCallResponseDto(c.Name, c.Arguments))).ToList()), null), ct);
                 if (chunk.FinishReason is not null)
                     await WriteEventAsync(response, Chunk(index, new DeltaDto(), chunk.FinishReason), ct);
                 await response.Body.FlushAsync(ct);
@@ -234,6 +241,9 @@ public static class ChatCompletionsEndpoint
             await stop.CancelAsync();
         }
     }
+
+    private static List<ToolCallResponseDto> ToolCallsDto(IReadOnlyList<ChatToolCall> calls) =>
+        calls.Select(c => new ToolCallResponseDto(c.Id, "function", new FunctionCallResponseDto(c.Name, c.Arguments))).ToList();
 
     private static UsageDto Usage(List<ChatCompletionSession> sessions)
     {

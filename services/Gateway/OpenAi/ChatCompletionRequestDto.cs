@@ -36,6 +36,12 @@ public sealed record ChatCompletionRequestDto
     /// <summary>Fields this record does not name; <see cref="Validation.RequestFields"/> answers 400 for them.</summary>
     [JsonExtensionData]
     public Dictionary<string, System.Text.Json.JsonElement>? UnknownFields { get; set; }
+    /// <summary>Constrained output: {"type": "text" | "json_object" | "json_schema", "json_schema": {...}}.</summary>
+    public ResponseFormatDto? ResponseFormat { get; init; }
+    public List<ToolDto>? Tools { get; init; }
+    /// <summary>"none", "auto", "required" or {"type": "function", "function": {"name": ...}}.</summary>
+    public System.Text.Json.JsonElement? ToolChoice { get; init; }
+    public bool? ParallelToolCalls { get; init; }
 }
 
 public sealed record StreamOptionsDto
@@ -51,6 +57,10 @@ public sealed record ChatMessageDto
     [JsonConverter(typeof(MessageContentConverter))]
     public MessageContent? Content { get; init; }
     public string? Name { get; init; }
+    /// <summary>An assistant turn's function calls.</summary>
+    public List<ToolCallDto>? ToolCalls { get; init; }
+    /// <summary>A "tool" turn: the call it answers.</summary>
+    public string? ToolCallId { get; init; }
     [JsonExtensionData]
     public Dictionary<string, System.Text.Json.JsonElement>? UnknownFields { get; set; }
 }

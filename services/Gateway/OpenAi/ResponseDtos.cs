@@ -6,8 +6,10 @@ public sealed record ChatCompletionResponseDto(
 
 public sealed record ChatChoiceDto(int Index, AssistantMessageDto Message, string? FinishReason, object? Logprobs = null);
 
-/// <summary><see cref="Parts"/>: the answer as interleaved text and image parts (multimodal models; an extension of OpenAI's shape).</summary>
-public sealed record AssistantMessageDto(string Role, string Content, IReadOnlyList<Gateway.Images.OutputPartDto>? Parts = null);
+/// <summary><see cref="Parts"/>: the answer as interleaved text and image parts (multimodal models; an extension of OpenAI's shape).
+/// <see cref="ToolCalls"/>: the function calls the model made (then <see cref="Content"/> is null when it wrote no text).</summary>
+public sealed record AssistantMessageDto(string Role, string? Content, IReadOnlyList<Gateway.Images.OutputPartDto>? Parts = null,
+    IReadOnlyList<ToolCallResponseDto>? ToolCalls = null);
 
 public sealed record ChatCompletionChunkDto(
     string Id, string Object, long Created, string Model, string? SystemFingerprint,
@@ -15,7 +17,8 @@ public sealed record ChatCompletionChunkDto(
 
 public sealed record ChunkChoiceDto(int Index, DeltaDto Delta, string? FinishReason, object? Logprobs = null);
 
-public sealed record DeltaDto(string? Role = null, string? Content = null, IReadOnlyList<Gateway.Images.OutputPartDto>? Parts = null);
+public sealed record DeltaDto(string? Role = null, string? Content = null, IReadOnlyList<Gateway.Images.OutputPartDto>? Parts = null,
+    IReadOnlyList<ToolCallDeltaDto>? ToolCalls = null);
 
 public sealed record UsageDto(int PromptTokens, int CompletionTokens, int TotalTokens);
 

@@ -6,7 +6,7 @@ namespace Gateway.Validation;
 /// <summary>Checks an OpenAI chat-completions body field by field and maps it to <see cref="ValidatedChatRequest"/>.</summary>
 public static class ChatRequestValidator
 {
-    private static readonly HashSet<string> Roles = ["system", "developer", "user", "assistant"];
+    private static readonly HashSet<string> Roles = ["system", "developer", "user", "assistant", "tool"];
 
     public static (ValidatedChatRequest? Request, ApiError? Error) Validate(ChatCompletionRequestDto dto, GatewayOptions options)
     {
@@ -31,7 +31,17 @@ public static class ChatRequestValidator
                 return Fail(ApiError.Invalid($"Missing required parameter: '{at}.role'.", $"{at}.role", "missing_required_parameter"));
             if (!Roles.Contains(m.Role))
                 return Fail(ApiError.Invalid(
-                    $"Invalid value '{m.Role}' for {at}.role; supported roles are system, developer, user and assistant.", $"{at}.role"));
+                    $"Invalid value '{m.Role}' for {at}.role; supported roles are system, developer, user, assistant and tool.", $"{at}.role"));
+            // Function calls in the history: an assistant turn's tool_calls (its content may then be null), a tool turn's id.
+            var (calls, callsError) = StructuredRequestValidator.ValidateCalls(m.Role == "assistant" ? m.ToolCalls : null, at);
+            if (callsError is not null) return Fail(callsError);
+            if (m.Role == "tool" && string.IsNullOrEmpty(m.ToolCallId))
+                return Fail(ApiError.Invalid($"Missing required parameter: '{at}.tool_call_id'.", $"{at}.tool_call_id", "missing_required_parameter"));
+            if (m.Content is null && calls is { Count: > 0 })
+            {
+                turns.Add(new ChatTurn("assistant", "", null, calls));
+                continue;
+            }
             if (m.Content is null)
                 return Fail(ApiError.Invalid($"Missing required parameter: '{at}.content'.", $"{at}.content", "missing_required_parameter"));
 
@@ -85,7 +95,7 @@ public static class ChatRequestValidator
             }
             if (m.Content.Parts is null && SetMarkers.ContainsAny(text))
                 return Fail(ApiError.Invalid($"{at}.content must not contain the set markers; mark set members with the 'set' field of text parts.", $"{at}.content"));
-            turns.Add(new ChatTurn(m.Role == "developer" ? "system" : m.Role, text));
+            turns.Add(new ChatTurn(m.Role == "developer" ? "system" : m.Role, text, null, calls, m.Role == "tool" ? m.ToolCallId : null));
         }
 
         var maxTokens = dto.MaxCompletionTokens ?? dto.MaxTokens;
@@ -114,11 +124,13 @@ public static class ChatRequestValidator
             return Fail(ApiError.Invalid("'top_logprobs' requires 'logprobs' to be true.", "top_logprobs"));
         var (presence, frequency, bias, samplingError) = SamplingFields.Validate(dto.PresencePenalty, dto.FrequencyPenalty, dto.LogitBias);
         if (samplingError is not null) return Fail(samplingError);
+        var (format, tools, structuredError) = StructuredRequestValidator.Validate(dto);
+        if (structuredError is not null) return Fail(structuredError);
 
         var sampling = new SamplingParameters(dto.Temperature ?? 1f, dto.TopP ?? 1f, dto.Seed is { } s ? unchecked((ulong)s) : null,
             dto.IgnoreEos ?? false, presence, frequency, bias);
         return (new ValidatedChatRequest(dto.Model, turns, images, maxTokens, sampling, stop, n, stream,
-            stream && dto.StreamOptions?.IncludeUsage == true, dto.Logprobs == true ? dto.TopLogprobs ?? 0 : null), null);
+            stream && dto.StreamOptions?.IncludeUsage == true, dto.Logprobs == true ? dto.TopLogprobs ?? 0 : null, format, tools), null);
     }
 
     private static (ValidatedChatRequest?, ApiError?) Fail(ApiError error) => (null, error);

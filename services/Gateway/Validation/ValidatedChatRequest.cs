@@ -13,7 +13,9 @@ public sealed record ValidatedChatRequest(
     int N,
     bool Stream,
     bool IncludeUsage,
-    int? Logprobs = null);
+    int? Logprobs = null,
+    ResponseFormat? ResponseFormat = null,
+    ToolUse? Tools = null);
 
 /// <summary>An input image decoded from a data URL: where it stood (message, part) and its bytes.</summary>
 public sealed record DecodedImage(int MessageIndex, int PartIndex, string MediaType, byte[] Bytes);

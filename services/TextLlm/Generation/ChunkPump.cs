@@ -75,6 +75,7 @@ public static class ChunkPump
         private bool _stopped;
         private string? _finish;
         private ImageSlotStates? _image;
+        private IReadOnlyList<ChatToolCall>? _toolCalls;
         private long _lastSend;
         private long _firstBuffered;
         private long _timerDue; // Stopwatch timestamp the timer is armed for; long.MaxValue when disarmed
@@ -112,6 +113,7 @@ public static class ChunkPump
                         _logprobs.Add(new GeneratedTokenLogprob(t.Bytes, t.Logprob, t.Top.Select(a => new AlternativeTokenLogprob(a.Bytes, a.Logprob)).ToList()));
                 if (u.Image is { } slot) // an image slot leaves at once, after the text before it, so text and images stay in order
                     _image = new ImageSlotStates(slot.Tokens, slot.Hidden, slot.HiddenStates, slot.InputEmbeddings);
+                if (u.ToolCalls is { } calls) _toolCalls = calls.Select(c => new ChatToolCall(c.Id, c.Name, c.ArgumentsJson)).ToList();
                 last = _finish is not null;
 
                 if (last || _image is not null
@@ -162,7 +164,8 @@ public static class ChunkPump
         private void FlushLocked(long now)
         {
             _inFlight.Enqueue(SendSafely(new ChatCompletionChunkProduced(_requestId, _sequence++, _text.ToString(), _completion, _finish, _image,
-                _logprobs.Count > 0 ? _logprobs.ToList() : null)));
+                _logprobs.Count > 0 ? _logprobs.ToList() : null, _toolCalls)));
+            _toolCalls = null;
             _image = null;
             _logprobs.Clear();
             if (_buffered > 0) _firstTokenPending = false;

@@ -52,7 +52,11 @@ public sealed class GenerateChatCompletionConsumer(
             // states (ReportImageSlots) and travel in the chunks, in order with the text, to be drawn by ImageGen.
             // A text completion (no messages) runs its raw prompt, text or token ids, without the chat template.
             Messages = m.Messages.Count == 0 ? null : m.Messages.Select(t => new ChatMessage(t.Role, t.Content,
-                t.Images?.Select(v => new VisualEmbedding(v.Tokens, v.Hidden, v.Data)).ToList())).ToList(),
+                t.Images?.Select(v => new VisualEmbedding(v.Tokens, v.Hidden, v.Data)).ToList())
+            {
+                ToolCalls = t.ToolCalls?.Select(c => new Platform.Inference.Chat.ToolCall(c.Id, c.Name, c.Arguments)).ToList(),
+                ToolCallId = t.ToolCallId,
+            }).ToList(),
             Prompt = m.Messages.Count == 0 ? m.Prompt : null,
             PromptTokens = m.Messages.Count == 0 ? m.PromptTokens : null,
             Logprobs = m.Logprobs,
@@ -69,6 +73,18 @@ public sealed class GenerateChatCompletionConsumer(
             IgnoreEos = m.Sampling.IgnoreEos,
             RequestId = m.RequestId.ToString(),
         };
+        // response_format and tools: the grammar to decode under and the format to read calls back with.
+        StructuredOutput.Plan plan;
+        try
+        {
+            plan = StructuredOutput.Build(m.ResponseFormat, m.Tools, engine.ChatTemplate ?? Platform.Inference.Chat.ChatTemplate.ForName("chatml"));
+        }
+        catch (StructuredOutputException ex)
+        {
+            await Reject(context, ChatErrorCodes.InvalidRequest, ex.Message, ex.Param);
+            return;
+        }
+        request = request with { Grammar = plan.Grammar, Tools = plan.Tools };
         int promptTokens;
         try
         {
@@ -117,6 +133,7 @@ public sealed class GenerateChatCompletionConsumer(
         try
         {
             updates = engine.GenerateAsync(request, registration.Token);
+            if (plan.ToolFormat is { } toolFormat) updates = ToolCallStream.ReadAsync(updates, toolFormat, registration.Token);
         }
         catch (EngineFullException ex)
         {

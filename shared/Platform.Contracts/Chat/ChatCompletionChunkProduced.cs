@@ -9,6 +9,7 @@ namespace Platform.Contracts.Chat;
 /// set ("stop", "length"). <see cref="CompletionTokens"/> is the running total for the sequence. <see cref="Image"/>,
 /// when set, is an image slot the model produced right after <see cref="TextDelta"/> (multimodal models).
 /// <see cref="Logprobs"/> (when the request asked for them) has one entry per token in this chunk, in order.
+/// <see cref="ToolCalls"/>, on the last chunk (finish reason "tool_calls"), are the function calls the model made.
 /// </summary>
 public sealed record ChatCompletionChunkProduced(
     Guid RequestId,
@@ -17,4 +18,5 @@ public sealed record ChatCompletionChunkProduced(
     int CompletionTokens,
     string? FinishReason,
     ImageSlotStates? Image = null,
-    IReadOnlyList<GeneratedTokenLogprob>? Logprobs = null);
+    IReadOnlyList<GeneratedTokenLogprob>? Logprobs = null,
+    IReadOnlyList<ChatToolCall>? ToolCalls = null);

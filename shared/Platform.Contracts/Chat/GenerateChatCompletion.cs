@@ -9,6 +9,7 @@ namespace Platform.Contracts.Chat;
 /// messages and a raw <see cref="Prompt"/> or <see cref="PromptTokens"/> instead (no chat template). <see cref="Logprobs"/>
 /// set asks for each token's log-probability and that many alternatives in the chunks; with <see cref="PromptLogprobs"/>
 /// the acceptance also carries the prompt's own token log-probabilities (echo with logprobs).
+/// <see cref="ResponseFormat"/> and <see cref="Tools"/> ask for constrained output and function calls.
 /// </summary>
 public sealed record GenerateChatCompletion(
     Guid RequestId,
@@ -21,4 +22,6 @@ public sealed record GenerateChatCompletion(
     string? Prompt = null,
     IReadOnlyList<int>? PromptTokens = null,
     int? Logprobs = null,
-    bool PromptLogprobs = false);
+    bool PromptLogprobs = false,
+    ResponseFormat? ResponseFormat = null,
+    ToolUse? Tools = null);

@@ -54,10 +54,15 @@ public sealed partial class ChatTemplate
         return null;
     }
 
-    public string Render(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt = true)
+    public string Render(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt = true) => Render(messages, addGenerationPrompt, null);
+
+    /// <summary>Renders with the functions offered to the model, tool calls and tool results (see ChatTemplate.Tools.cs).</summary>
+    public string Render(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt, IReadOnlyList<ToolDefinition>? tools)
     {
         if (Jinja is not null) return Jinja.Render(messages, addGenerationPrompt);
         ArgumentNullException.ThrowIfNull(messages);
+        if (tools is { Count: > 0 } || messages.Any(m => m.Role == "tool" || m.ToolCalls is { Count: > 0 }))
+            return RenderWithTools(messages, addGenerationPrompt, tools ?? []);
         var sb = new StringBuilder();
         switch (Name)
         {

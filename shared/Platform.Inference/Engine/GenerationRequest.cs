@@ -2,7 +2,13 @@ namespace Platform.Inference.Engine;
 
 /// <summary>One chat message. <paramref name="Content"/> may contain <see cref="GenerationRequest.ImagePlaceholder"/>
 /// once per entry of <paramref name="Images"/>; the engine splices those visual embeddings there.</summary>
-public sealed record ChatMessage(string Role, string Content, IReadOnlyList<VisualEmbedding>? Images = null);
+public sealed record ChatMessage(string Role, string Content, IReadOnlyList<VisualEmbedding>? Images = null)
+{
+    /// <summary>An assistant turn's function calls (rendered in the family's tool-call format).</summary>
+    public IReadOnlyList<Chat.ToolCall>? ToolCalls { get; init; }
+    /// <summary>A "tool" turn: the id of the call whose result <see cref="Content"/> is.</summary>
+    public string? ToolCallId { get; init; }
+}
 
 /// <summary>Visual tokens for one input image, row-major [Tokens, Hidden] in the LM's embedding space.</summary>
 public sealed record VisualEmbedding(int Tokens, int Hidden, float[] Data);
@@ -31,6 +37,9 @@ public sealed record GenerationRequest
 
     /// <summary>Chat messages rendered through the model's chat template (with the generation prompt appended).</summary>
     public IReadOnlyList<ChatMessage>? Messages { get; init; }
+
+    /// <summary>Functions offered to the model: the chat template renders them into the prompt (see <see cref="Chat.ToolCallFormat"/>).</summary>
+    public IReadOnlyList<Chat.ToolDefinition>? Tools { get; init; }
 
     /// <summary>Raw prompt text, used instead of <see cref="Messages"/> when set.</summary>
     public string? Prompt { get; init; }
@@ -80,6 +89,12 @@ public sealed record GenerationRequest
 
     /// <summary>When true the engine reports GILL image slots: on [IMG0] it appends [IMG1..r-1] and returns their hidden states.</summary>
     public bool ReportImageSlots { get; init; }
+
+    /// <summary>
+    /// Constrained decoding: every token is chosen so the output stays inside this grammar (a JSON schema, a tool-call
+    /// format); the sequence ends ("stop") when the grammar is complete, and end tokens are allowed only where it may end.
+    /// </summary>
+    public Constraints.Grammar? Grammar { get; init; }
 
     /// <summary>Opaque id used in logs and traces.</summary>
     public string? RequestId { get; init; }

@@ -18,6 +18,8 @@ public sealed record GenerationUpdate
     public float[]? Logits { get; init; }
     /// <summary>With <see cref="GenerationRequest.Logprobs"/>: one entry per token of <see cref="TokenIds"/>.</summary>
     public IReadOnlyList<TokenLogprob>? Logprobs { get; init; }
+    /// <summary>Function calls read out of the completion (set by a tool-call reader on the last update, never by the engine).</summary>
+    public IReadOnlyList<Chat.ToolCall>? ToolCalls { get; init; }
 }
 
 /// <summary>GILL [IMG0..r-1] outputs: last-layer hidden states and input embeddings, row-major [Tokens, Hidden].</summary>

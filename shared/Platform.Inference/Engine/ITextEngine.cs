@@ -12,6 +12,9 @@ public interface ITextEngine : IAsyncDisposable
     /// <summary>Maximum tokens of prompt plus completion for one sequence.</summary>
     int MaxContextTokens { get; }
 
+    /// <summary>The chat template prompts are rendered with (its family fixes the tool-call format); null when unknown.</summary>
+    Chat.ChatTemplate? ChatTemplate => null;
+
     /// <summary>Live counters for metrics (running, waiting sequences).</summary>
     EngineStats Stats { get; }
 

@@ -86,6 +86,7 @@ public sealed partial class TextEngine : ITextEngine
     public int ThreadsInUse { get; private set; }
     /// <summary>The loaded model (config, module, tokenizer, chat template, generation config).</summary>
     public LoadedModel Model => _model;
+    public Chat.ChatTemplate ChatTemplate => _model.ChatTemplate;
 
     public EngineStats Stats
     {
@@ -117,7 +118,10 @@ public sealed partial class TextEngine : ITextEngine
             PromptTokens = tokens,
             PromptEmbeddingRows = rows,
             Layout = layout,
-            Sampling = new SamplingState(request.Sampling, tokens),
+            Sampling = new SamplingState(request.Sampling, tokens)
+            {
+                Constraint = request.Grammar is { } grammar ? new Constraints.TokenConstraint(grammar, _model.Tokenizer, stops, cts.Token) : null,
+            },
             Text = new TextStreamAssembler(request.StopStrings, _model.Tokenizer.Kind == TokenizerKind.SentencePiece),
             StopTokens = stops,
             Cancellation = cts.Token,
@@ -203,7 +207,7 @@ public sealed partial class TextEngine : ITextEngine
         else if (request.Messages is { Count: > 0 } messages)
         {
             isChat = true;
-            var text = _model.ChatTemplate.Render(messages);
+            var text = _model.ChatTemplate.Render(messages, true, request.Tools);
             var images = messages.SelectMany(m => m.Images ?? []).ToList();
             if (images.Count == 0) tokens = tok.Encode(text).ToArray();
             else (tokens, rows) = SpliceImages(text, images);
@@ -603,6 +607,11 @@ public sealed partial class TextEngine : ITextEngine
             return;
         }
         seq.Emit(new GenerationUpdate { TextDelta = delta, TokenIds = [token], PromptTokens = seq.PromptTokens.Length, CompletionTokens = seq.Generated, Logits = logits, Logprobs = logprob is null ? null : [logprob] });
+        if (seq.Sampling.Constraint is { IsComplete: true })
+        {
+            seq.Finish("stop");
+            return;
+        }
         if (seq.Generated >= seq.Request.MaxNewTokens || seq.CacheLength + 1 >= MaxContextTokens)
         {
             seq.Finish("length");

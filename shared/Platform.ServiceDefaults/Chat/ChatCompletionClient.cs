@@ -48,7 +48,7 @@ public sealed class ChatCompletionClient(
                 m => bus.CreateRequestClient<GenerateChatCompletion>(ChatQueues.AddressForModel(m),
                     RequestTimeout.After(ms: (int)o.QueueTimeout.TotalMilliseconds)));
             var command = new GenerateChatCompletion(requestId, start.Model, start.Messages, start.MaxTokens, start.Sampling,
-                start.Stop, bus.Address, start.Prompt, start.PromptTokens, start.Logprobs, start.PromptLogprobs);
+                start.Stop, bus.Address, start.Prompt, start.PromptTokens, start.Logprobs, start.PromptLogprobs, start.ResponseFormat, start.Tools);
             Response<ChatCompletionAccepted, ChatCompletionRejected> response;
             try
             {

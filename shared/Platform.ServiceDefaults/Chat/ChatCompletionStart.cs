@@ -13,4 +13,6 @@ public sealed record ChatCompletionStart(
     string? Prompt = null,
     IReadOnlyList<int>? PromptTokens = null,
     int? Logprobs = null,
-    bool PromptLogprobs = false);
+    bool PromptLogprobs = false,
+    ResponseFormat? ResponseFormat = null,
+    ToolUse? Tools = null);
