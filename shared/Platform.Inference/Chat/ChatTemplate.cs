@@ -59,7 +59,8 @@ public sealed partial class ChatTemplate
     /// <summary>Renders with the functions offered to the model, tool calls and tool results (see ChatTemplate.Tools.cs).</summary>
     public string Render(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt, IReadOnlyList<ToolDefinition>? tools)
     {
-        if (Jinja is not null) return Jinja.Render(messages, addGenerationPrompt);
+        if (Jinja is not null)
+            return Jinja.Render(messages, addGenerationPrompt, tools?.Select(t => JinjaChatTemplate.ToolJson(t.Name, t.Description, t.ParametersJson)).ToList());
         ArgumentNullException.ThrowIfNull(messages);
         if (tools is { Count: > 0 } || messages.Any(m => m.Role == "tool" || m.ToolCalls is { Count: > 0 }))
             return RenderWithTools(messages, addGenerationPrompt, tools ?? []);

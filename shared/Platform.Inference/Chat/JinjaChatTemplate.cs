@@ -79,7 +79,7 @@ public sealed class JinjaChatTemplate
     private string RenderCore(IReadOnlyList<ChatMessage> messages, bool addGenerationPrompt,
         IReadOnlyList<JsonElement>? tools, IReadOnlyList<JsonElement>? documents)
     {
-        var list = messages.Select(m => (JinjaValue)JinjaValue.FromProperties([("role", new JinjaString(m.Role)), ("content", new JinjaString(m.Content))])).ToList();
+        var list = messages.Select(Message).ToList();
         var variables = new Dictionary<string, JinjaValue>
         {
             ["messages"] = new JinjaArray(list),
@@ -90,5 +90,39 @@ public sealed class JinjaChatTemplate
             ["documents"] = documents is null ? JinjaValue.None : new JinjaArray(documents.Select(JinjaValue.FromJson).ToList()),
         };
         return _template.Render(variables);
+    }
+
+    /// <summary>
+    /// A message as transformers hands it to templates: role and content, and for tool use the assistant's
+    /// tool_calls ([{id, type: "function", function: {name, arguments}}], arguments as an object) and a tool
+    /// result's tool_call_id, the shapes the Qwen2.5, Llama 3.1 and Mistral templates read.
+    /// </summary>
+    private static JinjaValue Message(ChatMessage m)
+    {
+        var properties = new List<(string, JinjaValue)> { ("role", new JinjaString(m.Role)), ("content", new JinjaString(m.Content)) };
+        if (m.ToolCalls is { Count: > 0 } calls)
+            properties.Add(("tool_calls", new JinjaArray(calls.Select(c => (JinjaValue)JinjaValue.FromProperties(
+            [
+                ("id", new JinjaString(c.Id)),
+                ("type", new JinjaString("function")),
+                ("function", JinjaValue.FromProperties([("name", new JinjaString(c.Name)), ("arguments", Arguments(c.ArgumentsJson))])),
+            ])).ToList())));
+        if (m.ToolCallId is not null) properties.Add(("tool_call_id", new JinjaString(m.ToolCallId)));
+        return JinjaValue.FromProperties(properties);
+    }
+
+    // Arguments arrive as JSON text (OpenAI's shape); templates iterate them or pass them to tojson, so parse them.
+    // Text that is not JSON stays a string.
+    private static JinjaValue Arguments(string json)
+    {
+        try
+        {
+            using var doc = JsonDocument.Parse(json);
+            return JinjaValue.FromJson(doc.RootElement.Clone());
+        }
+        catch (JsonException)
+        {
+            return new JinjaString(json);
+        }
     }
 }

@@ -45,12 +45,14 @@ public sealed class ToolCallFormat
     /// <summary>Calls one completion may hold (1: the family's template has no parallel calls).</summary>
     public int MaxCalls { get; }
 
-    public static ToolCallFormat For(ChatTemplate template) => template.Name switch
-    {
-        "llama3" => Llama3Json,
-        "mistral" => Mistral,
-        _ => Hermes,
-    };
+    public static ToolCallFormat For(ChatTemplate template) =>
+        // A folder's own template: its family by its markers (the call format its model was trained on).
+        (template.Name == "jinja" ? ChatTemplate.DetectFamily(template.Jinja!.Source) : template.Name) switch
+        {
+            "llama3" => Llama3Json,
+            "mistral" => Mistral,
+            _ => Hermes,
+        };
 
     /// <summary>The text of calls in this format (assistant turns in the history, and what <see cref="BuildGrammar"/> accepts).</summary>
     public string Render(IReadOnlyList<ToolCall> calls) =>

@@ -74,4 +74,49 @@ public class JinjaChatTemplateTests
         Assert.Contains("<|eot_id|>", t.EndOfTurnTokens);
         Assert.Contains("<|end_of_text|>", t.EndOfTurnTokens);
     }
+
+    [Theory]
+    [InlineData("qwen2.5")]
+    [InlineData("llama3.1")]
+    public void Render_ToolRoundTrip_SameAsTheTemplateOnTransformersShapes(string name)
+    {
+        // The engine's messages (ChatMessage with ToolCalls / ToolCallId, ToolDefinition) reach a published template in
+        // the shapes transformers passes (the differential tests check those shapes against @huggingface/jinja).
+        using var data = JsonDocument.Parse(File.ReadAllText(Path.Combine(JinjaReference.TestData, "templates.json")));
+        var t = data.RootElement.GetProperty(name);
+        string source = t.GetProperty("chat_template").GetString()!;
+        string? bos = t.GetProperty("bos_token").ValueKind == JsonValueKind.String ? t.GetProperty("bos_token").GetString() : null;
+        string? eos = t.GetProperty("eos_token").ValueKind == JsonValueKind.String ? t.GetProperty("eos_token").GetString() : null;
+        const string Schema = """{"type":"object","properties":{"location":{"type":"string"}},"required":["location"]}""";
+        ChatMessage[] messages =
+        [
+            new("user", "What's the temperature in Paris?"),
+            new("assistant", "") { ToolCalls = [new ToolCall("call_abc123", "get_current_temperature", """{"location":"Paris, France"}""")] },
+            new("tool", "22.0") { ToolCallId = "call_abc123" },
+            new("assistant", "It is 22 degrees."),
+            new("user", "Thanks!"),
+        ];
+        var context = new System.Text.Json.Nodes.JsonObject
+        {
+            ["add_generation_prompt"] = true, ["bos_token"] = bos, ["eos_token"] = eos,
+            ["tools"] = System.Text.Json.Nodes.JsonNode.Parse("""[{"type":"function","function":{"name":"get_current_temperature","description":"Get the temperature.","parameters":""" + Schema + "}}]"),
+            ["messages"] = System.Text.Json.Nodes.JsonNode.Parse("""
+                [{"role":"user","content":"What's the temperature in Paris?"},
+                 {"role":"assistant","content":"","tool_calls":[{"id":"call_abc123","type":"function","function":{"name":"get_current_temperature","arguments":{"location":"Paris, France"}}}]},
+                 {"role":"tool","content":"22.0","tool_call_id":"call_abc123"},
+                 {"role":"assistant","content":"It is 22 degrees."},
+                 {"role":"user","content":"Thanks!"}]
+                """),
+        };
+        using var contextDoc = JsonDocument.Parse(context.ToJsonString());
+        var expected = JinjaTemplate.Parse(source).Render(contextDoc.RootElement);
+
+        var template = ChatTemplate.FromJinja(JinjaChatTemplate.Load(source, bos, eos));
+        var ours = template.Render(messages, true, [new ToolDefinition("get_current_temperature", "Get the temperature.", Schema)]);
+
+        Assert.Equal(expected, ours);
+        Assert.Contains("Paris, France", ours);
+        Assert.Contains("22.0", ours);
+        Assert.Equal(name == "llama3.1" ? ToolCallFormat.Llama3Json : ToolCallFormat.Hermes, ToolCallFormat.For(template));
+    }
 }
