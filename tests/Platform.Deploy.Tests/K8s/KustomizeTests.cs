@@ -27,6 +27,10 @@ public sealed class KustomizeTests
         // gateway, the TextLlm pool, ImageGen and the judge workers, each its own Dapr app-id.
         Assert.Equal(4, report.DaprAppIds.Count);
         Assert.Contains("platform-judge:0.1.0", yaml);
+        // The gateways need API keys: the admin key comes from the platform-admin Secret.
+        Assert.Contains("name: Security__AdminKey", yaml);
+        Assert.Contains("name: platform-admin", yaml);
+        Assert.Contains("key: adminKey", yaml);
         Assert.Contains("minReplicas: 2", yaml);
         Assert.Contains("replicas: 3", yaml);
     }
@@ -41,6 +45,8 @@ public sealed class KustomizeTests
         Assert.Equal(1, report.Kinds["PersistentVolumeClaim"]);
         Assert.Contains("Batch__ConnectionString: Data Source=/data/batch.db", yaml);
         Assert.Contains("platform-all-in-one:0.1.0", yaml);
+        // A pod listens on every interface: the dev pod is told to run open (no keys) explicitly.
+        Assert.Contains("Security__AllowOpen: \"true\"", yaml);
     }
 
     [SkippableFact]
