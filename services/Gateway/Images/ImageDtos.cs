@@ -23,6 +23,9 @@ public sealed record ImageGenerationRequestDto
     public string? Quality { get; init; }
     public string? Style { get; init; }
     public string? User { get; init; }
+    /// <summary>Fields this record does not name; answered with a 400 naming the field (<see cref="Validation.RequestFields"/>).</summary>
+    [System.Text.Json.Serialization.JsonExtensionData]
+    public Dictionary<string, System.Text.Json.JsonElement>? UnknownFields { get; set; }
 }
 
 public sealed record ImageGenerationResponseDto(long Created, IReadOnlyList<GeneratedImageDto> Data);

@@ -53,6 +53,8 @@ public static class ImagesEndpoints
                 .ToResult(http);
         }
         if (dto is null) return ApiError.Invalid("The request body must be a JSON object.", null, "invalid_json").ToResult(http);
+        // The images API's own response_format (url / b64_json) is a named field; nothing passes through unchecked.
+        if (RequestFields.Check(dto.UnknownFields, passThrough: RequestFields.None) is { } unknown) return unknown.ToResult(http);
         if (string.IsNullOrWhiteSpace(dto.Prompt))
             return ApiError.Invalid("Missing required parameter: 'prompt'.", "prompt", "missing_required_parameter").ToResult(http);
         if (dto.Prompt.Length > o.MaxPromptLength)

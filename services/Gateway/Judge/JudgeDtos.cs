@@ -11,6 +11,9 @@ public sealed record JudgeRatingRequestDto
     /// <summary>The answer to rate: a string or content parts (text / image_url), as a message's content.</summary>
     [JsonConverter(typeof(MessageContentConverter))]
     public MessageContent? Response { get; init; }
+    /// <summary>Fields this record does not name; answered with a 400 naming the field.</summary>
+    [JsonExtensionData]
+    public Dictionary<string, System.Text.Json.JsonElement>? UnknownFields { get; set; }
 }
 
 /// <summary>POST /v1/judge/comparisons: which of two <see cref="Responses"/> answers <see cref="Messages"/> better.</summary>
@@ -22,6 +25,9 @@ public sealed record JudgeComparisonRequestDto
     public List<MessageContent?>? Responses { get; init; }
     /// <summary>"ordered" (Auto-J as published; the default) or "set" (order-independent by construction).</summary>
     public string? Mode { get; init; }
+    /// <summary>Fields this record does not name; answered with a 400 naming the field.</summary>
+    [JsonExtensionData]
+    public Dictionary<string, System.Text.Json.JsonElement>? UnknownFields { get; set; }
 }
 
 public sealed record JudgeRatingDto(string Id, string Object, long Created, string Model, int? Rating, string Critique, string Raw,

@@ -34,6 +34,7 @@ public static class JudgeEndpoints
     {
         var (dto, readError) = await ReadBodyAsync<JudgeRatingRequestDto>(http, gatewayOptions.Value);
         if (readError is not null) return readError.ToResult(http);
+        if (RequestFields.Check(dto!.UnknownFields, passThrough: RequestFields.None) is { } unknown) return unknown.ToResult(http);
         if (dto!.Response is null)
             return ApiError.Invalid("Missing required parameter: 'response'.", "response", "missing_required_parameter").ToResult(http);
         var (judged, error) = await PrepareAsync(http, dto.Model, dto.Messages, [dto.Response], ["response"], directory, gatewayOptions.Value);
@@ -56,6 +57,7 @@ public static class JudgeEndpoints
     {
         var (dto, readError) = await ReadBodyAsync<JudgeComparisonRequestDto>(http, gatewayOptions.Value);
         if (readError is not null) return readError.ToResult(http);
+        if (RequestFields.Check(dto!.UnknownFields, passThrough: RequestFields.None) is { } unknown) return unknown.ToResult(http);
         if (dto!.Responses is null)
             return ApiError.Invalid("Missing required parameter: 'responses'.", "responses", "missing_required_parameter").ToResult(http);
         if (dto.Responses.Count != 2)

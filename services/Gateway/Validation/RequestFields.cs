@@ -16,6 +16,9 @@ public static class RequestFields
         "response_format", "tools", "tool_choice", "parallel_tool_calls",
     };
 
+    /// <summary>For APIs without structured-output or tool fields (images, judge): nothing passes unchecked.</summary>
+    public static readonly IReadOnlySet<string> None = new HashSet<string>();
+
     /// <summary>Message fields of tool calling (assistant tool_calls, tool results), read by its own validation.</summary>
     public static readonly IReadOnlySet<string> MessageFieldsHandledElsewhere = new HashSet<string>(StringComparer.Ordinal)
     {

@@ -56,6 +56,7 @@ public class ImageGenerationsTests(DemoGatewayFixture fixture) : IClassFixture<D
     [InlineData("{\"prompt\":\"\"}", "prompt")]
     [InlineData("{\"prompt\":\"a red circle\",\"n\":0}", "n")]
     [InlineData("{\"prompt\":\"a red circle\",\"response_format\":\"png\"}", "response_format")]
+    [InlineData("{\"prompt\":\"a red circle\",\"colour\":\"red\"}", "colour")]
     public async Task Generations_InvalidField_Returns400NamingIt(string body, string param)
     {
         var response = await fixture.Http.PostAsync("/v1/images/generations", new StringContent(body, System.Text.Encoding.UTF8, "application/json"));

@@ -150,6 +150,8 @@ public class JudgeEndpointsTests(JudgeFixture fixture) : IClassFixture<JudgeFixt
         { "/v1/judge/comparisons", """{"model":"tiny-judge","messages":[{"role":"user","content":"q"}],"responses":["a",null]}""", 400, "missing_required_parameter", "responses[1]" },
         { "/v1/judge/comparisons", """{"model":"tiny-judge","messages":[{"role":"user","content":"q"}],"responses":["a","b"],"mode":"shuffled"}""", 400, "invalid_value", "mode" },
         { "/v1/judge/comparisons", """{"model":"nope","messages":[{"role":"user","content":"q"}],"responses":["a","b"]}""", 404, "model_not_found", "model" },
+        { "/v1/judge/ratings", """{"model":"tiny-judge","messages":[{"role":"user","content":"q"}],"response":"r","temperature":0}""", 400, "unknown_parameter", "temperature" },
+        { "/v1/judge/comparisons", """{"model":"tiny-judge","messages":[{"role":"user","content":"q"}],"responses":["a","b"],"swap":true}""", 400, "unknown_parameter", "swap" },
         { "/v1/chat/completions", """{"model":"tiny-judge","messages":[{"role":"user","content":"q"}]}""", 404, "model_not_found", "model" },
     };
 
