@@ -16,7 +16,7 @@ namespace Platform.Browser.Tests;
 /// Besides the shipped models it serves "long-chat", a tiny random model with a 128k-token context that the fixture
 /// writes, so a test can hold a long answer open (the shipped models' answers end within a few hundred tokens).
 /// </summary>
-public sealed class PlatformFixture : IAsyncLifetime
+public class PlatformFixture : IAsyncLifetime
 {
     public const string LongModel = "long-chat";
     public const string ChromiumPath = "/usr/bin/chromium";
@@ -51,6 +51,7 @@ public sealed class PlatformFixture : IAsyncLifetime
             b.UseSetting("Batch:SweepIntervalSeconds", "0.5");
             b.UseSetting($"Models:{LongModel}:Path", longModel);
             b.UseSetting($"Models:{LongModel}:Engine:MaxConcurrentSequences", "2");
+            foreach (var (key, value) in ExtraSettings) b.UseSetting(key, value);
             b.ConfigureAppConfiguration(c => c.AddInMemoryCollection(new Dictionary<string, string?>
             {
                 ["Logging:LogLevel:Default"] = "Warning",
@@ -61,6 +62,7 @@ public sealed class PlatformFixture : IAsyncLifetime
         _factory = factory;
         Address = new Uri(factory.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First());
         Http = new HttpClient { BaseAddress = Address, Timeout = TimeSpan.FromSeconds(60) };
+        await PrepareClientAsync();
         await WaitForModelsAsync();
 
         if (!File.Exists(ChromiumPath))
@@ -73,6 +75,12 @@ public sealed class PlatformFixture : IAsyncLifetime
             Args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"],
         });
     }
+
+    /// <summary>Settings beyond the fixture's own (read while Program.cs composes the host).</summary>
+    protected virtual IReadOnlyDictionary<string, string> ExtraSettings { get; } = new Dictionary<string, string>();
+
+    /// <summary>Runs once the host listens, before the fixture waits for the models through <see cref="Http"/>.</summary>
+    protected virtual Task PrepareClientAsync() => Task.CompletedTask;
 
     /// <summary>/health says ready once one model is announced; wait until every configured one is listed.</summary>
     private async Task WaitForModelsAsync()
@@ -94,7 +102,7 @@ public sealed class PlatformFixture : IAsyncLifetime
 
     /// <summary>A fresh browser context (own localStorage) and page at "/", with the page's script errors and any
     /// request to another origin recorded, so a test can assert the page neither broke nor left the platform.</summary>
-    public async Task<PageSession> OpenAsync(ITestOutputHelper output, int width = 1280, int height = 800)
+    public async Task<PageSession> OpenAsync(ITestOutputHelper output, int width = 1280, int height = 800, bool waitForModels = true)
     {
         var context = await Browser.NewContextAsync(new BrowserNewContextOptions
         {
@@ -111,7 +119,7 @@ public sealed class PlatformFixture : IAsyncLifetime
                 session.ForeignRequests.Add(r.Url);
         };
         await page.GotoAsync(Address.ToString());
-        await page.WaitForSelectorAsync("body[data-ready=true]");
+        if (waitForModels) await page.WaitForSelectorAsync("body[data-ready=true]");
         return session;
     }
 
@@ -123,7 +131,7 @@ public sealed class PlatformFixture : IAsyncLifetime
         return m.Success ? double.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture) : 0;
     }
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         if (Browser is not null) await Browser.DisposeAsync();
         Playwright?.Dispose();

@@ -1,5 +1,18 @@
 // The platform's public HTTP API (same origin): /v1/models, /v1/chat/completions, /v1/files, /v1/batches, /v1/judge.
 
+import { showGlobalError } from './dom.js';
+
+const KEY_ITEM = 'platform.apiKey';
+
+/**
+ * The API key for a gateway that requires one (sent as Authorization: Bearer). Kept in sessionStorage: it lasts as
+ * long as this browser tab and is not written to disk with the conversations.
+ */
+export const apiKey = {
+  get: () => sessionStorage.getItem(KEY_ITEM) || null,
+  set: key => (key ? sessionStorage.setItem(KEY_ITEM, key) : sessionStorage.removeItem(KEY_ITEM)),
+};
+
 /** An API failure carrying the server's own message (OpenAI error shape) and, for 429, the Retry-After seconds. */
 export class ApiError extends Error {
   constructor(status, message, code = null, retryAfter = null) {
@@ -34,6 +47,8 @@ async function errorFrom(response) {
 
 export async function request(path, { method = 'GET', json, body, signal, headers = {} } = {}) {
   const init = { method, signal, headers: { ...headers } };
+  const key = apiKey.get();
+  if (key && !init.headers.Authorization) init.headers.Authorization = `Bearer ${key}`;
   if (json !== undefined) {
     init.body = JSON.stringify(json);
     init.headers['Content-Type'] = 'application/json';
@@ -49,6 +64,37 @@ export async function request(path, { method = 'GET', json, body, signal, header
   }
   if (!response.ok) throw await errorFrom(response);
   return response;
+}
+
+/**
+ * A URL an <img> or a download link can use. An <img> cannot send the API key, so with a key the platform's own /v1
+ * URLs (generated images, batch files) are fetched with it and served from a blob: URL; anything else (data:, blob:,
+ * no key) is returned as it is.
+ */
+export async function authorizedUrl(url) {
+  if (!apiKey.get()) return url;
+  const target = new URL(url, location.href);
+  if (target.origin !== location.origin || !target.pathname.startsWith('/v1/')) return url;
+  const response = await request(target.pathname + target.search);
+  return URL.createObjectURL(await response.blob());
+}
+
+/** Click handler for download links to the platform's own files: with an API key the file is fetched with it. */
+export async function downloadWithKey(event) {
+  const link = event.currentTarget;
+  if (!apiKey.get() || link.dataset.fetched === 'true') return;
+  event.preventDefault();
+  try {
+    const blob = document.createElement('a');
+    blob.href = await authorizedUrl(link.href);
+    blob.download = link.getAttribute('download') ?? '';
+    blob.dataset.fetched = 'true';
+    document.body.append(blob);
+    blob.click();
+    blob.remove();
+  } catch (e) {
+    showGlobalError(`Could not download ${link.getAttribute('download') ?? 'the file'}: ${e instanceof ApiError ? e.describe() : e.message}`);
+  }
 }
 
 export async function getJson(path, options) {

@@ -1,6 +1,6 @@
 // The batches view: a JSONL file (or one built from a list of prompts) -> /v1/files -> /v1/batches, then progress
 // from request_counts, cancel, and the output and error files.
-import { ApiError, cancelBatch, createBatch, fileContentUrl, getBatch, listBatches, uploadBatchFile } from './api.js';
+import { ApiError, cancelBatch, createBatch, downloadWithKey, fileContentUrl, getBatch, listBatches, uploadBatchFile } from './api.js';
 import { $, el } from './dom.js';
 
 const FINAL = new Set(['completed', 'failed', 'expired', 'cancelled']);
@@ -98,8 +98,8 @@ function renderBatch(b) {
       },
     }, 'Cancel'));
   }
-  if (b.output_file_id) actions.append(el('a', { class: 'button', href: fileContentUrl(b.output_file_id), download: `${b.id}-output.jsonl` }, 'Download output'));
-  if (b.error_file_id) actions.append(el('a', { class: 'button', href: fileContentUrl(b.error_file_id), download: `${b.id}-errors.jsonl` }, 'Download errors'));
+  if (b.output_file_id) actions.append(el('a', { class: 'button', href: fileContentUrl(b.output_file_id), download: `${b.id}-output.jsonl`, onclick: downloadWithKey }, 'Download output'));
+  if (b.error_file_id) actions.append(el('a', { class: 'button', href: fileContentUrl(b.error_file_id), download: `${b.id}-errors.jsonl`, onclick: downloadWithKey }, 'Download errors'));
   if (actions.childElementCount) item.append(actions);
   for (const err of b.errors?.data ?? []) item.append(el('p', { class: 'error' }, `${err.line ? `line ${err.line}: ` : ''}${err.message}`));
   return item;

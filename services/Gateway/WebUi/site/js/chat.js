@@ -1,6 +1,6 @@
 // The chat view: interleaved messages (text and images in any order), streaming answers with generated images inline,
 // stop / regenerate / edit-and-resend, conversations kept in the browser.
-import { ApiError, streamChat } from './api.js';
+import { ApiError, apiKey, authorizedUrl, downloadWithKey, streamChat } from './api.js';
 import { $, el, fillSelect, readAsDataUrl, showGlobalError } from './dom.js';
 import { renderMarkdown } from './markdown.js';
 import { loadConversations, newId, saveConversations } from './store.js';
@@ -365,15 +365,23 @@ function renderParts(body, parts) {
       const source = /^retrieve/.test(p.source ?? '') ? 'retrieved' : /^generate/.test(p.source ?? '') ? 'generated' : 'image';
       const url = p.image_url.url;
       const figure = el('figure', { class: 'output', dataset: { kind: 'image', source } },
-        el('img', {
-          src: url, alt: `${source === 'image' ? 'Image' : source === 'generated' ? 'Generated image' : 'Retrieved image'} ${imageNo}`,
+        keyedImage(url, {
+          alt: `${source === 'image' ? 'Image' : source === 'generated' ? 'Generated image' : 'Retrieved image'} ${imageNo}`,
           // The picture's height is known only once it loads: keep the newest content in view.
           onload: () => { ui.messages.scrollTop = ui.messages.scrollHeight; },
         }),
         el('figcaption', {},
           el('span', { class: `badge ${source}` }, source),
-          el('a', { href: url, download: url.split('/').pop() || `image-${imageNo}.png` }, 'Download')));
+          el('a', { href: url, download: url.split('/').pop() || `image-${imageNo}.png`, onclick: downloadWithKey }, 'Download')));
       node ? node.replaceWith(figure) : body.append(figure);
     }
   });
+}
+
+/** An <img> of a platform URL: set at once without an API key, fetched with the key (an <img> cannot send it) otherwise. */
+function keyedImage(url, attrs) {
+  const img = el('img', attrs);
+  if (!apiKey.get()) img.src = url;
+  else authorizedUrl(url).then(src => { img.src = src; }, e => { img.alt = `${img.alt} (could not load: ${e.message})`; });
+  return img;
 }

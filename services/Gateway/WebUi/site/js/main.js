@@ -1,6 +1,6 @@
 // Start-up: models from /v1/models decide what is offered (the judge view only when a judge model is served), then
 // the three views and their tabs.
-import { ApiError, hasCapability, listModels } from './api.js';
+import { ApiError, apiKey, hasCapability, listModels } from './api.js';
 import { $, fillSelect, showGlobalError } from './dom.js';
 import { initBatches, setBatchesActive } from './batches.js';
 import { initChat, setChatModels } from './chat.js';
@@ -38,9 +38,17 @@ async function loadModels() {
   try {
     models = await listModels();
   } catch (e) {
-    showGlobalError(`Could not list the models: ${e instanceof ApiError ? e.describe() : e.message}`);
+    if (e instanceof ApiError && e.status === 401) {
+      // A gateway with API keys: ask for one (the platform's own 401 says whether it was missing or wrong).
+      $('#api-key-panel').open = true;
+      showGlobalError(`This gateway needs an API key: enter yours under "API key" at the top. (${e.describe()})`);
+      $('#api-key').focus();
+    } else {
+      showGlobalError(`Could not list the models: ${e instanceof ApiError ? e.describe() : e.message}`);
+    }
     return;
   }
+  showGlobalError(null);
   if (!models.length) showGlobalError('No model is served yet: the workers have not announced any.');
   const judges = models.filter(m => hasCapability(m, 'judge'));
   // Chat models: everything that is not only a judge.
@@ -54,7 +62,24 @@ async function loadModels() {
   select(views.includes(wanted) && !$(`#tab-${wanted}`).hidden ? wanted : 'chat');
 }
 
+function initApiKey() {
+  const input = $('#api-key');
+  input.value = apiKey.get() ?? '';
+  $('#api-key-form').addEventListener('submit', e => {
+    e.preventDefault();
+    apiKey.set(input.value.trim());
+    $('#api-key-panel').open = false;
+    loadModels();
+  });
+  $('#api-key-forget').addEventListener('click', () => {
+    apiKey.set(null);
+    input.value = '';
+    loadModels();
+  });
+}
+
 initTabs();
+initApiKey();
 initChat();
 initBatches();
 initJudge();
