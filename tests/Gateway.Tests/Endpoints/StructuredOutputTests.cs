@@ -239,26 +239,7 @@ public class StructuredOutputTests(StructuredGatewayFixture fixture) : IClassFix
                 ["tool_choice"] = "required",
             }),
         };
-        using var form = new MultipartFormDataContent();
-        form.Add(new StringContent("batch"), "purpose");
-        form.Add(new ByteArrayContent(Encoding.UTF8.GetBytes(string.Join("\n", lines.Select(l => l.ToJsonString())))), "file", "structured.jsonl");
-        using var upload = await http.PostAsync("/v1/files", form);
-        var fileId = JsonNode.Parse(await upload.Content.ReadAsStringAsync())!["id"]!.GetValue<string>();
-        using var created = await http.PostAsync("/v1/batches", Json("{\"input_file_id\":\"" + fileId + "\",\"endpoint\":\"/v1/chat/completions\",\"completion_window\":\"24h\"}"));
-        var createdBody = await created.Content.ReadAsStringAsync();
-        Assert.True(created.IsSuccessStatusCode, createdBody);
-        var id = JsonNode.Parse(createdBody)!["id"]!.GetValue<string>();
-        JsonNode batch;
-        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(120);
-        do
-        {
-            batch = JsonNode.Parse(await http.GetStringAsync($"/v1/batches/{id}"))!;
-            if (batch["status"]!.GetValue<string>() is "completed" or "failed") break;
-            await Task.Delay(100);
-        } while (DateTime.UtcNow < deadline);
-        Assert.Equal("completed", batch["status"]!.GetValue<string>());
-        var output = await http.GetStringAsync($"/v1/files/{batch["output_file_id"]!.GetValue<string>()}/content");
-        var results = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => JsonNode.Parse(l)!)
+        var results = (await BatchRun.RunAsync(http, lines, "/v1/chat/completions"))
             .ToDictionary(r => r["custom_id"]!.GetValue<string>(), r => r["response"]!["body"]!["choices"]![0]!);
         Assert.True(Validates(PersonSchema, results["schema"]["message"]!["content"]!.GetValue<string>()));
         Assert.Equal("tool_calls", results["tool"]["finish_reason"]!.GetValue<string>());

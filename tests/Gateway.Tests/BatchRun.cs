@@ -2,7 +2,7 @@ using System.Net.Http.Json;
 using System.Text;
 using System.Text.Json.Nodes;
 
-namespace Gateway.Tests.Judge;
+namespace Gateway.Tests;
 
 /// <summary>Uploads JSONL lines, runs them as one batch for an endpoint and returns the output lines.</summary>
 internal static class BatchRun
