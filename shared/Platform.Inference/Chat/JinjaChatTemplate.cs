@@ -19,14 +19,17 @@ public sealed class JinjaChatTemplate
         _template = template;
         BosToken = bosToken;
         EosToken = eosToken;
-        string? family = ChatTemplate.DetectFamily(template.Source);
+        Family = ChatTemplate.DetectFamily(template.Source);
         var tokens = new List<string>();
-        if (family is not null) tokens.AddRange(ChatTemplate.ForName(family, bosToken, eosToken).EndOfTurnTokens);
+        if (Family is not null) tokens.AddRange(ChatTemplate.ForName(Family, bosToken, eosToken).EndOfTurnTokens);
         if (eosToken is not null && !tokens.Contains(eosToken)) tokens.Add(eosToken);
         EndOfTurnTokens = tokens;
     }
 
     public string Source => _template.Source;
+
+    /// <summary>The built-in family whose layout the template follows (by its markers), or null; read once at load.</summary>
+    public string? Family { get; }
     public string? BosToken { get; }
     public string? EosToken { get; }
 

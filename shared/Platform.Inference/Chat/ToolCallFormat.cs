@@ -47,7 +47,7 @@ public sealed class ToolCallFormat
 
     public static ToolCallFormat For(ChatTemplate template) =>
         // A folder's own template: its family by its markers (the call format its model was trained on).
-        (template.Name == "jinja" ? ChatTemplate.DetectFamily(template.Jinja!.Source) : template.Name) switch
+        (template.Name == "jinja" ? template.Jinja!.Family : template.Name) switch
         {
             "llama3" => Llama3Json,
             "mistral" => Mistral,
