@@ -51,26 +51,7 @@ public sealed class Qwen3ModelTests : IDisposable
         // Three sequences at different positions decode one token each through the span kernels and through torch
         // ops; logits and the KV cache (keys after the k norm and the rotary) must agree.
         using var m = ModelLoader.Load(Create());
-        m.Model.FuseForInference();
-        Assert.True(m.Model.model.IsFused, "every layer fused: the span path runs");
-        using var noGrad = no_grad();
-        using var rowCache = new KvCache(m.Config, slots: 3, maxTokens: 32);
-        using var torchCache = new KvCache(m.Config, slots: 3, maxTokens: 32);
-        int[] lengths = [3, 7, 5];
-        foreach (var cache in new[] { rowCache, torchCache })
-            for (int s = 0; s < 3; s++)
-                m.Model.Forward(new LlamaInputs { InputIds = tensor(Tokens[..lengths[s]]).unsqueeze(0), Cache = new CacheWrite { Cache = cache, FirstSlot = s, Starts = [0] } });
-        for (int step = 0; step < 4; step++)
-        {
-            var ids = tensor(new long[] { Tokens[lengths[0] + step], Tokens[lengths[1] + step], Tokens[lengths[2] + step] }).view(3, 1);
-            long[] starts = lengths.Select(l => (long)(l + step)).ToArray();
-            var row = m.Model.Forward(new LlamaInputs { Backend = LlamaBackend.RowKernels, InputIds = ids, Cache = new CacheWrite { Cache = rowCache, FirstSlot = 0, Starts = starts } });
-            var reference = m.Model.Forward(new LlamaInputs { Backend = LlamaBackend.Torch, InputIds = ids, Cache = new CacheWrite { Cache = torchCache, FirstSlot = 0, Starts = starts } });
-            float diff = (row.Logits! - reference.Logits!).abs().max().item<float>();
-            Assert.True(diff < 1e-4f, $"step {step}: max |logit diff| {diff}");
-        }
-        for (int l = 0; l < m.Config.NumHiddenLayers; l++)
-            Assert.True((rowCache.Keys[l] - torchCache.Keys[l]).abs().max().item<float>() < 1e-4f);
+        RowDecodeParity.AssertMatchesTorch(m.Model, m.Config, Tokens);
     }
 
     [Fact]
