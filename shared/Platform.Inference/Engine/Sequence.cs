@@ -33,6 +33,8 @@ internal sealed class Sequence
     /// <summary>Set when [IMG0] was sampled and the remaining image tokens must be appended.</summary>
     public bool PendingImage { get; set; }
     public int Generated { get; set; }
+    /// <summary>Index in <see cref="Completion"/> where the words before the next picture begin (after the last [IMG] run).</summary>
+    public int ImageContextStart { get; set; }
     public bool Finished { get; set; }
     public List<int> Completion { get; } = new();
 

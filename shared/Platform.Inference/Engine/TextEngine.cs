@@ -513,13 +513,16 @@ public sealed partial class TextEngine : ITextEngine
     /// GILL (Koh et al. 2023): after [IMG0] is sampled, [IMG1..IMG(r-1)] are appended in one forward and the r
     /// positions' last decoder layer outputs, taken before the final RMSNorm (HF's hidden_states[-1] is taken after
     /// it; the mapper is trained on the pre-norm states, <see cref="Models.Llama.LlamaInputs.HiddenStatePositions"/>),
-    /// plus their input embeddings are reported for the image mapper.
-    /// Every sequence waiting for its image tokens is moved to the low slots (decoding sequences stay packed first)
-    /// and all of them run in the same forward, one row each.
+    /// plus their input embeddings are reported for the image mapper. With an image slot context
+    /// (<see cref="LoadedModel.ImageSlotContext"/>) the slot also carries the same for up to that many generated words
+    /// before [IMG0] (back to the answer's start or the previous picture): those words are fed again in the same
+    /// forward, writing the cache entries they already hold, to get their hidden states (the span decode path that
+    /// generated them computes no hidden states).
+    /// Every sequence waiting for its image tokens is moved to the low slots (decoding sequences stay packed first,
+    /// ordered by their number of words) and each run of equal word counts runs in one forward, one row each.
     /// </summary>
     private void AppendImageSlots()
     {
-        using var scope = NewDisposeScope();
         int r = _imageTokens.Length;
         foreach (var s in _active)
         {
@@ -527,34 +530,52 @@ public sealed partial class TextEngine : ITextEngine
             if (s.CacheLength + r + 1 > MaxContextTokens) { s.PendingImage = false; s.Finish("length"); }
         }
         RemoveFinished();
-        int b = 0;
-        for (int i = 0; i < _active.Count; i++)
+        // The words before [IMG0]: the completion since the answer's start or the last picture, without [IMG0] itself.
+        int Words(Sequence s) => Math.Min(_model.ImageSlotContext, s.Completion.Count - 1 - s.ImageContextStart);
+        var pending = Enumerable.Range(0, _active.Count).Where(i => _active[i].Decoding && _active[i].PendingImage && !_active[i].Finished)
+            .Select(i => _active[i]).OrderBy(Words).ToList();
+        for (int b = 0; b < pending.Count; b++)
+            if (pending[b].Slot != b) Swap(b, pending[b].Slot);
+        for (int first = 0; first < pending.Count;)
         {
-            var s = _active[i];
-            if (!s.Decoding || !s.PendingImage || s.Finished) continue;
-            if (i != b) Swap(b, i);
-            b++;
+            int words = Words(pending[first]), end = first;
+            while (end < pending.Count && Words(pending[end]) == words) end++;
+            AppendImageSlots(first, pending.GetRange(first, end - first), words);
+            first = end;
         }
-        if (b == 0) return;
-        var rows = _active.Take(b).ToList();
-        var starts = rows.Select(s => (long)s.CacheLength).ToArray();
-        var idTensor = tensor(_imageTokens.Select(x => (long)x).ToArray(), device: _model.Device).view(1, r).expand(b, r);
+    }
+
+    /// <summary>One forward for the image tokens of <paramref name="rows"/> (slots first.., each with
+    /// <paramref name="words"/> words before its [IMG0]).</summary>
+    private void AppendImageSlots(int first, List<Sequence> rows, int words)
+    {
+        using var scope = NewDisposeScope();
+        int r = _imageTokens.Length, b = rows.Count, width = words + r;
+        var ids = new long[b * width];
+        for (int row = 0; row < b; row++)
+        {
+            var seq = rows[row];
+            for (int k = 0; k < words; k++) ids[row * width + k] = seq.Completion[seq.Completion.Count - 1 - words + k];
+            for (int k = 0; k < r; k++) ids[row * width + words + k] = _imageTokens[k];
+        }
+        var starts = rows.Select(s => (long)(s.CacheLength - words)).ToArray();
+        var idTensor = tensor(ids, device: _model.Device).view(b, width);
         var embeds = _model.Model.model.embed_tokens.forward(idTensor);
         var output = _model.Model.Forward(new LlamaInputs
         {
             InputsEmbeds = embeds,
-            Cache = new CacheWrite { Cache = _cache, FirstSlot = 0, Starts = starts },
+            Cache = new CacheWrite { Cache = _cache, FirstSlot = first, Starts = starts },
             // Sequences whose prompt held sets continue at position (cache index - offset), see SetLayout.
             PositionIds = rows.Any(x => x.PositionOffset != 0)
-                ? (arange(r, device: _model.Device).view(1, r) + tensor(rows.Select(x => (long)(x.CacheLength - x.PositionOffset)).ToArray(), device: _model.Device).view(b, 1))
+                ? (arange(width, device: _model.Device).view(1, width) + tensor(starts.Select((st, i) => st - rows[i].PositionOffset).ToArray(), device: _model.Device).view(b, 1))
                 : null,
-            MaxPosition = rows.Max(x => x.CacheLength - x.PositionOffset) + r - 1,
-            LogitPositions = full(b, 1, r - 1, ScalarType.Int64, device: _model.Device),
-            HiddenStatePositions = arange(r, device: _model.Device).view(1, r).expand(b, r),
+            MaxPosition = rows.Select((x, i) => starts[i] - x.PositionOffset).Max() + width - 1,
+            LogitPositions = full(b, 1, width - 1, ScalarType.Int64, device: _model.Device),
+            HiddenStatePositions = arange(width, device: _model.Device).view(1, width).expand(b, width),
         });
-        int hidden = _model.Config.HiddenSize;
+        int hidden = _model.Config.HiddenSize, per = width * hidden;
         var states = output.HiddenStates!.to(CPU).contiguous().data<float>().ToArray();
-        var slotEmbeds = embeds[0].to(CPU).contiguous().data<float>().ToArray();
+        var slotEmbeds = embeds.to(CPU).contiguous().data<float>().ToArray();
         var next = new List<int>();
         for (int row = 0; row < b; row++)
         {
@@ -564,12 +585,13 @@ public sealed partial class TextEngine : ITextEngine
             seq.Generated += r - 1;
             Interlocked.Add(ref _generationTokensTotal, r - 1);
             for (int k = 1; k < r; k++) seq.Completion.Add(_imageTokens[k]);
+            seq.ImageContextStart = seq.Completion.Count;
             seq.Emit(new GenerationUpdate
             {
                 TokenIds = _imageTokens,
                 PromptTokens = seq.PromptTokens.Length,
                 CompletionTokens = seq.Generated,
-                Image = new ImageSlot(r, hidden, states.AsSpan(row * r * hidden, r * hidden).ToArray(), slotEmbeds.ToArray()),
+                Image = new ImageSlot(width, hidden, states.AsSpan(row * per, per).ToArray(), slotEmbeds.AsSpan(row * per, per).ToArray()),
             });
             if (seq.Generated >= seq.Request.MaxNewTokens) seq.Finish("length");
             else next.Add(row);

@@ -18,6 +18,8 @@ public sealed class LoadedModel : IDisposable
     public required Device Device { get; init; }
     /// <summary>End-of-sequence ids from generation_config.json, config.json and the tokenizer.</summary>
     public required IReadOnlyList<int> EosTokenIds { get; init; }
+    /// <summary>Words before a picture's [IMG] tokens reported with its image slot (<see cref="Loading.ImageSlotContext"/>).</summary>
+    public int ImageSlotContext { get; init; }
 
     public static LoadedModel Load(string folder, string device = "cpu", string? chatTemplate = null) =>
         ModelLoader.Load(folder, device, chatTemplate);

@@ -52,6 +52,7 @@ public static class ModelLoader
     {
         if (Gguf.GgufModelLoader.IsGguf(folder)) return Gguf.GgufModelLoader.Load(folder, device, chatTemplate);
         var config = ReadConfig(folder);
+        var imageSlotContext = ImageSlotContext.Read(folder);
         var tokenizer = TokenizerLoader.Load(folder);
         if (tokenizer.VocabSize > config.VocabSize)
             throw new ModelLoadException($"{Path.Combine(folder, ConfigFile)}: vocab_size {config.VocabSize} is smaller than the tokenizer's {tokenizer.VocabSize} tokens");
@@ -88,6 +89,7 @@ public static class ModelLoader
         {
             Folder = folder, Config = config, Model = model, Tokenizer = tokenizer, ChatTemplate = template,
             GenerationConfig = generationConfig, Device = dev, EosTokenIds = eos.Distinct().ToArray(),
+            ImageSlotContext = imageSlotContext,
         };
     }
 

@@ -24,6 +24,10 @@ public sealed record MultimodalConfig
     [JsonPropertyName("mapper_dim")][Range(8, 2048)] public int MapperDim { get; init; } = 128;
     [JsonPropertyName("mapper_layers")][Range(1, 8)] public int MapperLayers { get; init; } = 1;
     [JsonPropertyName("mapper_heads")][Range(1, 32)] public int MapperHeads { get; init; } = 4;
+    /// <summary>Text tokens of the answer right before the [IMG] tokens (at most this many, back to the answer's
+    /// start or the previous picture's [IMG] tokens) that the mapper reads beside the [IMG] tokens: the words that
+    /// restate the picture. 0 reads the [IMG] tokens only, as GILL does.</summary>
+    [JsonPropertyName("mapper_context")][Range(0, 256)] public int MapperContext { get; init; }
     [JsonPropertyName("retrieval_dim")][Range(8, 4096)] public int RetrievalDim { get; init; } = 256;
 
     public static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true };

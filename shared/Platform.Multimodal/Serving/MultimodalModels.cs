@@ -133,12 +133,13 @@ public sealed class MultimodalModels : IDisposable
     /// then the mapper + ONNX decoder draw the image, or the retrieval head picks the nearest gallery image.</summary>
     public ProducedImage ProduceImage(ImageSlot slot, ImageDecision? force = null) => ProduceImages([new ImageSlotRequest(slot, force)])[0];
 
-    /// <summary>Throws <see cref="ArgumentException"/> unless the slot has image_tokens x lm_hidden states and embeddings.</summary>
+    /// <summary>Throws <see cref="ArgumentException"/> unless the slot has states and embeddings of lm_hidden width for
+    /// the r [IMG] tokens, after at most mapper_context words.</summary>
     public void ValidateSlot(ImageSlot slot)
     {
-        int r = Config.ImageTokens, h = Config.LmHiddenSize;
-        if (slot.Tokens != r || slot.Hidden != h || slot.HiddenStates.Length != r * h || slot.InputEmbeddings.Length != r * h)
-            throw new ArgumentException($"image slot must be {r} tokens x {h} hidden (got {slot.Tokens} x {slot.Hidden}, {slot.HiddenStates.Length} and {slot.InputEmbeddings.Length} floats)", nameof(slot));
+        int r = Config.ImageTokens, h = Config.LmHiddenSize, max = r + Config.MapperContext;
+        if (slot.Tokens < r || slot.Tokens > max || slot.Hidden != h || slot.HiddenStates.Length != slot.Tokens * h || slot.InputEmbeddings.Length != slot.Tokens * h)
+            throw new ArgumentException($"image slot must be {r} to {max} tokens x {h} hidden (got {slot.Tokens} x {slot.Hidden}, {slot.HiddenStates.Length} and {slot.InputEmbeddings.Length} floats)", nameof(slot));
     }
 
     /// <summary>
@@ -150,18 +151,26 @@ public sealed class MultimodalModels : IDisposable
     {
         if (requests.Count == 0) return [];
         foreach (var q in requests) ValidateSlot(q.Slot);
-        int r = Config.ImageTokens, h = Config.LmHiddenSize, s = Config.ImageSize, b = requests.Count, per = r * h;
-        var hiddenData = new float[b * per];
-        var embedData = new float[b * per];
+        int r = Config.ImageTokens, h = Config.LmHiddenSize, s = Config.ImageSize, b = requests.Count, rows = r + Config.MapperContext;
+        // Each slot's rows are padded at the front to mapper_context + r (the [IMG] tokens last), as in training
+        // (Training.MapperMemory).
+        var hiddenData = new float[b * rows * h];
+        var embedData = new float[b * rows * h];
+        var keepData = new bool[b * rows];
         for (int i = 0; i < b; i++)
         {
-            requests[i].Slot.HiddenStates.CopyTo(hiddenData, i * per);
-            requests[i].Slot.InputEmbeddings.CopyTo(embedData, i * per);
+            var slot = requests[i].Slot;
+            int pad = rows - slot.Tokens;
+            slot.HiddenStates.CopyTo(hiddenData, (i * rows + pad) * h);
+            slot.InputEmbeddings.CopyTo(embedData, (i * rows + pad) * h);
+            for (int j = pad; j < rows; j++) keepData[i * rows + j] = true;
         }
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        var hidden = tensor(hiddenData, [b, r, h]);
-        var embeds = tensor(embedData, [b, r, h]);
+        var memoryHidden = tensor(hiddenData, [b, rows, h]);
+        var memoryEmbeds = tensor(embedData, [b, rows, h]);
+        var keep = tensor(keepData, [b, rows]);
+        var hidden = memoryHidden[.., ^r..];
         var pRetrieve = _heads.decision.forward(hidden[.., 0]).softmax(-1)[.., 1].contiguous().data<float>().ToArray();
         var decisions = new ImageDecision[b];
         for (int i = 0; i < b; i++) decisions[i] = requests[i].Force ?? (pRetrieve[i] > 0.5f ? ImageDecision.Retrieve : ImageDecision.Generate);
@@ -170,8 +179,8 @@ public sealed class MultimodalModels : IDisposable
         var retrieve = Enumerable.Range(0, b).Where(i => decisions[i] == ImageDecision.Retrieve).ToArray();
         if (retrieve.Length > 0)
         {
-            var rows = tensor(retrieve.Select(i => (long)i).ToArray());
-            var best = _heads.retrieval.EmbedText(hidden.index_select(0, rows)).matmul(_galleryEmbeddings.t()).argmax(-1).data<long>().ToArray();
+            var selected = tensor(retrieve.Select(i => (long)i).ToArray());
+            var best = _heads.retrieval.EmbedText(hidden.index_select(0, selected)).matmul(_galleryEmbeddings.t()).argmax(-1).data<long>().ToArray();
             for (int k = 0; k < retrieve.Length; k++)
             {
                 int i = retrieve[k], index = (int)best[k];
@@ -183,8 +192,8 @@ public sealed class MultimodalModels : IDisposable
         var generate = Enumerable.Range(0, b).Where(i => decisions[i] == ImageDecision.Generate).ToArray();
         if (generate.Length > 0)
         {
-            var rows = tensor(generate.Select(i => (long)i).ToArray());
-            var conditioning = _heads.Conditioning(hidden.index_select(0, rows), embeds.index_select(0, rows)).contiguous().data<float>().ToArray();
+            var index = tensor(generate.Select(i => (long)i).ToArray());
+            var conditioning = _heads.Conditioning(memoryHidden.index_select(0, index), memoryEmbeds.index_select(0, index), keep.index_select(0, index)).contiguous().data<float>().ToArray();
             var pixels = _decoder.Run(conditioning, generate.Length);
             int n = 3 * s * s;
             for (int k = 0; k < generate.Length; k++)

@@ -11,6 +11,10 @@ public sealed record EncodedDialogue(int[] Ids, bool[] Loss, IReadOnlyList<Scene
     /// <summary>The ids the LM reads, where a training stream changed them (colour noise); null: <see cref="Ids"/>.
     /// <see cref="Ids"/> always holds the targets.</summary>
     public int[]? Inputs { get; init; }
+
+    /// <summary>Per entry of <see cref="ImgTokenStarts"/>: where the words before that picture begin (the start of the
+    /// answer, or the end of the previous picture's [IMG] tokens in the same answer), as the engine counts them.</summary>
+    public IReadOnlyList<int> ImgContextStarts { get; init; } = [];
 }
 
 /// <summary>
@@ -44,8 +48,9 @@ public sealed class DemoChat(TextTokenizer tokenizer, int visualTokens)
         var imageStarts = new List<int>();
         var imgStarts = new List<int>();
         var imgTargets = new List<(Scene, bool)>();
+        var contextStarts = new List<int>();
         WorldTurn? current = null;
-        int run = 0;
+        int run = 0, contextStart = 0;
         void Add(string text, bool train)
         {
             foreach (var id in tokenizer.Encode(text))
@@ -53,6 +58,8 @@ public sealed class DemoChat(TextTokenizer tokenizer, int visualTokens)
                 if (id == Img0 && current is not null && run < current.Outputs.Count)
                 {
                     imgStarts.Add(ids.Count);
+                    contextStarts.Add(contextStart);
+                    contextStart = ids.Count + WorldText.ImageTokens.Length;
                     imgTargets.Add((current.Outputs[run++], current.Retrieve));
                 }
                 ids.Add(id);
@@ -65,6 +72,7 @@ public sealed class DemoChat(TextTokenizer tokenizer, int visualTokens)
             current = turn;
             run = 0;
             Add($"<|im_start|>{turn.Role}\n", false);
+            contextStart = ids.Count;
             var pieces = turn.Text.Split(WorldText.ImagePlaceholder);
             if (pieces.Length - 1 != turn.InputImages.Count)
                 throw new ArgumentException($"turn has {pieces.Length - 1} {WorldText.ImagePlaceholder} placeholders but {turn.InputImages.Count} images");
@@ -82,6 +90,6 @@ public sealed class DemoChat(TextTokenizer tokenizer, int visualTokens)
             Add("\n", false);
         }
         if (addGenerationPrompt) Add("<|im_start|>assistant\n", false);
-        return new EncodedDialogue(ids.ToArray(), loss.ToArray(), images, imageStarts, imgStarts, imgTargets);
+        return new EncodedDialogue(ids.ToArray(), loss.ToArray(), images, imageStarts, imgStarts, imgTargets) { ImgContextStarts = contextStarts };
     }
 }

@@ -36,9 +36,13 @@ public sealed class FamilyTrainer(TrainOptions options, Action<string> log)
         var folder = options.OutputFolder;
         Directory.CreateDirectory(folder);
         var configPath = Path.Combine(folder, ModelFiles.Config);
-        var config = run.Contains("decoder") || !File.Exists(configPath)
+        var folderConfig = run.Contains("decoder") || !File.Exists(configPath)
             ? new MultimodalConfig { LmHiddenSize = options.LmHidden, MapperDim = Math.Max(32, options.LmHidden), MapperHeads = 4 }
             : MultimodalConfig.Read(configPath);
+        var config = run.Contains("lm") || run.Contains("heads") ? folderConfig with { MapperContext = options.MapperContext } : folderConfig;
+        // The LM stage trains the mapper from its initialisation and the heads stage starts it afresh: the folder's
+        // mapper (possibly of another memory size) is only kept when neither runs.
+        bool freshMapper = run.Contains("lm") || run.Contains("heads");
         using var heads = new MultimodalHeads(config);
         using var decoder = new ImageDecoder(config);
         var headsPath = Path.Combine(folder, ModelFiles.Heads);
@@ -50,11 +54,13 @@ public sealed class FamilyTrainer(TrainOptions options, Action<string> log)
             // folder with the earlier stages' outputs trains as the full run does. A later stage skipped while an
             // earlier one runs keeps the folder's weights of it.
             using var saved = new MultimodalHeads(config);
-            saved.load_safetensors(headsPath, strict: true);
+            var skip = freshMapper ? saved.state_dict().Keys.Where(k => k.StartsWith("mapper.", StringComparison.Ordinal)).ToList() : null;
+            saved.load_safetensors(headsPath, strict: true, skip: skip);
             void Take(nn.Module target, nn.Module source) => target.load_state_dict(source.state_dict());
             Take(heads.condition_encoder, saved.condition_encoder);
             if (!run.Contains("visual")) Take(heads.visual_encoder, saved.visual_encoder);
-            if (!run.Contains("lm")) { Take(heads.visual_projection, saved.visual_projection); Take(heads.mapper, saved.mapper); Take(heads.decision, saved.decision); }
+            if (!run.Contains("lm")) { Take(heads.visual_projection, saved.visual_projection); Take(heads.decision, saved.decision); }
+            if (!freshMapper) Take(heads.mapper, saved.mapper);
             if (!run.Contains("heads")) Take(heads.retrieval, saved.retrieval);
             decoder.load_safetensors(Path.Combine(folder, ModelFiles.DecoderWeights), strict: true);
         }
@@ -110,8 +116,6 @@ public sealed class FamilyTrainer(TrainOptions options, Action<string> log)
     public static WorldDialogue CopyAugment(WorldDialogue dialogue, Random random, double probability) => LanguageModelStage.CopyAugment(dialogue, random, probability);
     public static double DecoderExactRate(ConditionEncoder encoder, ImageDecoder decoder, WorldSplit split, int count = 200) => DecoderStage.DecoderExactRate(encoder, decoder, split, count);
     public static (double Exact, double[] PerAttribute) VisualAccuracy(VisualEncoder encoder, WorldSplit split, int count = 300) => VisualEncoderStage.VisualAccuracy(encoder, split, count);
-    public static (double Exact, double[] PerAttribute) MapperAccuracy(LlamaForCausalLM lm, MultimodalHeads heads, DemoChat chat, WorldSplit split, int count = 256) => GillHeadsStage.MapperAccuracy(lm, heads, chat, split, count);
-    public static (Tensor Hidden, Tensor Embeds) ImageSlotStates(LlamaForCausalLM lm, MultimodalHeads heads, IReadOnlyList<EncodedDialogue> batch) => GillHeadsStage.ImageSlotStates(lm, heads, batch);
 
     /// <summary>Trains only the decoder and its condition encoder and writes decoder.safetensors/.onnx (for experiments).</summary>
     public void RunDecoderOnly(CancellationToken cancellationToken = default) => Run(cancellationToken, ["decoder"]);

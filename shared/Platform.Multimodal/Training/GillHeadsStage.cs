@@ -6,7 +6,10 @@ using static TorchSharp.torch;
 namespace Platform.Multimodal.Training;
 
 /// <summary>Stage 5: GILL's mapper, retrieval head and decision classifier on the frozen LM's [IMG] states of seen
-/// drawing and picture requests (canonical and paraphrased).</summary>
+/// drawing and picture requests (canonical and paraphrased). The mapper and the decision classifier start afresh here
+/// (the LM stage trained them jointly with the LM, to shape the [IMG] states), so this stage alone on a folder gives
+/// what the full run gives; the mapper now reads the words before each picture beside its [IMG] tokens
+/// (<see cref="Models.MultimodalConfig.MapperContext"/>), where the LM stage gave it the [IMG] rows alone.</summary>
 public sealed class GillHeadsStage(TrainOptions options, Action<string> log)
 {
     /// <summary>The conversations whose [IMG] states train the heads (their whole training stream).</summary>
@@ -26,43 +29,42 @@ public sealed class GillHeadsStage(TrainOptions options, Action<string> log)
     private static Tensor MapperLoss(MultimodalHeads heads, Tensor logits, Tensor attributes, Tensor targetConditioning) =>
         ConditionEncoder.AttributeLoss(logits, attributes) + 0.1 * nn.functional.mse_loss(heads.condition_encoder.FromLogits(logits), targetConditioning);
 
-    /// <summary>Teacher-forced [IMG] states of conversations that end in a picture (the LM is frozen, as in GILL).</summary>
-    public static (Tensor Hidden, Tensor Embeds) ImageSlotStates(LlamaForCausalLM lm, MultimodalHeads heads, IReadOnlyList<EncodedDialogue> batch)
+    /// <summary>Teacher-forced mapper memory of the last picture of each conversation (the LM is frozen, as in GILL):
+    /// the words before it and its [IMG] tokens (<see cref="MapperMemory"/>).</summary>
+    public static (Tensor Hidden, Tensor Embeds, Tensor Keep) ImageSlotStates(LlamaForCausalLM lm, MultimodalHeads heads, IReadOnlyList<EncodedDialogue> batch, int context)
     {
         using var scope = NewDisposeScope();
         using var _ = no_grad();
         var (embeds, _, ids) = LmBatch.Build(batch, lm, heads);
-        int r = heads.Config.ImageTokens;
-        var positions = new long[batch.Count * r];
-        for (int i = 0; i < batch.Count; i++)
-            for (int k = 0; k < r; k++) positions[i * r + k] = batch[i].ImgTokenStarts[^1] + k;
-        var pos = tensor(positions, [batch.Count, r]);
-        var output = lm.Forward(new LlamaInputs { InputsEmbeds = embeds, HiddenStatePositions = pos, SkipLogits = true });
-        var slotEmbeds = embeds.gather(1, pos.unsqueeze(-1).expand(-1, -1, embeds.shape[2]));
-        return (output.HiddenStates!.MoveToOuterDisposeScope(), slotEmbeds.MoveToOuterDisposeScope());
+        long b = embeds.shape[0], t = embeds.shape[1];
+        var output = lm.Forward(new LlamaInputs { InputsEmbeds = embeds, HiddenStatePositions = arange(t).view(1, t).expand(b, t), SkipLogits = true });
+        var (hidden, slotEmbeds, keep) = MapperMemory.Gather(output.HiddenStates!, embeds, MapperMemory.Pictures(batch, lastOnly: true), context, heads.Config.ImageTokens);
+        return (hidden.MoveToOuterDisposeScope(), slotEmbeds.MoveToOuterDisposeScope(), keep.MoveToOuterDisposeScope());
     }
 
     /// <summary>The mapper's attribute predictions from teacher-forced [IMG] states of drawing instructions (the LM
     /// restates the request correctly here, so this isolates the [IMG] states + mapper): the fraction of scenes
     /// with every attribute of every slot right, and per attribute the fraction of slots right. A diagnostic only.</summary>
-    public static (double Exact, double[] PerAttribute) MapperAccuracy(LlamaForCausalLM lm, MultimodalHeads heads, DemoChat chat, WorldSplit split, int count = 256)
+    public static (double Exact, double[] PerAttribute) MapperAccuracy(LlamaForCausalLM lm, MultimodalHeads heads, DemoChat chat, WorldSplit split, int context, int count = 256)
     {
         var generator = new SceneGenerator(4444);
         var dialogues = Enumerable.Range(0, count).Select(_ => generator.Instruction(split)).ToList();
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        var (hidden, embeds) = ImageSlotStates(lm, heads, dialogues.Select(d => chat.Encode(d.Turns)).ToList());
-        var predicted = ConditionEncoder.Predict(heads.mapper.forward(hidden, embeds));
+        var (hidden, embeds, keep) = ImageSlotStates(lm, heads, dialogues.Select(d => chat.Encode(d.Turns)).ToList(), context);
+        var predicted = ConditionEncoder.Predict(heads.mapper.Forward(hidden, embeds, keep));
         var hits = predicted.eq(ConditionEncoder.Attributes(dialogues.Select(d => d.Turns[^1].OutputScene!).ToList(), heads.Config.ConditionSlots));
         double exact = hits.flatten(1).all(1).to_type(ScalarType.Float32).mean().item<float>();
         return (exact, hits.to_type(ScalarType.Float32).mean([0, 1]).data<float>().Select(v => (double)v).ToArray());
     }
 
-    public static void LogMapperAccuracy(Action<string> log, string stage, LlamaForCausalLM lm, MultimodalHeads heads, DemoChat chat)
+    /// <summary>Logs <see cref="MapperAccuracy"/> on seen and design held-out pairs, the mapper reading
+    /// <paramref name="context"/> words before the [IMG] tokens (0 in the LM stage, which trains it so).</summary>
+    public static void LogMapperAccuracy(Action<string> log, string stage, LlamaForCausalLM lm, MultimodalHeads heads, DemoChat chat, int context)
     {
         foreach (var split in new[] { WorldSplit.Seen, WorldSplit.HeldOut })
         {
-            var (exact, perAttribute) = MapperAccuracy(lm, heads, chat, split);
+            var (exact, perAttribute) = MapperAccuracy(lm, heads, chat, split, context);
             log($"mapper check after {stage} ({split}): all attributes {exact:P1}; colour/shape/size/row/column {string.Join(" / ", perAttribute.Select(a => a.ToString("P1")))}");
         }
     }
@@ -70,22 +72,29 @@ public sealed class GillHeadsStage(TrainOptions options, Action<string> log)
     public void Train(LlamaForCausalLM lm, MultimodalHeads heads, DemoChat chat, CancellationToken ct)
     {
         TrainingSchedule.SeedStage(options, "heads");
+        using (var fresh = new GillMapper(heads.Config)) heads.mapper.load_state_dict(fresh.state_dict());
+        using (var fresh = new DecisionHead(heads.Config)) heads.decision.load_state_dict(fresh.state_dict());
         int n = options.HeadExamples, slots = heads.Config.ConditionSlots;
         var dialogues = Dialogues(options);
         var hiddenParts = new List<Tensor>();
         var embedParts = new List<Tensor>();
+        var keepParts = new List<Tensor>();
         for (int i = 0; i < n; i += 64)
         {
             using var guard = TrainingSchedule.StepWithoutGc();
             var chunk = dialogues.Skip(i).Take(64).Select(d => chat.Encode(d.Turns)).ToList();
-            var (h, e) = ImageSlotStates(lm, heads, chunk);
+            var (h, e, k) = ImageSlotStates(lm, heads, chunk, heads.Config.MapperContext);
             hiddenParts.Add(h);
             embedParts.Add(e);
+            keepParts.Add(k);
         }
         using var hidden = cat(hiddenParts, 0);
         using var slotEmbeds = cat(embedParts, 0);
+        using var keep = cat(keepParts, 0);
+        using var imgHidden = MapperMemory.ImageRows(hidden, heads.Config.ImageTokens).contiguous();
         hiddenParts.ForEach(t => t.Dispose());
         embedParts.ForEach(t => t.Dispose());
+        keepParts.ForEach(t => t.Dispose());
         var scenes = dialogues.Select(d => d.Turns[^1].OutputScene!).ToList();
         using var isRetrieve = tensor(dialogues.Select(d => d.Turns[^1].Retrieve ? 1L : 0L).ToArray());
         Tensor targets, imageLatents;
@@ -108,12 +117,11 @@ public sealed class GillHeadsStage(TrainOptions options, Action<string> log)
             using var scope = NewDisposeScope();
             TrainingSchedule.SetLr(opt, TrainingSchedule.At(1e-3, step, options.HeadSteps));
             var index = tensor(Enumerable.Range(0, batchSize).Select(_ => (long)random.Next(n)).ToArray());
-            var h = hidden.index_select(0, index);
-            var e = slotEmbeds.index_select(0, index);
+            var h = imgHidden.index_select(0, index);
             var gen = isRetrieve.index_select(0, index).eq(0);
             // GILL trains the mapper on generation examples only (there: MSE to the decoder's text-encoder output).
             var genIndex = index.masked_select(gen);
-            var mapLoss = genIndex.numel() == 0 ? zeros(1).sum() : MapperLoss(heads, heads.mapper.forward(hidden.index_select(0, genIndex), slotEmbeds.index_select(0, genIndex)),
+            var mapLoss = genIndex.numel() == 0 ? zeros(1).sum() : MapperLoss(heads, heads.mapper.Forward(hidden.index_select(0, genIndex), slotEmbeds.index_select(0, genIndex), keep.index_select(0, genIndex)),
                 attributes.index_select(0, genIndex), targets.index_select(0, genIndex));
             var text = heads.retrieval.EmbedText(h);
             var image = heads.retrieval.EmbedImage(imageLatents.index_select(0, index));
@@ -131,7 +139,7 @@ public sealed class GillHeadsStage(TrainOptions options, Action<string> log)
         targets.Dispose();
         imageLatents.Dispose();
         attributes.Dispose();
-        LogMapperAccuracy(log, "gill heads stage", lm, heads, chat);
+        LogMapperAccuracy(log, "gill heads stage", lm, heads, chat, heads.Config.MapperContext);
     }
 
 }

@@ -43,11 +43,12 @@ public sealed class MultimodalHeads : nn.Module
         return condition_encoder.FromLogits(visual_encoder.forward(images)).MoveToOuterDisposeScope();
     }
 
-    /// <summary>[IMG] hidden states and input embeddings [B, r, H] -> the decoder's conditioning [B, slots, dim]
-    /// (mapper attribute logits through the condition encoder's tables).</summary>
-    public Tensor Conditioning(Tensor hiddenStates, Tensor inputEmbeddings)
+    /// <summary>The mapper's memory (hidden states and input embeddings [B, S, H], the [IMG] tokens last; keep [B, S]
+    /// false on padding, or null) -> the decoder's conditioning [B, slots, dim] (mapper attribute logits through the
+    /// condition encoder's tables).</summary>
+    public Tensor Conditioning(Tensor hiddenStates, Tensor inputEmbeddings, Tensor? keep = null)
     {
         using var scope = NewDisposeScope();
-        return condition_encoder.FromLogits(mapper.forward(hiddenStates, inputEmbeddings)).MoveToOuterDisposeScope();
+        return condition_encoder.FromLogits(mapper.Forward(hiddenStates, inputEmbeddings, keep)).MoveToOuterDisposeScope();
     }
 }

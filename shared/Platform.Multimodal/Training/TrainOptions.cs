@@ -27,6 +27,8 @@ public sealed record TrainOptions
     [Range(0, 4096)] public int LmExtraInstructions { get; init; } = 8;
     /// <summary>Weight of the mapper's attribute cross entropy in the LM stage (it also trains the LM's [IMG] states).</summary>
     [Range(0.0, 100.0)] public double LmMapperWeight { get; init; } = 0.2;
+    /// <summary>Words before the [IMG] tokens that the mapper reads (<see cref="Models.MultimodalConfig.MapperContext"/>).</summary>
+    [Range(0, 256)] public int MapperContext { get; init; } = 32;
     [Range(8, 8192)] public int LmHidden { get; init; } = 128;
     [Range(1, 64)] public int LmLayers { get; init; } = 4;
     [Range(1, 64)] public int LmHeads { get; init; } = 4;

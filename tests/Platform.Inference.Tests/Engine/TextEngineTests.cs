@@ -382,6 +382,69 @@ public class TextEngineTests
         Assert.Equal(embeds, slot.InputEmbeddings);
     }
 
+    /// <summary>The image-tokens model with an image slot context of <paramref name="context"/> words.</summary>
+    private static TextEngine WithImageSlotContext(int context)
+    {
+        var loaded = ModelLoader.Load(TestModels.WithImageTokens);
+        return new TextEngine("gill", new LoadedModel
+        {
+            Folder = loaded.Folder, Config = loaded.Config, Model = loaded.Model, Tokenizer = loaded.Tokenizer, ChatTemplate = loaded.ChatTemplate,
+            GenerationConfig = loaded.GenerationConfig, Device = loaded.Device, EosTokenIds = loaded.EosTokenIds, ImageSlotContext = context,
+        }, Options());
+    }
+
+    /// <summary>Swaps two rows of the untied head, so that greedy decoding picks <paramref name="b"/> where it picked <paramref name="a"/>.</summary>
+    private static void SwapHeadRows(TextEngine engine, int a, int b)
+    {
+        using var _ = no_grad();
+        var e = engine.Model.Model.lm_head!.weight!;
+        var row = e[a].clone();
+        e[a].copy_(e[b]);
+        e[b].copy_(row);
+    }
+
+    [Fact]
+    public async Task GenerateAsync_ImageSlotContext_ReportsTheLastWordsBeforeTheImageTokens()
+    {
+        await using var engine = WithImageSlotContext(2);
+        var img = TestModels.ImageTokens.Select(t => engine.Model.Tokenizer.TokenToId(t)!.Value).ToArray();
+        var prompt = new[] { 300, 301, 302 };
+        var greedy = Ids(await Collect(engine, new GenerationRequest { PromptTokens = prompt, MaxNewTokens = 4, Sampling = SamplingOptions.Greedy, StopTokenIds = [] }));
+        Assert.Equal(4, greedy.Distinct().Count());
+        Assert.Empty(greedy.Intersect(img));
+        // [IMG0] becomes the fourth greedy choice; the first three stay (their logits' maxima are untouched).
+        SwapHeadRows(engine, greedy[3], img[0]);
+        var updates = await Collect(engine, new GenerationRequest { PromptTokens = prompt, MaxNewTokens = 16, Sampling = SamplingOptions.Greedy, StopTokenIds = [], ReportImageSlots = true });
+        int at = updates.FindIndex(u => u.Image is not null);
+        Assert.Equal(greedy.Take(3), updates.Take(at).SelectMany(u => u.TokenIds));
+        var slot = updates[at].Image!;
+        Assert.Equal(2 + 8, slot.Tokens);
+
+        // Reference: one forward over prompt, the three words and [IMG0..7]; the last two words and the image tokens.
+        using var noGrad = no_grad();
+        var all = prompt.Concat(greedy.Take(3)).Concat(img).Select(x => (long)x).ToArray();
+        var reference = engine.Model.Model.Forward(new LlamaInputs { InputIds = tensor(all).view(1, -1), HiddenStatePositions = arange(4, 14).view(1, 10), SkipLogits = true });
+        var expected = reference.HiddenStates!.reshape(-1).data<float>().ToArray();
+        Assert.Equal(expected.Length, slot.HiddenStates.Length);
+        var maxDiff = expected.Zip(slot.HiddenStates).Max(p => Math.Abs(p.First - p.Second));
+        Assert.True(maxDiff < 1e-3f * Math.Max(1f, expected.Max(Math.Abs)), $"max |diff| {maxDiff}, max |h| {expected.Max(Math.Abs)}");
+        var embeds = engine.Model.Model.model.embed_tokens.forward(tensor(all[4..])).reshape(-1).data<float>().ToArray();
+        Assert.Equal(embeds, slot.InputEmbeddings);
+    }
+
+    [Fact]
+    public async Task GenerateAsync_ImageSlotContextAtTheAnswersStart_ReportsOnlyTheImageTokens()
+    {
+        await using var engine = WithImageSlotContext(10);
+        var img = TestModels.ImageTokens.Select(t => engine.Model.Tokenizer.TokenToId(t)!.Value).ToArray();
+        var prompt = new[] { 300, 301, 302 };
+        var first = Ids(await Collect(engine, new GenerationRequest { PromptTokens = prompt, MaxNewTokens = 1, Sampling = SamplingOptions.Greedy, StopTokenIds = [] }))[0];
+        SwapHeadRows(engine, first, img[0]);
+        var updates = await Collect(engine, new GenerationRequest { PromptTokens = prompt, MaxNewTokens = 12, Sampling = SamplingOptions.Greedy, StopTokenIds = [], ReportImageSlots = true });
+        // The prompt's tokens are never words of the answer: the slot has the image tokens alone.
+        Assert.Equal(8, updates[0].Image!.Tokens);
+    }
+
     [Fact]
     public async Task GenerateAsync_VisualEmbeddings_SplicedAtPlaceholder()
     {

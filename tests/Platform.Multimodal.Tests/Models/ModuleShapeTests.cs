@@ -22,6 +22,32 @@ public sealed class ModuleShapeTests
     }
 
     [Fact]
+    public void GillMapper_MemoryPaddedAtTheFrontAndMasked_GivesTheSameLogits()
+    {
+        var config = Config with { MapperContext = 6 };
+        using var mapper = new GillMapper(config);
+        int rows = config.ImageTokens + 3, pad = 3;
+        using var hidden = randn(1, rows, config.LmHiddenSize);
+        using var embeds = randn(1, rows, config.LmHiddenSize);
+        using var alone = mapper.forward(hidden, embeds);
+        // The same rows behind 3 rows of noise that the mask drops: the rows keep their distance from the end.
+        using var padded = mapper.Forward(cat([randn(1, pad, config.LmHiddenSize) * 10, hidden], 1), cat([randn(1, pad, config.LmHiddenSize) * 10, embeds], 1),
+            cat([zeros(1, pad, ScalarType.Bool), ones(1, rows, ScalarType.Bool)], 1));
+        Assert.True((alone - padded).abs().max().item<float>() < 1e-5, "padding changed the logits");
+        using var unmasked = mapper.forward(cat([randn(1, pad, config.LmHiddenSize) * 10, hidden], 1), cat([randn(1, pad, config.LmHiddenSize) * 10, embeds], 1));
+        Assert.True((alone - unmasked).abs().max().item<float>() > 1e-4, "the extra rows were not read at all");
+    }
+
+    [Fact]
+    public void GillMapper_MemoryLongerThanContextAndImageTokens_Throws()
+    {
+        using var mapper = new GillMapper(Config with { MapperContext = 2 });
+        using var hidden = randn(1, Config.ImageTokens + 3, Config.LmHiddenSize);
+        var e = Assert.Throws<ArgumentException>(() => mapper.forward(hidden, hidden));
+        Assert.Contains("mapper_context", e.Message);
+    }
+
+    [Fact]
     public void GillMapper_StateDict_HasGillLayoutWithOneQueryPerSlotAttribute()
     {
         using var mapper = new GillMapper(Config);
@@ -31,6 +57,7 @@ public sealed class ModuleShapeTests
         Assert.Equal(new long[] { Config.MapperDim, Config.MapperDim }, shapes["layers.0.cross_attn.q_proj.weight"]);
         Assert.DoesNotContain(shapes.Keys, k => k.Contains("self_attn"));
         Assert.Equal(new long[] { ConditionEncoder.LogitWidth, Config.MapperDim }, shapes["out_proj.weight"]);
+        Assert.Equal(new long[] { Config.MapperContext + Config.ImageTokens, Config.MapperDim }, shapes["memory_pos"]);
     }
 
     [Fact]

@@ -23,6 +23,7 @@ public sealed class QuickModelFixture : IDisposable
     public void Dispose() => Directory.Delete(Folder, recursive: true);
 }
 
+[Collection(TorchGlobalRngCollection.Name)]
 public sealed class FamilyTrainerTests(QuickModelFixture model) : IClassFixture<QuickModelFixture>
 {
     [Fact]
@@ -66,6 +67,21 @@ public sealed class FamilyTrainerTests(QuickModelFixture model) : IClassFixture<
     }
 
     [Fact]
+    public void Encode_TwoPicturesInOneAnswer_WordsOfEachStartAtTheAnswerAndAfterThePreviousImageTokens()
+    {
+        var chat = new DemoChat(TokenizerLoader.Load(model.Folder), 8);
+        var dialogue = new SceneGenerator(5).TwoPictures();
+        var encoded = chat.Encode(dialogue.Turns);
+        Assert.Equal(2, encoded.ImgTokenStarts.Count);
+        var header = chat.Tokenizer.Encode("<|im_start|>assistant\n");
+        int answer = Enumerable.Range(0, encoded.Ids.Length - header.Count).Last(i => encoded.Ids.Skip(i).Take(header.Count).SequenceEqual(header)) + header.Count;
+        Assert.Equal([answer, encoded.ImgTokenStarts[0] + 8], encoded.ImgContextStarts);
+        // The engine's count for the second picture: the completion after the first picture's [IMG] tokens.
+        var words = chat.Tokenizer.Decode(encoded.Ids[encoded.ImgContextStarts[1]..encoded.ImgTokenStarts[1]]);
+        Assert.StartsWith(" and here is", words);
+    }
+
+    [Fact]
     public void MultimodalModels_QuickFolder_EncodesImagesAndProducesBothKindsOfPicture()
     {
         using var models = MultimodalModels.Load(model.Folder);
@@ -84,6 +100,12 @@ public sealed class FamilyTrainerTests(QuickModelFixture model) : IClassFixture<
         Assert.InRange(retrieved.GalleryIndex!.Value, 0, models.GallerySize - 1);
         Assert.Equal(SceneRenderer.Render(Gallery.Scenes()[retrieved.GalleryIndex.Value]), retrieved.Rgb);
         Assert.Throws<ArgumentException>(() => models.ProduceImage(slot with { Tokens = 3 }));
+        // With the words before the [IMG] tokens (up to mapper_context of them), and one word too many.
+        int words = models.Config.MapperContext;
+        var withWords = new Platform.Inference.Engine.ImageSlot(r + words, h, new float[(r + words) * h], new float[(r + words) * h]);
+        Assert.Equal(ImageDecision.Generate, models.ProduceImage(withWords, ImageDecision.Generate).Decision);
+        var tooMany = new Platform.Inference.Engine.ImageSlot(r + words + 1, h, new float[(r + words + 1) * h], new float[(r + words + 1) * h]);
+        Assert.Throws<ArgumentException>(() => models.ProduceImage(tooMany));
     }
 
     [Fact]
