@@ -50,6 +50,18 @@ public class ConversationTests(DemoGatewayFixture fixture) : IClassFixture<DemoG
         Assert.Equal([WorldImages.Object("purple", Shape.Triangle, ObjectSize.Large, 2, 2)], picture);
     }
 
+    [Theory]
+    [InlineData("draw a small purple square at the top left.", "purple", Shape.Square, ObjectSize.Small, 0, 0)]
+    [InlineData("draw a large white triangle at the middle center.", "white", Shape.Triangle, ObjectSize.Large, 1, 1)]
+    public async Task Draw_HeldOutPair_DrawsWhatWasAsked(string request, string colour, Shape shape, ObjectSize size, int row, int column)
+    {
+        // Colour-shape pairs of the untouched test split: no training stream ever named or showed them together.
+        Assert.True(WorldSpec.IsTestPair(Palette.Names.ToList().IndexOf(colour), shape));
+        var content = Content(await ChatAsync([User(request)]));
+        var picture = Assert.Single(await PicturesAsync(content));
+        Assert.Equal([WorldImages.Object(colour, shape, size, row, column)], picture);
+    }
+
     [Fact]
     public async Task Ask_ImageAfterTheQuestion_AnswersAboutTheImage()
     {
