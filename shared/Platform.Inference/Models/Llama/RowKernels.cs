@@ -214,9 +214,39 @@ internal static unsafe class RowKernels
     public static void AttendGroup(ReadOnlySpan<float> queries, ReadOnlySpan<float> keys, ReadOnlySpan<float> values,
         int heads, int d, int length, float scale, Span<float> scores, Span<float> output)
     {
-        if (queries.Length != heads * d || output.Length != heads * d || keys.Length < length * d || values.Length < length * d || scores.Length < heads * length)
+        if (keys.Length < length * d || values.Length < length * d)
             throw new ArgumentException("attention buffer sizes do not match heads x head_dim x length");
+        // One block holding every key: the paged kernel with a one-entry table reads the rows in the same order.
+        ReadOnlySpan<int> table = [0];
+        AttendGroupPaged(queries, keys, values, table, 31, 0, 0, heads, d, length, scale, scores, output);
+    }
+
+    /// <summary>
+    /// <see cref="AttendGroup"/> over a paged cache: key/value row j of this kv head starts at
+    /// blocks[j >> blockShift] * blockStride + headOffset + (j mod 2^blockShift) * d in <paramref name="keys"/> and
+    /// <paramref name="values"/> (the pools). Blocks hold a power of two of at least 8 rows, so the eight keys scored
+    /// together and the two values summed together always share a block, and the arithmetic (order included) is
+    /// that of one contiguous buffer: the results are bitwise the same.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void AttendGroupPaged(ReadOnlySpan<float> queries, ReadOnlySpan<float> keys, ReadOnlySpan<float> values,
+        ReadOnlySpan<int> blocks, int blockShift, long blockStride, long headOffset,
+        int heads, int d, int length, float scale, Span<float> scores, Span<float> output)
+    {
+        if (queries.Length != heads * d || output.Length != heads * d || scores.Length < heads * length)
+            throw new ArgumentException("attention buffer sizes do not match heads x head_dim x length");
+        if (blockShift is < 3 or > 31 || length < 1 || (long)blocks.Length << blockShift < length)
+            throw new ArgumentException($"block table of {blocks.Length} blocks of 2^{blockShift} does not cover {length} keys");
+        long mask = (1L << blockShift) - 1;
+        long last = Math.Min(length, 1L << blockShift);
+        for (int b = 0; b < blocks.Length && (long)b << blockShift < length; b++)
+        {
+            long rows = Math.Min(last, length - ((long)b << blockShift));
+            long end = blocks[b] * blockStride + headOffset + rows * d;
+            if (blocks[b] < 0 || end > keys.Length || end > values.Length) throw new ArgumentException($"block {blocks[b]} lies outside the pool");
+        }
         fixed (float* q = queries, k = keys, v = values, s = scores, o = output)
+        fixed (int* table = blocks)
         {
             bool vector = Vector256.IsHardwareAccelerated && d % 8 == 0;
             for (int h = 0; h < heads; h++)
@@ -225,18 +255,18 @@ internal static unsafe class RowKernels
                 int j = 0;
                 if (vector)
                     for (; j + 8 <= length; j += 8)
-                        (ScoreBlock8(qh, k + (long)j * d, d) * scale).Store(sh + j);
+                        (ScoreBlock8(qh, k + table[j >> blockShift] * blockStride + headOffset + (j & mask) * d, d) * scale).Store(sh + j);
                 for (; j < length; j++)
-                    sh[j] = TensorPrimitives.Dot(new ReadOnlySpan<float>(qh, d), new ReadOnlySpan<float>(k + (long)j * d, d)) * scale;
+                    sh[j] = TensorPrimitives.Dot(new ReadOnlySpan<float>(qh, d), new ReadOnlySpan<float>(k + table[j >> blockShift] * blockStride + headOffset + (j & mask) * d, d)) * scale;
                 var row = new Span<float>(sh, length);
                 TensorPrimitives.SoftMax(row, row);
-                if (vector) WeightedSum(sh, v, o + h * d, d, length);
+                if (vector) WeightedSum(sh, v, table, blockShift, blockStride, headOffset, o + h * d, d, length);
                 else
                 {
                     var oh = new Span<float>(o + h * d, d);
                     oh.Clear();
                     for (j = 0; j < length; j++)
-                        TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(v + (long)j * d, d), sh[j], oh, oh);
+                        TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(v + table[j >> blockShift] * blockStride + headOffset + (j & mask) * d, d), sh[j], oh, oh);
                 }
             }
         }
@@ -272,10 +302,12 @@ internal static unsafe class RowKernels
             Vector256.Sum(a4), Vector256.Sum(a5), Vector256.Sum(a6), Vector256.Sum(a7));
     }
 
-    /// <summary>o[0..d) = sum_j p[j] v[j] over value rows of width d (a multiple of 8); accumulates in registers.</summary>
+    /// <summary>o[0..d) = sum_j p[j] v[j] over value rows of width d (a multiple of 8), row j located as in
+    /// <see cref="AttendGroupPaged"/> (rows j and j+1, j even, share a block); accumulates in registers.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void WeightedSum(float* p, float* v, float* o, int d, int length)
+    private static void WeightedSum(float* p, float* values, int* table, int shift, long blockStride, long headOffset, float* o, int d, int length)
     {
+        long mask = (1L << shift) - 1;
         int i = 0;
         for (; i + 32 <= d; i += 32)
         {
@@ -284,7 +316,7 @@ internal static unsafe class RowKernels
             int j = 0;
             for (; j + 2 <= length; j += 2)
             {
-                float* a = v + (long)j * d + i, b = a + d;
+                float* a = values + table[j >> shift] * blockStride + headOffset + (j & mask) * d + i, b = a + d;
                 var pa = Vector256.Create(p[j]);
                 var pb = Vector256.Create(p[j + 1]);
                 e0 = Vector256.FusedMultiplyAdd(Vector256.Load(a), pa, e0);
@@ -298,7 +330,7 @@ internal static unsafe class RowKernels
             }
             if (j < length)
             {
-                float* a = v + (long)j * d + i;
+                float* a = values + table[j >> shift] * blockStride + headOffset + (j & mask) * d + i;
                 var pa = Vector256.Create(p[j]);
                 e0 = Vector256.FusedMultiplyAdd(Vector256.Load(a), pa, e0);
                 e1 = Vector256.FusedMultiplyAdd(Vector256.Load(a + 8), pa, e1);
@@ -316,10 +348,11 @@ internal static unsafe class RowKernels
             int j = 0;
             for (; j + 2 <= length; j += 2)
             {
-                e = Vector256.FusedMultiplyAdd(Vector256.Load(v + (long)j * d + i), Vector256.Create(p[j]), e);
-                f = Vector256.FusedMultiplyAdd(Vector256.Load(v + (long)(j + 1) * d + i), Vector256.Create(p[j + 1]), f);
+                float* a = values + table[j >> shift] * blockStride + headOffset + (j & mask) * d + i;
+                e = Vector256.FusedMultiplyAdd(Vector256.Load(a), Vector256.Create(p[j]), e);
+                f = Vector256.FusedMultiplyAdd(Vector256.Load(a + d), Vector256.Create(p[j + 1]), f);
             }
-            if (j < length) e = Vector256.FusedMultiplyAdd(Vector256.Load(v + (long)j * d + i), Vector256.Create(p[j]), e);
+            if (j < length) e = Vector256.FusedMultiplyAdd(Vector256.Load(values + table[j >> shift] * blockStride + headOffset + (j & mask) * d + i), Vector256.Create(p[j]), e);
             (e + f).Store(o + i);
         }
     }
