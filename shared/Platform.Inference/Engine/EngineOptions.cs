@@ -18,6 +18,8 @@ public sealed class EngineOptions
     /// <summary>Bound of the paged KV cache in MiB; 0 = <see cref="DefaultKvCacheMB"/> or what every slot at the full
     /// context needs, whichever is less. The pool starts small and grows to this bound as tokens are cached.</summary>
     [Range(0, 16_777_216)] public int KvCacheMB { get; set; }
+    /// <summary>Bound of the paged KV cache in blocks (instead of <see cref="KvCacheMB"/>; set one of the two).</summary>
+    [Range(0, int.MaxValue - 1)] public int KvCacheBlocks { get; set; }
     /// <summary>Tokens per KV cache block (a power of two, 8 or more).</summary>
     [Range(8, 1024)] public int KvCacheBlockTokens { get; set; } = 16;
     /// <summary>Keep full blocks of plain prompts after their request ends and reuse them for later prompts that

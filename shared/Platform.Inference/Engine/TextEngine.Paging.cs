@@ -27,11 +27,14 @@ public sealed partial class TextEngine
         var c = model.Config;
         long blockBytes = KvCache.BlockBytes(c.NumHiddenLayers, c.KeyValueHeads, c.HeadDimension, bs);
         long needed = (long)options.MaxConcurrentSequences * ((contextTokens + bs - 1) / bs);
-        long bound = options.KvCacheMB > 0
-            ? ((long)options.KvCacheMB << 20) / blockBytes
+        if (options.KvCacheMB > 0 && options.KvCacheBlocks > 0)
+            throw new ValidationException("set Engine:KvCacheMB or Engine:KvCacheBlocks, not both");
+        long bound = options.KvCacheBlocks > 0 ? options.KvCacheBlocks
+            : options.KvCacheMB > 0 ? ((long)options.KvCacheMB << 20) / blockBytes
             : Math.Min(needed, ((long)EngineOptions.DefaultKvCacheMB << 20) / blockBytes);
         if (bound < 1)
             throw new ValidationException($"Engine:KvCacheMB {options.KvCacheMB} holds no KV block: one block of {bs} tokens takes {blockBytes} bytes for this model");
+        // More than every slot at the full context can use is never needed.
         int blocks = (int)Math.Min(bound, Math.Min(needed, int.MaxValue - 1));
         return new KvCache(c, options.MaxConcurrentSequences, contextTokens, model.Device, bs, blocks);
     }
