@@ -255,7 +255,7 @@ internal static unsafe class RowKernels
                 int j = 0;
                 if (vector)
                     for (; j + 8 <= length; j += 8)
-                        (ScoreBlock8(qh, k + table[j >> blockShift] * blockStride + headOffset + (j & mask) * d, d) * scale).Store(sh + j);
+                        (ScoreBlock8(qh, k + table[j >> blockShift] * blockStride + headOffset + (j & mask) * d, d) * scale).Store(sh + j);   // 8 rows never straddle a block
                 for (; j < length; j++)
                     sh[j] = TensorPrimitives.Dot(new ReadOnlySpan<float>(qh, d), new ReadOnlySpan<float>(k + table[j >> blockShift] * blockStride + headOffset + (j & mask) * d, d)) * scale;
                 var row = new Span<float>(sh, length);
@@ -303,39 +303,47 @@ internal static unsafe class RowKernels
     }
 
     /// <summary>o[0..d) = sum_j p[j] v[j] over value rows of width d (a multiple of 8), row j located as in
-    /// <see cref="AttendGroupPaged"/> (rows j and j+1, j even, share a block); accumulates in registers.</summary>
+    /// <see cref="AttendGroupPaged"/>; accumulates in registers. Keys go block by block (rows of one block are d
+    /// apart), two at a time into the even and odd chains; a block holds an even number of rows, so the pairs and the
+    /// order of the sums are those of one contiguous buffer, and only the last row of an odd length is alone.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void WeightedSum(float* p, float* values, int* table, int shift, long blockStride, long headOffset, float* o, int d, int length)
     {
-        long mask = (1L << shift) - 1;
+        long bs = 1L << shift;
         int i = 0;
         for (; i + 32 <= d; i += 32)
         {
             // Four column blocks x even/odd keys: eight chains.
             var e0 = Vector256<float>.Zero; var e1 = e0; var e2 = e0; var e3 = e0; var f0 = e0; var f1 = e0; var f2 = e0; var f3 = e0;
-            int j = 0;
-            for (; j + 2 <= length; j += 2)
+            float* a = null;
+            for (int block = 0, j = 0; j < length; block++)
             {
-                float* a = values + table[j >> shift] * blockStride + headOffset + (j & mask) * d + i, b = a + d;
-                var pa = Vector256.Create(p[j]);
-                var pb = Vector256.Create(p[j + 1]);
-                e0 = Vector256.FusedMultiplyAdd(Vector256.Load(a), pa, e0);
-                e1 = Vector256.FusedMultiplyAdd(Vector256.Load(a + 8), pa, e1);
-                e2 = Vector256.FusedMultiplyAdd(Vector256.Load(a + 16), pa, e2);
-                e3 = Vector256.FusedMultiplyAdd(Vector256.Load(a + 24), pa, e3);
-                f0 = Vector256.FusedMultiplyAdd(Vector256.Load(b), pb, f0);
-                f1 = Vector256.FusedMultiplyAdd(Vector256.Load(b + 8), pb, f1);
-                f2 = Vector256.FusedMultiplyAdd(Vector256.Load(b + 16), pb, f2);
-                f3 = Vector256.FusedMultiplyAdd(Vector256.Load(b + 24), pb, f3);
-            }
-            if (j < length)
-            {
-                float* a = values + table[j >> shift] * blockStride + headOffset + (j & mask) * d + i;
-                var pa = Vector256.Create(p[j]);
-                e0 = Vector256.FusedMultiplyAdd(Vector256.Load(a), pa, e0);
-                e1 = Vector256.FusedMultiplyAdd(Vector256.Load(a + 8), pa, e1);
-                e2 = Vector256.FusedMultiplyAdd(Vector256.Load(a + 16), pa, e2);
-                e3 = Vector256.FusedMultiplyAdd(Vector256.Load(a + 24), pa, e3);
+                int end = (int)Math.Min(length, (block + 1) * bs);
+                a = values + table[block] * blockStride + headOffset + i;
+                for (; j + 2 <= end; j += 2, a += 2 * d)
+                {
+                    float* b = a + d;
+                    var pa = Vector256.Create(p[j]);
+                    var pb = Vector256.Create(p[j + 1]);
+                    e0 = Vector256.FusedMultiplyAdd(Vector256.Load(a), pa, e0);
+                    e1 = Vector256.FusedMultiplyAdd(Vector256.Load(a + 8), pa, e1);
+                    e2 = Vector256.FusedMultiplyAdd(Vector256.Load(a + 16), pa, e2);
+                    e3 = Vector256.FusedMultiplyAdd(Vector256.Load(a + 24), pa, e3);
+                    f0 = Vector256.FusedMultiplyAdd(Vector256.Load(b), pb, f0);
+                    f1 = Vector256.FusedMultiplyAdd(Vector256.Load(b + 8), pb, f1);
+                    f2 = Vector256.FusedMultiplyAdd(Vector256.Load(b + 16), pb, f2);
+                    f3 = Vector256.FusedMultiplyAdd(Vector256.Load(b + 24), pb, f3);
+                }
+                if (j < end)
+                {
+                    // The odd last row (block ends are even, so only at the end of the sequence).
+                    var pa = Vector256.Create(p[j]);
+                    e0 = Vector256.FusedMultiplyAdd(Vector256.Load(a), pa, e0);
+                    e1 = Vector256.FusedMultiplyAdd(Vector256.Load(a + 8), pa, e1);
+                    e2 = Vector256.FusedMultiplyAdd(Vector256.Load(a + 16), pa, e2);
+                    e3 = Vector256.FusedMultiplyAdd(Vector256.Load(a + 24), pa, e3);
+                    j++;
+                }
             }
             (e0 + f0).Store(o + i);
             (e1 + f1).Store(o + i + 8);
@@ -345,14 +353,17 @@ internal static unsafe class RowKernels
         for (; i < d; i += 8)
         {
             var e = Vector256<float>.Zero; var f = e;
-            int j = 0;
-            for (; j + 2 <= length; j += 2)
+            for (int block = 0, j = 0; j < length; block++)
             {
-                float* a = values + table[j >> shift] * blockStride + headOffset + (j & mask) * d + i;
-                e = Vector256.FusedMultiplyAdd(Vector256.Load(a), Vector256.Create(p[j]), e);
-                f = Vector256.FusedMultiplyAdd(Vector256.Load(a + d), Vector256.Create(p[j + 1]), f);
+                int end = (int)Math.Min(length, (block + 1) * bs);
+                float* a = values + table[block] * blockStride + headOffset + i;
+                for (; j + 2 <= end; j += 2, a += 2 * d)
+                {
+                    e = Vector256.FusedMultiplyAdd(Vector256.Load(a), Vector256.Create(p[j]), e);
+                    f = Vector256.FusedMultiplyAdd(Vector256.Load(a + d), Vector256.Create(p[j + 1]), f);
+                }
+                if (j < end) { e = Vector256.FusedMultiplyAdd(Vector256.Load(a), Vector256.Create(p[j]), e); j++; }
             }
-            if (j < length) e = Vector256.FusedMultiplyAdd(Vector256.Load(values + table[j >> shift] * blockStride + headOffset + (j & mask) * d + i), Vector256.Create(p[j]), e);
             (e + f).Store(o + i);
         }
     }
