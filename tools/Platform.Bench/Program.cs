@@ -20,6 +20,7 @@ return args.Length == 0 ? Usage() : args[0] switch
     "export-gguf" => ExportGgufCommand.Run(args[1..]),
     PeerProcess.Command => PeerProcess.RunChild(args[1..]),
     "gateway" => await GatewayBenchmark.RunAsync(args[1..]),
+    "kv" => await KvCacheBenchmark.RunAsync(args[1..]),
     "multimodal" => await MultimodalBenchmark.RunAsync(args[1..]),
     "-h" or "--help" or "help" => Usage(0),
     _ => Usage(),
@@ -36,6 +37,9 @@ static int Usage(int code = 2)
           engine       [--json PATH] [--threads N] [--quick] [--repeat R] [--work DIR] [--quantization none|q8_0|q4_0] [--model smollm|mixtral]
                        our TorchSharp engine vs llama.cpp (LLamaSharp) on a SmolLM-135M-shaped random model
                        (or a Mixtral-shaped Mixture-of-Experts one: hidden 512, 8 layers, 8 experts, top-2)
+          kv           [--threads N] [--slots S] [--context T] [--prefix P] [--rounds R] [--work DIR] [--json PATH]
+                       paged KV cache on a SmolLM-135M-shaped 32k-context model: KV memory at start, first-token time with a
+                       long shared prefix cold vs from the prefix cache
           gateway      [--json PATH] [--requests N] [--max-tokens N] | write-default-model [FOLDER]
                        time the gateway and bus add over the in-process engine (in-memory, RabbitMQ), 32-stream req/s
           multimodal   [--model DIR] [--requests N] [--clients C] [--concurrent-requests N] [--decoder-runs N] [--json PATH]

@@ -15,6 +15,17 @@ public sealed class EngineOptions
     [Range(0, 1024)] public int Threads { get; set; }
     /// <summary>Prompt tokens prefilled per scheduler step, so running sequences keep decoding while a long prompt joins.</summary>
     [Range(1, 1_048_576)] public int PrefillChunkTokens { get; set; } = 512;
+    /// <summary>Bound of the paged KV cache in MiB; 0 = <see cref="DefaultKvCacheMB"/> or what every slot at the full
+    /// context needs, whichever is less. The pool starts small and grows to this bound as tokens are cached.</summary>
+    [Range(0, 16_777_216)] public int KvCacheMB { get; set; }
+    /// <summary>Bound of the paged KV cache in blocks (instead of <see cref="KvCacheMB"/>; set one of the two).</summary>
+    [Range(0, int.MaxValue - 1)] public int KvCacheBlocks { get; set; }
+    /// <summary>Tokens per KV cache block (a power of two, 8 or more).</summary>
+    [Range(8, 1024)] public int KvCacheBlockTokens { get; set; } = 16;
+    /// <summary>Keep full blocks of plain prompts after their request ends and reuse them for later prompts that
+    /// start with the same tokens (automatic prefix caching).</summary>
+    public bool PrefixCaching { get; set; } = true;
+    public const int DefaultKvCacheMB = 1024;
     /// <summary>Overrides the chat template chosen from tokenizer_config.json ("chatml", "llama3", "mistral", "demo").</summary>
     public string? ChatTemplate { get; set; }
     /// <summary>How the linear weights of float checkpoints run: "none" (float32), "q8_0" or "q4_0" (llama.cpp's

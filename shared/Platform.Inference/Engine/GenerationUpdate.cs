@@ -25,7 +25,16 @@ public sealed record GenerationUpdate
 /// <summary>GILL [IMG0..r-1] outputs: last-layer hidden states and input embeddings, row-major [Tokens, Hidden].</summary>
 public sealed record ImageSlot(int Tokens, int Hidden, float[] HiddenStates, float[] InputEmbeddings);
 
-public sealed record EngineStats(int Running, int Waiting, long PromptTokensTotal, long GenerationTokensTotal);
+public sealed record EngineStats(int Running, int Waiting, long PromptTokensTotal, long GenerationTokensTotal)
+{
+    /// <summary>Fraction of the KV cache's block bound referenced by running sequences (0..1).</summary>
+    public double KvCacheUsage { get; init; }
+    /// <summary>Prompt tokens looked up in the prefix cache, and those served from it (not prefilled).</summary>
+    public long PrefixCacheQueryTokens { get; init; }
+    public long PrefixCacheHitTokens { get; init; }
+    /// <summary>Sequences whose KV blocks were taken back (recomputed later) because the cache was full.</summary>
+    public long Preemptions { get; init; }
+}
 
 public sealed class EngineFullException(string message) : Exception(message);
 

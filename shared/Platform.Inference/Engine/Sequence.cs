@@ -40,6 +40,19 @@ internal sealed class Sequence
 
     public bool IsPrefillDone => Prefilled >= PromptTokens.Length;
 
+    /// <summary>After a preemption of a decoding sequence (its KV blocks given back): the tokens to recompute, the
+    /// prompt then the completion but its pending token; null otherwise.</summary>
+    public int[]? ResumeTokens { get; set; }
+    /// <summary>The tokens the next prefill runs over (cache index 0 onwards).</summary>
+    public int[] PrefillTokens => ResumeTokens ?? PromptTokens;
+    /// <summary>Times the scheduler took this sequence's KV blocks back to let others run.</summary>
+    public int Preemptions { get; set; }
+    /// <summary>Leading prompt tokens taken from the prefix cache at the last admission.</summary>
+    public int CachedPrefixTokens { get; set; }
+    /// <summary>True when the prompt is plain token ids from index 0 (no spliced image rows, no set positions), so
+    /// its full blocks may be shared through the prefix cache.</summary>
+    public bool HasPlainTokens => PromptEmbeddingRows is null && Layout is null;
+
     public void Emit(GenerationUpdate update) => Output.Writer.TryWrite(update);
 
     public string? FinishReason { get; private set; }

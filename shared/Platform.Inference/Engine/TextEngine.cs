@@ -51,16 +51,16 @@ public sealed partial class TextEngine : ITextEngine
         MaxContextTokens = options.MaxContextTokens > 0 ? options.MaxContextTokens : model.Config.MaxPositionEmbeddings;
         _model.Model.FuseForInference();
         _model.Model.QuantizeForInference(Quantization.QuantTypes.Parse(options.Quantization));
-        _cache = new KvCache(model.Config, options.MaxConcurrentSequences, MaxContextTokens, model.Device);
+        _cache = CreateCache(model, options, MaxContextTokens);
         _imageTokens = FindImageTokens(model.Tokenizer);
         // One explicit choice of decode implementation for the engine's life: the span kernels where the model and
         // cache allow them, else torch (the reason is logged). Prefill and image slots always run on torch.
         string? noKernels = _model.Model.RowKernelsUnsupported(_cache, options.MaxConcurrentSequences);
         _decodeBackend = noKernels is null ? LlamaBackend.RowKernels : LlamaBackend.Torch;
         _logger.LogInformation("Engine {Model}: decode backend {Backend}{Reason}", modelName, _decodeBackend, noKernels is null ? "" : $" ({noKernels})");
-        _logger.LogInformation("Engine {Model}: {Architecture} {Layers} layers hidden {Hidden}, {Slots} slots x {Context} tokens, KV cache {CacheMiB} MiB, {Threads} threads, chat template {Template}",
+        _logger.LogInformation("Engine {Model}: {Architecture} {Layers} layers hidden {Hidden}, {Slots} slots x {Context} tokens, KV cache {CacheMiB} MiB at start (bound {BoundMiB} MiB, {Blocks} blocks of {BlockTokens} tokens), {Threads} threads, chat template {Template}",
             modelName, model.Config.Architecture, model.Config.NumHiddenLayers, model.Config.HiddenSize, options.MaxConcurrentSequences,
-            MaxContextTokens, _cache.Bytes >> 20, options.Threads > 0 ? options.Threads : torch.get_num_threads(), model.ChatTemplate.Name);
+            MaxContextTokens, _cache.Bytes >> 20, _cache.MaxBlocks * _cache.BytesPerBlock >> 20, _cache.MaxBlocks, _cache.BlockTokens, options.Threads > 0 ? options.Threads : torch.get_num_threads(), model.ChatTemplate.Name);
         _loop = new Thread(Run) { IsBackground = true, Name = $"TextEngine:{modelName}" };
         _loop.Start();
     }
@@ -78,7 +78,7 @@ public sealed partial class TextEngine : ITextEngine
 
     public string ModelName { get; }
     public int MaxContextTokens { get; }
-    /// <summary>Bytes of KV cache the engine holds (allocated at start).</summary>
+    /// <summary>Bytes of KV cache the engine holds now (the paged pool grows with the tokens in use, up to its bound).</summary>
     public long KvCacheBytes => _cache.Bytes;
     /// <summary>The implementation of this engine's decode steps, chosen at start (see <see cref="LlamaForCausalLM.RowKernelsUnsupported"/>).</summary>
     public LlamaBackend DecodeBackend => _decodeBackend;
@@ -92,7 +92,11 @@ public sealed partial class TextEngine : ITextEngine
     {
         get
         {
-            lock (_gate) return new EngineStats(_runningCount, _waiting.Count, Interlocked.Read(ref _promptTokensTotal), Interlocked.Read(ref _generationTokensTotal));
+            lock (_gate) return new EngineStats(_runningCount, _waiting.Count + _preempted.Count, Interlocked.Read(ref _promptTokensTotal), Interlocked.Read(ref _generationTokensTotal))
+            {
+                KvCacheUsage = _cache.Usage, PrefixCacheQueryTokens = _cache.Blocks.PrefixQueryTokens, PrefixCacheHitTokens = _cache.Blocks.PrefixHitTokens,
+                Preemptions = Interlocked.Read(ref _preemptions),
+            };
         }
     }
 
@@ -107,6 +111,7 @@ public sealed partial class TextEngine : ITextEngine
             foreach (var id in bias.Keys)
                 if (id < 0 || id >= _model.Config.VocabSize) throw new ArgumentException($"logit_bias token {id} is outside the vocabulary (0..{_model.Config.VocabSize - 1})");
         var (tokens, rows, isChat, layout) = BuildPrompt(request);
+        CheckFitsCache(tokens.Length);
         var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var stops = new HashSet<int>(request.IgnoreEos ? request.StopTokenIds : request.StopTokenIds.Concat(_model.EosTokenIds));
         if (isChat && !request.IgnoreEos)
@@ -286,12 +291,12 @@ public sealed partial class TextEngine : ITextEngine
                     _waiting.Clear();
                     foreach (var w in keep) _waiting.Enqueue(w);
                 }
-                while (_waiting.Count > 0 && _active.Count < _options.MaxConcurrentSequences)
+                while (_active.Count < _options.MaxConcurrentSequences && NextToAdmit() is { } seq)
                 {
-                    var seq = _waiting.Dequeue();
                     seq.Slot = _active.Count;
                     _active.Add(seq);
-                    Interlocked.Add(ref _promptTokensTotal, seq.PromptTokens.Length);
+                    if (seq.Preemptions == 0) Interlocked.Add(ref _promptTokensTotal, seq.PromptTokens.Length);
+                    TakeBlocks(seq);
                 }
                 _runningCount = _active.Count;
                 idle = _active.Count == 0 && _embeddingWork.IsEmpty;
@@ -310,12 +315,17 @@ public sealed partial class TextEngine : ITextEngine
             {
                 _logger.LogError(e, "Engine {Model} step failed; failing {Count} running sequences", ModelName, _active.Count);
                 foreach (var s in _active) s.Fail(e);
+                for (int i = 0; i < _active.Count; i++) _cache.Free(i);
                 _active.Clear();
             }
             RemoveFinished();
         }
         foreach (var s in _active) s.Finish("cancelled");
-        lock (_gate) while (_waiting.Count > 0) _waiting.Dequeue().Finish("cancelled");
+        lock (_gate)
+        {
+            while (_waiting.Count > 0) _waiting.Dequeue().Finish("cancelled");
+            while (_preempted.Count > 0) _preempted.Pop().Finish("cancelled");
+        }
         CancelEmbeddingWork();
     }
 
@@ -332,11 +342,14 @@ public sealed partial class TextEngine : ITextEngine
         // (the batch feeds one pending token per row). Each round consumes r tokens, so this ends.
         while (_active.Any(s => s.Decoding && s.PendingImage && !s.Finished))
         {
+            ReserveBlocks(s => s.Decoding && s.PendingImage && !s.Finished && s.CacheLength + _imageTokens.Length + 1 <= MaxContextTokens ? s.CacheLength + _imageTokens.Length : null);
             AppendImageSlots();
             RemoveFinished();
         }
         RemoveFinished();
 
+        ReserveBlocks(s => s.Decoding && !s.Finished ? s.CacheLength + 1 : null);
+        RemoveFinished();
         decoding = _active.TakeWhile(s => s.Decoding).Count();
         if (decoding > 0) DecodeStep(decoding);
     }
@@ -353,16 +366,16 @@ public sealed partial class TextEngine : ITextEngine
         var head = _active[first];
         if (head.Layout is not null) { PrefillSetChunk(head); return; }
         using var scope = NewDisposeScope();
-        int headTokens = Math.Min(_options.PrefillChunkTokens, head.PromptTokens.Length - head.Prefilled);
+        int headTokens = Math.Min(_options.PrefillChunkTokens, head.PrefillTokens.Length - head.Prefilled);
         var rows = new List<(Sequence Seq, int Tokens)> { (head, headTokens) };
         int width = headTokens;
-        if (head.Prefilled + headTokens == head.PromptTokens.Length)
+        if (head.Prefilled + headTokens == head.PrefillTokens.Length)
         {
             for (int i = first + 1; i < _active.Count; i++)
             {
                 var s = _active[i];
                 if (s.Layout is not null) break;
-                int n = s.PromptTokens.Length - s.Prefilled, w = Math.Max(width, n);
+                int n = s.PrefillTokens.Length - s.Prefilled, w = Math.Max(width, n);
                 if ((long)w * (rows.Count + 1) > _options.PrefillChunkTokens) break;
                 if (s.CacheLength + w > MaxContextTokens || rows.Any(r => r.Seq.CacheLength + w > MaxContextTokens)) break;
                 rows.Add((s, n));
@@ -376,7 +389,7 @@ public sealed partial class TextEngine : ITextEngine
         {
             var (seq, n) = rows[row];
             starts[row] = seq.CacheLength;
-            for (int t = 0; t < width; t++) ids[row * width + t] = seq.PromptTokens[seq.Prefilled + Math.Min(t, n - 1)];
+            for (int t = 0; t < width; t++) ids[row * width + t] = seq.PrefillTokens[seq.Prefilled + Math.Min(t, n - 1)];
         }
         var idTensor = tensor(ids, device: _model.Device).view(b, width);
         Tensor? embeds = null;
@@ -391,12 +404,12 @@ public sealed partial class TextEngine : ITextEngine
                 embeds[row, pos - seq.Prefilled].copy_(tensor(values, device: _model.Device));
             }
         }
-        var last = rows.Select(r => r.Seq.Prefilled + r.Tokens == r.Seq.PromptTokens.Length).ToArray();
+        var last = rows.Select(r => r.Seq.Prefilled + r.Tokens == r.Seq.PrefillTokens.Length).ToArray();
         var output = _model.Model.Forward(new LlamaInputs
         {
             InputIds = embeds is null ? idTensor : null,
             InputsEmbeds = embeds,
-            Cache = new CacheWrite { Cache = _cache, FirstSlot = first, Starts = starts },
+            Cache = new CacheWrite { Cache = _cache, FirstSlot = first, Starts = starts, Lengths = rows.Select(r => (long)r.Tokens).ToArray() },
             MaxPosition = starts.Max() + width - 1,
             LogitPositions = last.Any(x => x) ? tensor(rows.Select(r => (long)r.Tokens - 1).ToArray(), device: _model.Device).view(b, 1) : null,
             SkipLogits = !last.Any(x => x),
@@ -407,8 +420,10 @@ public sealed partial class TextEngine : ITextEngine
             var (seq, n) = rows[row];
             seq.Prefilled += n;
             seq.CacheLength += n;
+            RegisterPrefix(seq);
             if (!last[row]) continue;
             seq.Decoding = true;
+            if (EndResume(seq)) continue;
             done.Add(row);
         }
         if (done.Count == 0) return;
@@ -651,6 +666,7 @@ public sealed partial class TextEngine : ITextEngine
             if (!seq.Finished) continue;
             _logger.LogDebug("Request {RequestId} finished ({FinishReason}): {PromptTokens} prompt + {CompletionTokens} completion tokens in {ElapsedMs:F0} ms",
                 seq.Request.RequestId, seq.FinishReason, seq.PromptTokens.Length, seq.Generated, System.Diagnostics.Stopwatch.GetElapsedTime(seq.StartedAt).TotalMilliseconds);
+            _cache.Free(i);
             int hole = i;
             if (seq.Decoding)
             {

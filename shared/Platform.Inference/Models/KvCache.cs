@@ -1,106 +1,241 @@
+using System.Runtime.InteropServices;
 using static TorchSharp.torch;
 
 namespace Platform.Inference.Models;
 
 /// <summary>
-/// Key/value cache: per layer one contiguous buffer [slots, kv_heads, capacity, head_dim] for keys and one for
-/// values. Steps write in place (no concatenation per step). A batch always covers a contiguous range of slots, so
-/// attention reads a strided view of the buffer with no gather copy; the scheduler keeps running sequences packed at
-/// the low slots (<see cref="MoveSlot"/>). The capacity starts at <see cref="DefaultInitialTokens"/> tokens per
-/// slot and doubles (up to <see cref="MaxTokens"/>) when a write needs more (<see cref="EnsureCapacity"/>), so
-/// memory follows the longest sequence in use instead of slots x the model's maximum context from the start
-/// (3 GB for SmolLM2-135M at 8 slots x 8,192 tokens, 69 GB for Llama-3.2-1B at 128k).
+/// Paged key/value cache (vLLM's PagedAttention, Kwon et al. 2023). Per layer one pool of fixed-size blocks for keys
+/// and one for values, [blocks, kv_heads, <see cref="BlockTokens"/>, head_dim]; each slot (a running sequence) has a
+/// block table, and its token i lives in block table[i / BlockTokens] at offset i % BlockTokens. Blocks are taken
+/// from <see cref="Blocks"/> as a sequence grows (<see cref="Ensure"/>, called by the forward for the tokens it
+/// writes) and given back when it ends (<see cref="Free"/>); full blocks of plain prompts stay cached for reuse by a
+/// later prompt with the same prefix (<see cref="AttachPrefix"/>, <see cref="RegisterPrefix"/>). The pool's
+/// tensors start at <see cref="DefaultInitialBlocks"/> blocks and double, up to <see cref="MaxBlocks"/>, when no
+/// block is free, so memory follows the tokens in use (not slots x the model's context). Moving or swapping slots
+/// exchanges block tables, not data. Physical block 0 is scratch: the padding of a batched prefill writes there,
+/// and reads past a row's blocks read there (those keys are masked out).
+/// Attention reads through the tables: the span decode kernels block by block
+/// (<see cref="Llama.RowKernels.AttendGroupPaged"/>), torch by gathering a batch's blocks (<see cref="ReadIndex"/>).
 /// </summary>
 public sealed class KvCache : IDisposable
 {
-    /// <summary>Tokens per slot allocated at construction unless the caller asks otherwise.</summary>
-    public const int DefaultInitialTokens = 256;
+    public const int DefaultBlockTokens = 16;
+    public const int DefaultInitialBlocks = 32;
 
-    public int Slots { get; }
-    /// <summary>The most tokens one slot may hold (the context limit).</summary>
-    public int MaxTokens { get; }
-    /// <summary>Tokens per slot allocated now (the token stride of <see cref="Keys"/> and <see cref="Values"/>).</summary>
-    public int Capacity { get; private set; }
     private readonly Device? _device;
-    public int Layers { get; }
-    public int KeyValueHeads { get; }
-    public int HeadDim { get; }
-    public Tensor[] Keys { get; }
-    public Tensor[] Values { get; }
+    private readonly SlotTable[] _slots;
 
-    public KvCache(LlamaConfig config, int slots, int maxTokens, Device? device = null, int? initialTokens = null)
+    /// <param name="maxTokens">The most tokens one slot may hold (the context limit).</param>
+    /// <param name="maxBlocks">The pool's bound in blocks; default enough for every slot at <paramref name="maxTokens"/>.</param>
+    /// <param name="initialBlocks">Blocks allocated at construction.</param>
+    public KvCache(LlamaConfig config, int slots, int maxTokens, Device? device = null, int blockTokens = DefaultBlockTokens, int? maxBlocks = null, int? initialBlocks = null)
     {
+        ArgumentNullException.ThrowIfNull(config);
+        ArgumentOutOfRangeException.ThrowIfLessThan(slots, 1);
+        ArgumentOutOfRangeException.ThrowIfLessThan(maxTokens, 1);
+        if (blockTokens < 8 || blockTokens % 8 != 0) throw new ArgumentOutOfRangeException(nameof(blockTokens), blockTokens, "block size must be a positive multiple of 8 tokens");
         Slots = slots;
         MaxTokens = maxTokens;
-        Capacity = Math.Clamp(initialTokens ?? DefaultInitialTokens, 1, Math.Max(1, maxTokens));
+        BlockTokens = blockTokens;
         _device = device;
         Layers = config.NumHiddenLayers;
         KeyValueHeads = config.KeyValueHeads;
         HeadDim = config.HeadDimension;
+        int max = maxBlocks ?? (int)Math.Min(int.MaxValue - 1, (long)slots * BlocksFor(maxTokens));
+        Blocks = new KvBlocks(max, blockTokens, Math.Min(max, initialBlocks ?? DefaultInitialBlocks), Grow);
+        _slots = new SlotTable[slots];
+        for (int i = 0; i < slots; i++) _slots[i] = new SlotTable();
         Keys = new Tensor[Layers];
         Values = new Tensor[Layers];
         for (int i = 0; i < Layers; i++)
         {
-            Keys[i] = zeros([slots, KeyValueHeads, Capacity, HeadDim], device: device).DetachFromDisposeScope();
-            Values[i] = zeros([slots, KeyValueHeads, Capacity, HeadDim], device: device).DetachFromDisposeScope();
+            Keys[i] = zeros([Blocks.Held + 1, KeyValueHeads, BlockTokens, HeadDim], device: device).DetachFromDisposeScope();
+            Values[i] = zeros([Blocks.Held + 1, KeyValueHeads, BlockTokens, HeadDim], device: device).DetachFromDisposeScope();
         }
     }
 
-    /// <summary>Bytes held by the cache now.</summary>
-    public long Bytes => 2L * Layers * Slots * KeyValueHeads * Capacity * HeadDim * sizeof(float);
+    public int Slots { get; }
+    /// <summary>The most tokens one slot may hold (the context limit).</summary>
+    public int MaxTokens { get; }
+    public int BlockTokens { get; }
+    public int Layers { get; }
+    public int KeyValueHeads { get; }
+    public int HeadDim { get; }
+    /// <summary>The allocator: reference counts, the prefix cache and its counters.</summary>
+    public KvBlocks Blocks { get; }
+    /// <summary>The pool's bound in blocks.</summary>
+    public int MaxBlocks => Blocks.MaxBlocks;
+    /// <summary>Per layer [held blocks + 1, kv_heads, block tokens, head_dim]; block 0 is scratch. Take them after
+    /// <see cref="Ensure"/>, never across it (the pool may have grown).</summary>
+    public Tensor[] Keys { get; }
+    public Tensor[] Values { get; }
+
+    /// <summary>Bytes of one block over all layers, keys and values.</summary>
+    public long BytesPerBlock => BlockBytes(Layers, KeyValueHeads, HeadDim, BlockTokens);
+    public static long BlockBytes(int layers, int kvHeads, int headDim, int blockTokens) => 2L * layers * kvHeads * blockTokens * headDim * sizeof(float);
+    /// <summary>Bytes the pool holds now (scratch block included).</summary>
+    public long Bytes => (Blocks.Held + 1) * BytesPerBlock;
+    /// <summary>Tokens the pool can hold at its bound.</summary>
+    public long MaxPoolTokens => (long)MaxBlocks * BlockTokens;
+    /// <summary>Fraction of the bound referenced by running sequences (vLLM's kv_cache_usage_perc; cached blocks no
+    /// sequence holds count as free, as they are evictable).</summary>
+    public double Usage => (double)Blocks.InUse / MaxBlocks;
+
+    public int BlocksFor(long tokens) => (int)((tokens + BlockTokens - 1) / BlockTokens);
+
+    /// <summary>Physical pool indices of the slot's blocks, in token order.</summary>
+    public ReadOnlySpan<int> Table(int slot) => CollectionsMarshal.AsSpan(_slots[slot].Blocks);
+
+    /// <summary>Blocks the slot still needs to hold <paramref name="tokens"/> tokens.</summary>
+    public int MissingBlocks(int slot, long tokens) => Math.Max(0, BlocksFor(tokens) - _slots[slot].Blocks.Count);
+
+    /// <summary>Gives the slot blocks for its first <paramref name="tokens"/> tokens; false when the pool is exhausted
+    /// (the blocks taken before that stay with the slot).</summary>
+    public bool TryEnsure(int slot, long tokens)
+    {
+        if (tokens > MaxTokens) throw new ArgumentException($"cache write out of range (tokens {tokens} of {MaxTokens})");
+        var table = _slots[slot].Blocks;
+        while (table.Count * (long)BlockTokens < tokens)
+        {
+            int id = Blocks.Allocate();
+            if (id < 0) return false;
+            table.Add(id + 1);
+        }
+        return true;
+    }
+
+    /// <exception cref="KvCacheFullException">All blocks are referenced.</exception>
+    public void Ensure(int slot, long tokens)
+    {
+        if (!TryEnsure(slot, tokens))
+            throw new KvCacheFullException($"KV cache full: slot {slot} needs {tokens} tokens; all {MaxBlocks} blocks of {BlockTokens} tokens are in use");
+    }
+
+    /// <summary>Releases the slot's blocks (full prompt blocks stay cached under their keys).</summary>
+    public void Free(int slot)
+    {
+        var s = _slots[slot];
+        foreach (var block in s.Blocks) Blocks.Release(block - 1);
+        s.Blocks.Clear();
+        s.Keys.Clear();
+    }
 
     /// <summary>
-    /// Makes room for <paramref name="tokens"/> tokens per slot: the buffers are reallocated at twice the capacity
-    /// (or what is asked, at most <see cref="MaxTokens"/>) and the cached tokens copied over. Callers take
-    /// <see cref="Keys"/>/<see cref="Values"/> after this, never across it.
+    /// Starts an empty slot with the cached blocks of the longest prefix of <paramref name="tokens"/> found, in whole
+    /// blocks and leaving at least one token to prefill (its logits start the completion); counts the lookup.
+    /// Returns the tokens the slot now holds.
     /// </summary>
-    public void EnsureCapacity(long tokens)
+    public int AttachPrefix(int slot, ReadOnlySpan<int> tokens)
     {
-        if (tokens <= Capacity) return;
-        if (tokens > MaxTokens) throw new ArgumentException($"cache write out of range (tokens {tokens} of {MaxTokens})");
-        int next = (int)Math.Min(MaxTokens, Math.Max(tokens, 2L * Capacity));
-        using var noGrad = no_grad();
-        for (int i = 0; i < Layers; i++)
+        var s = _slots[slot];
+        if (s.Blocks.Count > 0) throw new InvalidOperationException($"slot {slot} is not empty");
+        int full = (tokens.Length - 1) / BlockTokens;
+        var parent = KvBlocks.Root;
+        for (int i = 0; i < full; i++)
         {
-            Keys[i] = Grow(Keys[i], next);
-            Values[i] = Grow(Values[i], next);
+            var part = tokens.Slice(i * BlockTokens, BlockTokens);
+            var key = KvBlocks.Key(parent, part);
+            int id = Blocks.Acquire(key, part);
+            if (id < 0) break;
+            s.Blocks.Add(id + 1);
+            s.Keys.Add(key);
+            parent = key;
         }
-        Capacity = next;
+        int hit = s.Blocks.Count * BlockTokens;
+        Blocks.CountLookup(tokens.Length, hit);
+        return hit;
     }
 
-    private Tensor Grow(Tensor old, int capacity)
+    /// <summary>Keys the slot's full blocks among its first <paramref name="filled"/> tokens (<paramref name="tokens"/>
+    /// are the slot's plain token ids from index 0), so later prompts can reuse them.</summary>
+    public void RegisterPrefix(int slot, ReadOnlySpan<int> tokens, int filled)
     {
-        var grown = zeros([Slots, KeyValueHeads, capacity, HeadDim], device: _device).DetachFromDisposeScope();
-        grown.narrow(2, 0, Capacity).copy_(old);
-        old.Dispose();
-        return grown;
+        var s = _slots[slot];
+        int full = Math.Min(Math.Min(filled, tokens.Length) / BlockTokens, s.Blocks.Count);
+        for (int i = s.Keys.Count; i < full; i++)
+        {
+            var part = tokens.Slice(i * BlockTokens, BlockTokens);
+            var key = KvBlocks.Key(i == 0 ? KvBlocks.Root : s.Keys[i - 1], part);
+            Blocks.Register(s.Blocks[i] - 1, key, part);
+            s.Keys.Add(key);
+        }
     }
 
-    /// <summary>Copies the first <paramref name="length"/> cached tokens of slot <paramref name="from"/> into slot <paramref name="to"/>.</summary>
+    /// <summary>Moves slot <paramref name="from"/>'s blocks to the empty slot <paramref name="to"/> (no copy).</summary>
     public void MoveSlot(int from, int to, int length)
     {
-        if (from == to || length <= 0) return;
+        if (from == to) return;
+        if (_slots[to].Blocks.Count > 0) throw new InvalidOperationException($"slot {to} is not empty");
+        (_slots[from], _slots[to]) = (_slots[to], _slots[from]);
+    }
+
+    /// <summary>Exchanges the blocks of two slots (no copy).</summary>
+    public void SwapSlots(int a, int b, int lengthA, int lengthB) => (_slots[a], _slots[b]) = (_slots[b], _slots[a]);
+
+    /// <summary>
+    /// Flat indices into a layer's pool viewed as [-1, head_dim] for keys 0 .. <paramref name="keyLength"/>-1 of
+    /// rows <paramref name="firstSlot"/> .. +rows, in [row, kv_head, token] order (index_select gives [rows, kv_heads,
+    /// keyLength, head_dim]); positions past a row's blocks read the scratch block.
+    /// </summary>
+    public long[] ReadIndex(int firstSlot, int rows, long keyLength)
+    {
+        int bs = BlockTokens, heads = KeyValueHeads;
+        var index = new long[rows * heads * keyLength];
+        int i = 0;
+        for (int b = 0; b < rows; b++)
+        {
+            var table = Table(firstSlot + b);
+            for (int h = 0; h < heads; h++)
+                for (long p = 0; p < keyLength; p++)
+                {
+                    long block = p / bs;
+                    long physical = block < table.Length ? table[(int)block] : 0;
+                    index[i++] = (physical * heads + h) * bs + p % bs;
+                }
+        }
+        return index;
+    }
+
+    /// <summary>Flat indices (as <see cref="ReadIndex"/>) where the [rows, kv_heads, t, head_dim] new keys go: row b's
+    /// token j at cache index starts[b]+j when j &lt; lengths[b] (its real tokens), else the scratch block.</summary>
+    public long[] WriteIndex(int firstSlot, long[] starts, int t, long[]? lengths)
+    {
+        int bs = BlockTokens, heads = KeyValueHeads, rows = starts.Length;
+        var index = new long[rows * heads * t];
+        int i = 0;
+        for (int b = 0; b < rows; b++)
+        {
+            var table = Table(firstSlot + b);
+            long real = lengths?[b] ?? t;
+            for (int h = 0; h < heads; h++)
+                for (int j = 0; j < t; j++)
+                {
+                    long p = starts[b] + j;
+                    long physical = j < real ? table[(int)(p / bs)] : 0;
+                    index[i++] = (physical * heads + h) * bs + p % bs;
+                }
+        }
+        return index;
+    }
+
+    /// <summary>Reallocates the pool tensors for <paramref name="blocks"/> blocks (plus scratch), copying the held ones.</summary>
+    private int Grow(int blocks)
+    {
         using var noGrad = no_grad();
         for (int i = 0; i < Layers; i++)
         {
-            Keys[i][to].narrow(1, 0, length).copy_(Keys[i][from].narrow(1, 0, length));
-            Values[i][to].narrow(1, 0, length).copy_(Values[i][from].narrow(1, 0, length));
+            Keys[i] = GrowOne(Keys[i], blocks + 1);
+            Values[i] = GrowOne(Values[i], blocks + 1);
         }
+        return blocks;
     }
 
-    /// <summary>Exchanges the cached tokens of two slots (the first <paramref name="lengthA"/> of slot <paramref name="a"/>,
-    /// the first <paramref name="lengthB"/> of slot <paramref name="b"/>).</summary>
-    public void SwapSlots(int a, int b, int lengthA, int lengthB)
+    private Tensor GrowOne(Tensor old, int blocks)
     {
-        if (a == b) return;
-        using var noGrad = no_grad();
-        foreach (var buffers in new[] { Keys, Values })
-            foreach (var buffer in buffers)
-            {
-                using var keptA = buffer[a].narrow(1, 0, lengthA).clone();
-                if (lengthB > 0) buffer[a].narrow(1, 0, lengthB).copy_(buffer[b].narrow(1, 0, lengthB));
-                if (lengthA > 0) buffer[b].narrow(1, 0, lengthA).copy_(keptA);
-            }
+        var grown = zeros([blocks, KeyValueHeads, BlockTokens, HeadDim], device: _device).DetachFromDisposeScope();
+        grown.narrow(0, 0, old.shape[0]).copy_(old);
+        old.Dispose();
+        return grown;
     }
 
     public void Dispose()
@@ -108,11 +243,22 @@ public sealed class KvCache : IDisposable
         foreach (var t in Keys) t.Dispose();
         foreach (var t in Values) t.Dispose();
     }
+
+    private sealed class SlotTable
+    {
+        /// <summary>Physical pool indices (allocator id + 1).</summary>
+        public List<int> Blocks { get; } = new();
+        /// <summary>Prefix keys of the first Keys.Count blocks (attached or registered).</summary>
+        public List<UInt128> Keys { get; } = new();
+    }
 }
 
+/// <summary>All KV cache blocks are referenced by running sequences.</summary>
+public sealed class KvCacheFullException(string message) : Exception(message);
+
 /// <summary>
-/// Where one forward's tokens sit in the cache: batch row b is slot <see cref="FirstSlot"/>+b, and its T new
-/// tokens are written at cache indices start[b] .. start[b]+T-1. Built once per step and shared by all layers.
+/// Where one forward's tokens sit in the cache: batch row b is slot <see cref="FirstSlot"/>+b, and its new tokens are
+/// written at cache indices start[b] .. start[b]+T-1. Built once per step and shared by all layers.
 /// </summary>
 public sealed class CacheWrite
 {
@@ -120,6 +266,9 @@ public sealed class CacheWrite
     public required int FirstSlot { get; init; }
     /// <summary>Per-row write start (cache index of the first new token).</summary>
     public required long[] Starts { get; init; }
+    /// <summary>Per-row count of real new tokens (the rest of the T columns are padding, written to scratch and given
+    /// no blocks); null = all T.</summary>
+    public long[]? Lengths { get; init; }
     /// <summary>Keys attended: cache indices 0 .. KeyLength-1 (max over rows of start + T).</summary>
     public long KeyLength(long t) => Starts.Max() + t;
 }

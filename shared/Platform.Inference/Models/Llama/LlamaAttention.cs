@@ -68,21 +68,14 @@ public partial class LlamaAttention : nn.Module
         Tensor keys, values;
         if (ctx.Cache is { } cw)
         {
-            var kc = cw.Cache.Keys[_layerIndex].narrow(0, cw.FirstSlot, b);
-            var vc = cw.Cache.Values[_layerIndex].narrow(0, cw.FirstSlot, b);
-            if (b == 1)
-            {
-                kc.narrow(2, cw.Starts[0], t).copy_(key);
-                vc.narrow(2, cw.Starts[0], t).copy_(value);
-            }
-            else
-            {
-                // Rows write at different cache indices: scatter along the token dim with a shared index.
-                kc.scatter_(2, ctx.WriteIndex!, key);
-                vc.scatter_(2, ctx.WriteIndex!, value);
-            }
-            keys = kc.narrow(2, 0, ctx.KeyLength);
-            values = vc.narrow(2, 0, ctx.KeyLength);
+            // Paged cache: the new keys/values go to their blocks (padding to scratch), then the batch's keys
+            // 0 .. KeyLength-1 are gathered through the block tables into [B, kvH, KeyLength, D].
+            var kc = cw.Cache.Keys[_layerIndex].view(-1, _headDim);
+            var vc = cw.Cache.Values[_layerIndex].view(-1, _headDim);
+            kc.index_copy_(0, ctx.WriteIndex!, key.reshape(-1, _headDim));
+            vc.index_copy_(0, ctx.WriteIndex!, value.reshape(-1, _headDim));
+            keys = kc.index_select(0, ctx.ReadIndex!).view(b, _kvHeads, ctx.KeyLength, _headDim);
+            values = vc.index_select(0, ctx.ReadIndex!).view(b, _kvHeads, ctx.KeyLength, _headDim);
         }
         else
         {
@@ -136,9 +129,11 @@ public partial class LlamaAttention : nn.Module
     private void AttendRow(int row, RowDecode r)
     {
         int d = _headDim, groups = _heads / _kvHeads, width = r.QkvWidth;
-        var keys = RowKernels.Floats(r.Cache.Keys[_layerIndex]);
-        var values = RowKernels.Floats(r.Cache.Values[_layerIndex]);
-        long perHead = (long)r.Cache.Capacity * d;
+        var cache = r.Cache;
+        var keys = RowKernels.Floats(cache.Keys[_layerIndex]);
+        var values = RowKernels.Floats(cache.Values[_layerIndex]);
+        int bs = cache.BlockTokens, shift = System.Numerics.BitOperations.Log2((uint)bs);
+        long perHead = (long)bs * d, blockStride = _kvHeads * perHead;
         float scale = 1f / MathF.Sqrt(d);
         var qkv = r.Qkv.AsSpan(row * width, width);
         var cos = r.Cos.AsSpan(row * d, d);
@@ -146,16 +141,17 @@ public partial class LlamaAttention : nn.Module
         var scratch = r.HeadScratch.AsSpan(row * d, d);
         for (int h = 0; h < _heads + _kvHeads; h++) RowKernels.Rotate(qkv.Slice(h * d, d), cos, sin, scratch);
         int position = (int)r.Positions[row], length = position + 1;
-        long slot = r.FirstSlot + row;
+        var table = cache.Table(r.FirstSlot + row);
+        long at = table[position >> shift] * blockStride + (position & (bs - 1)) * d;
         var attention = r.Attention.AsSpan(row * _heads * d, _heads * d);
         var scores = r.ScoresOf(row);
         for (int g = 0; g < _kvHeads; g++)
         {
-            int start = (int)((slot * _kvHeads + g) * perHead);
-            qkv.Slice((_heads + g) * d, d).CopyTo(keys.Slice(start + position * d, d));
-            qkv.Slice((_heads + _kvHeads + g) * d, d).CopyTo(values.Slice(start + position * d, d));
-            // Query heads g*groups .. g*groups+groups-1 share kv head g.
-            RowKernels.AttendGroup(qkv.Slice(g * groups * d, groups * d), keys.Slice(start, length * d), values.Slice(start, length * d),
+            long head = g * perHead;
+            qkv.Slice((_heads + g) * d, d).CopyTo(keys.Slice((int)(at + head), d));
+            qkv.Slice((_heads + _kvHeads + g) * d, d).CopyTo(values.Slice((int)(at + head), d));
+            // Query heads g*groups .. g*groups+groups-1 share kv head g; its keys are read block by block.
+            RowKernels.AttendGroupPaged(qkv.Slice(g * groups * d, groups * d), keys, values, table, shift, blockStride, head,
                 groups, d, length, scale, scores, attention.Slice(g * groups * d, groups * d));
         }
     }
@@ -172,6 +168,8 @@ public sealed class AttentionContext
     public Tensor? Mask { get; init; }
     public CacheWrite? Cache { get; init; }
     public long KeyLength { get; init; }
-    /// <summary>For batched cache writes: [B, kvH, T, D] long indices (start[b] + t).</summary>
+    /// <summary>Flat indices into a layer's pool viewed as [-1, head_dim]: where the [B, kvH, T] new keys go, and the
+    /// [B, kvH, KeyLength] keys attended (<see cref="KvCache.WriteIndex"/>, <see cref="KvCache.ReadIndex"/>).</summary>
     public Tensor? WriteIndex { get; init; }
+    public Tensor? ReadIndex { get; init; }
 }

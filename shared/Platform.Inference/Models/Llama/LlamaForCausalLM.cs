@@ -77,6 +77,7 @@ public sealed partial class LlamaForCausalLM : nn.Module<Tensor, Tensor>
         if (rows > RowKernels.MaxKernelRows) return $"{rows} sequences exceed the kernels' {RowKernels.MaxKernelRows} rows";
         if (_headQ is null && !RowKernels.IsPlainCpuFloat(LmHeadWeight)) return "the output projection is not CPU float32";
         if (!RowKernels.IsPlainCpuFloat(cache.Keys[0])) return "the KV cache is not CPU float32";
+        if ((long)(cache.MaxBlocks + 1) * cache.KeyValueHeads * cache.BlockTokens * cache.HeadDim > int.MaxValue) return "one layer's KV pool exceeds 2^31 floats (span indexing)";
         return null;
     }
 
@@ -102,7 +103,7 @@ public sealed partial class LlamaForCausalLM : nn.Module<Tensor, Tensor>
         int rows = cw.Starts.Length;
         if (cw.FirstSlot + rows > cw.Cache.Slots || cw.Starts.Max() + 1 > cw.Cache.MaxTokens)
             throw new ArgumentException($"cache write out of range (slots {cw.FirstSlot}+{rows} of {cw.Cache.Slots}, tokens {cw.Starts.Max() + 1} of {cw.Cache.MaxTokens})");
-        cw.Cache.EnsureCapacity(cw.Starts.Max() + 1);
+        for (int row = 0; row < rows; row++) cw.Cache.Ensure(cw.FirstSlot + row, cw.Starts[row] + 1);
 
         var r = _row ??= new RowDecode(Config);
         lock (r)

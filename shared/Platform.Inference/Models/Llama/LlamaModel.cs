@@ -46,7 +46,7 @@ public sealed class LlamaModel : nn.Module
             keyLength = cw.KeyLength(t);
             if (cw.FirstSlot + b > cw.Cache.Slots || keyLength > cw.Cache.MaxTokens)
                 throw new ArgumentException($"cache write out of range (slots {cw.FirstSlot}+{b} of {cw.Cache.Slots}, tokens {keyLength} of {cw.Cache.MaxTokens})");
-            cw.Cache.EnsureCapacity(keyLength);
+            for (int row = 0; row < b; row++) cw.Cache.Ensure(cw.FirstSlot + row, cw.Starts[row] + (cw.Lengths?[row] ?? t));
         }
         else keyLength = t;
 
@@ -63,8 +63,6 @@ public sealed class LlamaModel : nn.Module
             tokenIndex = cw is not null
                 ? tensor(cw.Starts, device: device).view(b, 1) + arange(t, device: device).view(1, t)
                 : arange(t, device: device).view(1, t).expand(b, t);
-            if (cw is not null && b > 1)
-                writeIndex = tokenIndex.view(b, 1, t, 1).expand(b, _config.KeyValueHeads, t, _config.HeadDimension);
             var positionIds = inputs.PositionIds ?? tokenIndex;
             long maxPosition = inputs.MaxPosition ?? positionIds.max().item<long>();
             (cos, sin) = _rotary.Gather(positionIds, maxPosition);
@@ -78,7 +76,13 @@ public sealed class LlamaModel : nn.Module
             if (groups > 1 && t > 1) mask = mask.repeat(1, 1, groups, 1);
         }
 
-        var ctx = new AttentionContext { Cos = cos, Sin = sin, Mask = mask, Cache = inputs.Cache, KeyLength = keyLength, WriteIndex = writeIndex };
+        Tensor? readIndex = null;
+        if (cw is not null)
+        {
+            writeIndex = tensor(cw.Cache.WriteIndex(cw.FirstSlot, cw.Starts, (int)t, cw.Lengths), device: device);
+            readIndex = tensor(cw.Cache.ReadIndex(cw.FirstSlot, (int)b, keyLength), device: device);
+        }
+        var ctx = new AttentionContext { Cos = cos, Sin = sin, Mask = mask, Cache = inputs.Cache, KeyLength = keyLength, WriteIndex = writeIndex, ReadIndex = readIndex };
         foreach (var layer in layers) x = layer.Forward(x, ctx);
         var normed = norm.forward(x);
         return (x.MoveToOuterDisposeScope(), normed.MoveToOuterDisposeScope());

@@ -214,9 +214,39 @@ internal static unsafe class RowKernels
     public static void AttendGroup(ReadOnlySpan<float> queries, ReadOnlySpan<float> keys, ReadOnlySpan<float> values,
         int heads, int d, int length, float scale, Span<float> scores, Span<float> output)
     {
-        if (queries.Length != heads * d || output.Length != heads * d || keys.Length < length * d || values.Length < length * d || scores.Length < heads * length)
+        if (keys.Length < length * d || values.Length < length * d)
             throw new ArgumentException("attention buffer sizes do not match heads x head_dim x length");
+        // One block holding every key: the paged kernel with a one-entry table reads the rows in the same order.
+        ReadOnlySpan<int> table = [0];
+        AttendGroupPaged(queries, keys, values, table, 31, 0, 0, heads, d, length, scale, scores, output);
+    }
+
+    /// <summary>
+    /// <see cref="AttendGroup"/> over a paged cache: key/value row j of this kv head starts at
+    /// blocks[j >> blockShift] * blockStride + headOffset + (j mod 2^blockShift) * d in <paramref name="keys"/> and
+    /// <paramref name="values"/> (the pools). Blocks hold a power of two of at least 8 rows, so the eight keys scored
+    /// together and the two values summed together always share a block, and the arithmetic (order included) is
+    /// that of one contiguous buffer: the results are bitwise the same.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void AttendGroupPaged(ReadOnlySpan<float> queries, ReadOnlySpan<float> keys, ReadOnlySpan<float> values,
+        ReadOnlySpan<int> blocks, int blockShift, long blockStride, long headOffset,
+        int heads, int d, int length, float scale, Span<float> scores, Span<float> output)
+    {
+        if (queries.Length != heads * d || output.Length != heads * d || scores.Length < heads * length)
+            throw new ArgumentException("attention buffer sizes do not match heads x head_dim x length");
+        if (blockShift is < 3 or > 31 || length < 1 || (long)blocks.Length << blockShift < length)
+            throw new ArgumentException($"block table of {blocks.Length} blocks of 2^{blockShift} does not cover {length} keys");
+        long mask = (1L << blockShift) - 1;
+        long last = Math.Min(length, 1L << blockShift);
+        for (int b = 0; b < blocks.Length && (long)b << blockShift < length; b++)
+        {
+            long rows = Math.Min(last, length - ((long)b << blockShift));
+            long end = blocks[b] * blockStride + headOffset + rows * d;
+            if (blocks[b] < 0 || end > keys.Length || end > values.Length) throw new ArgumentException($"block {blocks[b]} lies outside the pool");
+        }
         fixed (float* q = queries, k = keys, v = values, s = scores, o = output)
+        fixed (int* table = blocks)
         {
             bool vector = Vector256.IsHardwareAccelerated && d % 8 == 0;
             for (int h = 0; h < heads; h++)
@@ -225,18 +255,18 @@ internal static unsafe class RowKernels
                 int j = 0;
                 if (vector)
                     for (; j + 8 <= length; j += 8)
-                        (ScoreBlock8(qh, k + (long)j * d, d) * scale).Store(sh + j);
+                        (ScoreBlock8(qh, k + table[j >> blockShift] * blockStride + headOffset + (j & mask) * d, d) * scale).Store(sh + j);   // 8 rows never straddle a block
                 for (; j < length; j++)
-                    sh[j] = TensorPrimitives.Dot(new ReadOnlySpan<float>(qh, d), new ReadOnlySpan<float>(k + (long)j * d, d)) * scale;
+                    sh[j] = TensorPrimitives.Dot(new ReadOnlySpan<float>(qh, d), new ReadOnlySpan<float>(k + table[j >> blockShift] * blockStride + headOffset + (j & mask) * d, d)) * scale;
                 var row = new Span<float>(sh, length);
                 TensorPrimitives.SoftMax(row, row);
-                if (vector) WeightedSum(sh, v, o + h * d, d, length);
+                if (vector) WeightedSum(sh, v, table, blockShift, blockStride, headOffset, o + h * d, d, length);
                 else
                 {
                     var oh = new Span<float>(o + h * d, d);
                     oh.Clear();
                     for (j = 0; j < length; j++)
-                        TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(v + (long)j * d, d), sh[j], oh, oh);
+                        TensorPrimitives.MultiplyAdd(new ReadOnlySpan<float>(v + table[j >> blockShift] * blockStride + headOffset + (j & mask) * d, d), sh[j], oh, oh);
                 }
             }
         }
@@ -272,38 +302,48 @@ internal static unsafe class RowKernels
             Vector256.Sum(a4), Vector256.Sum(a5), Vector256.Sum(a6), Vector256.Sum(a7));
     }
 
-    /// <summary>o[0..d) = sum_j p[j] v[j] over value rows of width d (a multiple of 8); accumulates in registers.</summary>
+    /// <summary>o[0..d) = sum_j p[j] v[j] over value rows of width d (a multiple of 8), row j located as in
+    /// <see cref="AttendGroupPaged"/>; accumulates in registers. Keys go block by block (rows of one block are d
+    /// apart), two at a time into the even and odd chains; a block holds an even number of rows, so the pairs and the
+    /// order of the sums are those of one contiguous buffer, and only the last row of an odd length is alone.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void WeightedSum(float* p, float* v, float* o, int d, int length)
+    private static void WeightedSum(float* p, float* values, int* table, int shift, long blockStride, long headOffset, float* o, int d, int length)
     {
+        long bs = 1L << shift;
         int i = 0;
         for (; i + 32 <= d; i += 32)
         {
             // Four column blocks x even/odd keys: eight chains.
             var e0 = Vector256<float>.Zero; var e1 = e0; var e2 = e0; var e3 = e0; var f0 = e0; var f1 = e0; var f2 = e0; var f3 = e0;
-            int j = 0;
-            for (; j + 2 <= length; j += 2)
+            float* a = null;
+            for (int block = 0, j = 0; j < length; block++)
             {
-                float* a = v + (long)j * d + i, b = a + d;
-                var pa = Vector256.Create(p[j]);
-                var pb = Vector256.Create(p[j + 1]);
-                e0 = Vector256.FusedMultiplyAdd(Vector256.Load(a), pa, e0);
-                e1 = Vector256.FusedMultiplyAdd(Vector256.Load(a + 8), pa, e1);
-                e2 = Vector256.FusedMultiplyAdd(Vector256.Load(a + 16), pa, e2);
-                e3 = Vector256.FusedMultiplyAdd(Vector256.Load(a + 24), pa, e3);
-                f0 = Vector256.FusedMultiplyAdd(Vector256.Load(b), pb, f0);
-                f1 = Vector256.FusedMultiplyAdd(Vector256.Load(b + 8), pb, f1);
-                f2 = Vector256.FusedMultiplyAdd(Vector256.Load(b + 16), pb, f2);
-                f3 = Vector256.FusedMultiplyAdd(Vector256.Load(b + 24), pb, f3);
-            }
-            if (j < length)
-            {
-                float* a = v + (long)j * d + i;
-                var pa = Vector256.Create(p[j]);
-                e0 = Vector256.FusedMultiplyAdd(Vector256.Load(a), pa, e0);
-                e1 = Vector256.FusedMultiplyAdd(Vector256.Load(a + 8), pa, e1);
-                e2 = Vector256.FusedMultiplyAdd(Vector256.Load(a + 16), pa, e2);
-                e3 = Vector256.FusedMultiplyAdd(Vector256.Load(a + 24), pa, e3);
+                int end = (int)Math.Min(length, (block + 1) * bs);
+                a = values + table[block] * blockStride + headOffset + i;
+                for (; j + 2 <= end; j += 2, a += 2 * d)
+                {
+                    float* b = a + d;
+                    var pa = Vector256.Create(p[j]);
+                    var pb = Vector256.Create(p[j + 1]);
+                    e0 = Vector256.FusedMultiplyAdd(Vector256.Load(a), pa, e0);
+                    e1 = Vector256.FusedMultiplyAdd(Vector256.Load(a + 8), pa, e1);
+                    e2 = Vector256.FusedMultiplyAdd(Vector256.Load(a + 16), pa, e2);
+                    e3 = Vector256.FusedMultiplyAdd(Vector256.Load(a + 24), pa, e3);
+                    f0 = Vector256.FusedMultiplyAdd(Vector256.Load(b), pb, f0);
+                    f1 = Vector256.FusedMultiplyAdd(Vector256.Load(b + 8), pb, f1);
+                    f2 = Vector256.FusedMultiplyAdd(Vector256.Load(b + 16), pb, f2);
+                    f3 = Vector256.FusedMultiplyAdd(Vector256.Load(b + 24), pb, f3);
+                }
+                if (j < end)
+                {
+                    // The odd last row (block ends are even, so only at the end of the sequence).
+                    var pa = Vector256.Create(p[j]);
+                    e0 = Vector256.FusedMultiplyAdd(Vector256.Load(a), pa, e0);
+                    e1 = Vector256.FusedMultiplyAdd(Vector256.Load(a + 8), pa, e1);
+                    e2 = Vector256.FusedMultiplyAdd(Vector256.Load(a + 16), pa, e2);
+                    e3 = Vector256.FusedMultiplyAdd(Vector256.Load(a + 24), pa, e3);
+                    j++;
+                }
             }
             (e0 + f0).Store(o + i);
             (e1 + f1).Store(o + i + 8);
@@ -313,13 +353,17 @@ internal static unsafe class RowKernels
         for (; i < d; i += 8)
         {
             var e = Vector256<float>.Zero; var f = e;
-            int j = 0;
-            for (; j + 2 <= length; j += 2)
+            for (int block = 0, j = 0; j < length; block++)
             {
-                e = Vector256.FusedMultiplyAdd(Vector256.Load(v + (long)j * d + i), Vector256.Create(p[j]), e);
-                f = Vector256.FusedMultiplyAdd(Vector256.Load(v + (long)(j + 1) * d + i), Vector256.Create(p[j + 1]), f);
+                int end = (int)Math.Min(length, (block + 1) * bs);
+                float* a = values + table[block] * blockStride + headOffset + i;
+                for (; j + 2 <= end; j += 2, a += 2 * d)
+                {
+                    e = Vector256.FusedMultiplyAdd(Vector256.Load(a), Vector256.Create(p[j]), e);
+                    f = Vector256.FusedMultiplyAdd(Vector256.Load(a + d), Vector256.Create(p[j + 1]), f);
+                }
+                if (j < end) { e = Vector256.FusedMultiplyAdd(Vector256.Load(a), Vector256.Create(p[j]), e); j++; }
             }
-            if (j < length) e = Vector256.FusedMultiplyAdd(Vector256.Load(v + (long)j * d + i), Vector256.Create(p[j]), e);
             (e + f).Store(o + i);
         }
     }
