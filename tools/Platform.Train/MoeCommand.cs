@@ -46,3 +46,68 @@ internal static class MoeEvalCommand
         return 0;
     }
 }
+
+/// <summary>"moe-gw": image-token loss curves of the adapter from GW-initialised and from random code embeddings,
+/// over several seeds, on the shipped base and VQ tokenizer.</summary>
+internal static class MoeGwCommand
+{
+    public static int Run(IReadOnlyDictionary<string, string> flags, CancellationToken ct)
+    {
+        var folder = flags.GetValueOrDefault("model") ?? "models/demo-moe";
+        int seeds = flags.TryGetValue("seeds", out var s) ? int.Parse(s) : 3;
+        int steps = flags.TryGetValue("steps", out var st) ? int.Parse(st) : 40;
+        int batch = flags.TryGetValue("batch", out var b) ? int.Parse(b) : 8;
+        if (flags.TryGetValue("threads", out var t)) TorchSharp.torch.set_num_threads(int.Parse(t));
+        using var vq = MoeFamilyTrainer.LoadVq(folder);
+        using var loaded = Platform.Inference.Loading.ModelLoader.Load(folder);
+        var lm = loaded.Model;
+        var chat = new Platform.Multimodal.Training.DemoChat(loaded.Tokenizer, visualTokens: 1);
+        var vocabulary = new Platform.Multimodal.MoeAdapter.ImageVocabulary(lm.Config.VocabSize, vq.Config.CodebookSize, vq.Config.CodesPerImage);
+        var excluded = Platform.Multimodal.World.WorldText.ImageTokens.Select(x => loaded.Tokenizer.TokenToId(x) ?? -1).ToHashSet();
+        var text = Platform.Multimodal.MoeAdapter.ImageTokenInitialisation.TextEmbeddings(lm, loaded.Tokenizer.VocabSize, excluded);
+        var codebook = Platform.Multimodal.MoeAdapter.ImageTokenInitialisation.ToArray(vq.codebook.embedding);
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        void Log(string m) => Console.WriteLine($"[{clock.Elapsed.TotalSeconds,6:F1}s] {m}");
+        var gwRows = Platform.Multimodal.MoeAdapter.ImageTokenInitialisation.Rows(Platform.Multimodal.MoeAdapter.ImageTokenInit.GromovWasserstein, vocabulary, codebook, text, 0, Log, ct);
+        var curves = new Platform.Multimodal.MoeAdapter.Training.ImageTokenCurves(lm, vq, chat, vocabulary, Log);
+        var result = new System.Text.Json.Nodes.JsonObject { ["steps"] = steps, ["batch"] = batch, ["text_embeddings"] = text.GetLength(0) };
+        var finals = new List<(int Seed, float[] Random, float[] Gw)>();
+        for (int seed = 1; seed <= seeds; seed++)
+        {
+            var randomRows = Platform.Multimodal.MoeAdapter.ImageTokenInitialisation.Rows(Platform.Multimodal.MoeAdapter.ImageTokenInit.Random, vocabulary, codebook, text, seed);
+            // The GW run keeps the same random begin/end rows as the random run of its seed: only the code rows differ.
+            var gw = (float[,])randomRows.Clone();
+            for (int i = 2; i < vocabulary.NewTokens; i++) for (int j = 0; j < gw.GetLength(1); j++) gw[i, j] = gwRows[i, j];
+            Log($"seed {seed}: random initialisation");
+            var r = curves.Run(randomRows, seed, steps, batch, ct: ct);
+            Log($"seed {seed}: GW initialisation");
+            var g = curves.Run(gw, seed, steps, batch, ct: ct);
+            finals.Add((seed, r, g));
+            result[$"seed{seed}"] = new System.Text.Json.Nodes.JsonObject
+            {
+                ["random"] = new System.Text.Json.Nodes.JsonArray(r.Select(x => (System.Text.Json.Nodes.JsonNode)x).ToArray()),
+                ["gw"] = new System.Text.Json.Nodes.JsonArray(g.Select(x => (System.Text.Json.Nodes.JsonNode)x).ToArray()),
+            };
+        }
+        Console.WriteLine("| seed | random: final loss (mean of last 5 steps) | GW: final | GW: first step at or below random's final | random: same |");
+        Console.WriteLine("|---|---|---|---|---|");
+        foreach (var (seed, r, g) in finals)
+        {
+            float target = r.TakeLast(5).Average();
+            int First(float[] c) => Array.FindIndex(c, x => x <= target);
+            Console.WriteLine($"| {seed} | {target:F4} | {g.TakeLast(5).Average():F4} | {Show(First(g))} | {Show(First(r))} |");
+        }
+        int early = Math.Min(10, steps);
+        double Var(Func<(int, float[], float[]), float[]> pick) => Enumerable.Range(0, early).Average(i =>
+        {
+            var xs = finals.Select(f => (double)pick(f)[i]).ToArray();
+            double mean = xs.Average();
+            return xs.Average(x => (x - mean) * (x - mean));
+        });
+        Console.WriteLine($"loss variance across seeds, mean over the first {early} steps: random {Var(f => f.Item2):E3}, GW {Var(f => f.Item3):E3}");
+        if (flags.TryGetValue("json", out var json)) File.WriteAllText(json, result.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");
+        return 0;
+    }
+
+    private static string Show(int step) => step < 0 ? "not reached" : step.ToString();
+}

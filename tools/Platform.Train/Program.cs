@@ -6,6 +6,7 @@ using Platform.Train.Evaluation;
 //   eval --model models/demo [--quick] [--json PATH] [--samples N] [--concurrency C]
 //   moe  --out models/demo-moe [--quick] [--dense models/demo] [--stages vq,...] [--vq-steps N] [--base-steps N] [--seed S] [--threads T]
 //   moe-eval --model models/demo-moe [--count N]
+//   moe-gw   --model models/demo-moe [--seeds 3] [--steps N] [--batch B] [--json PATH]   (GW vs random image-token embeddings)
 //   samples [--count N] [--seed S]   (conversations of the training stream)
 //   judge --out models/demo-judge [--steps N] [--batch B] [--seed S] [--threads T]
 //   judge-eval --url http://127.0.0.1:PORT [--model demo-judge] [--pairs N] [--ratings N]
@@ -22,6 +23,7 @@ internal static class Cli
                               "       Platform.Train eval --model DIR [--quick] [--json PATH] [--samples N] [--concurrency C] [--threads T]\n" +
                               "       Platform.Train moe --out DIR [--quick] [--dense DIR] [--stages vq,base] [--vq-steps N] [--base-steps N] [--seed S] [--threads T]\n" +
                               "       Platform.Train moe-eval --model DIR [--count N]\n" +
+                              "       Platform.Train moe-gw --model DIR [--seeds 3] [--steps N] [--batch B] [--json PATH]\n" +
                               "       Platform.Train samples [--count N] [--seed S]");
             return args.Length == 0 ? 2 : 0;
         }
@@ -59,6 +61,8 @@ internal static class Cli
                     return MoeCommand.Train(flags, cts.Token);
                 case "moe-eval":
                     return MoeEvalCommand.Run(flags);
+                case "moe-gw":
+                    return MoeGwCommand.Run(flags, cts.Token);
                 case "samples":
                 {
                     // Prints conversations of the LM's training stream (seen pairs and phrasings), to read the grammar.

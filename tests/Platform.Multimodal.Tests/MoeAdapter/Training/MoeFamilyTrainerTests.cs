@@ -6,6 +6,14 @@ using static TorchSharp.torch;
 
 namespace Platform.Multimodal.Tests.MoeAdapter.Training;
 
+/// <summary>Training reads torch's global generator: these tests run alone, not beside other tests that draw from it.</summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class TorchRandomCollection
+{
+    public const string Name = "torch global random generator";
+}
+
+[Collection(TorchRandomCollection.Name)]
 public sealed class MoeFamilyTrainerTests : IDisposable
 {
     private readonly string _folder = Directory.CreateTempSubdirectory("moe-family-").FullName;
