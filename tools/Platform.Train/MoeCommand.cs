@@ -38,12 +38,40 @@ internal static class MoeEvalCommand
                 double viaTorch = VqTokenizerStage.ReconstructionExactRate(vq, split, count, jitter: jitter);
                 Console.WriteLine($"| {split} | {(jitter ? "yes" : "no")} | {viaOnnx:P1} | {viaTorch:P1} |");
             }
+        foreach (var split in new[] { Platform.Multimodal.World.WorldSplit.Seen, Platform.Multimodal.World.WorldSplit.Test })
+            Console.WriteLine($"{split}, unjittered, objects read wrong by attribute: {Misreads(vq, onnx, split, count)}");
         using var codes = TorchSharp.torch.randint(vq.Config.CodebookSize, [16, vq.Config.GridSize, vq.Config.GridSize], dtype: TorchSharp.torch.int64);
         float[] torchImages;
         using (TorchSharp.torch.no_grad()) torchImages = vq.Decode(codes).data<float>().ToArray();
         var onnxImages = onnx.Run(codes.data<long>().ToArray(), 16);
         Console.WriteLine($"max |ONNX Runtime - torch| on 16 random code grids: {torchImages.Zip(onnxImages).Max(p => Math.Abs(p.First - p.Second)):E2}");
         return 0;
+    }
+
+    /// <summary>Per attribute, how many objects of the scenes the checker reads wrong from the ONNX reconstructions.</summary>
+    private static string Misreads(Platform.Multimodal.Models.Vq.VqTokenizer vq, Platform.Multimodal.Onnx.OnnxVqDecoder onnx, Platform.Multimodal.World.WorldSplit split, int count)
+    {
+        var generator = new Platform.Multimodal.World.SceneGenerator(4343);
+        var scenes = Enumerable.Range(0, count).Select(_ => generator.NextScene(split, jitter: false)).ToList();
+        using var scope = TorchSharp.torch.NewDisposeScope();
+        using var _ = TorchSharp.torch.no_grad();
+        var images = onnx.Run(vq.Encode(Platform.Multimodal.Training.LmBatch.RenderImages(scenes)).contiguous().data<long>().ToArray(), count);
+        int s = Platform.Multimodal.World.WorldSpec.ImageSize, objects = 0, missing = 0, shape = 0, unclear = 0, size = 0, cell = 0, extra = 0;
+        for (int i = 0; i < count; i++)
+        {
+            var read = Platform.Multimodal.World.SceneChecker.Read(Platform.Multimodal.World.SceneRenderer.FromPlanar(images.AsSpan(i * 3 * s * s, 3 * s * s)));
+            foreach (var o in scenes[i].Objects)
+            {
+                objects++;
+                var r = read.FirstOrDefault(x => x.Colour == o.Colour);
+                if (r is null) { missing++; continue; }
+                if (r.Shape is null) unclear++; else if (r.Shape != o.Shape) shape++;
+                if (r.Size != o.Size) size++;
+                if (r.Row != o.Row || r.Column != o.Column) cell++;
+            }
+            extra += read.Count(x => scenes[i].Objects.All(o => o.Colour != x.Colour));
+        }
+        return $"{objects} objects: colour missing {missing}, shape unclear {unclear}, other shape {shape}, size {size}, cell {cell}; extra colours {extra}";
     }
 }
 
