@@ -4,6 +4,9 @@ using Platform.Train.Evaluation;
 // Platform.Train: trains the demo multimodal family from scratch, or evaluates a trained folder.
 //   all  --out models/demo [--quick] [--stages decoder,visual,tokenizer,lm,heads] [--steps N] [--decoder-steps N] [--visual-steps N] [--lm-steps N] [--head-steps N] [--seed S] [--threads T]
 //   eval --model models/demo [--quick] [--json PATH] [--samples N] [--concurrency C]
+//   moe  --out models/demo-moe [--quick] [--dense models/demo] [--stages vq,...] [--vq-steps N] [--base-steps N] [--seed S] [--threads T]
+//   moe-eval --model models/demo-moe [--count N]
+//   moe-gw   --model models/demo-moe [--seeds 3] [--steps N] [--batch B] [--json PATH]   (GW vs random image-token embeddings)
 //   samples [--count N] [--seed S]   (conversations of the training stream)
 //   judge --out models/demo-judge [--steps N] [--batch B] [--seed S] [--threads T]
 //   judge-eval --url http://127.0.0.1:PORT [--model demo-judge] [--pairs N] [--ratings N]
@@ -18,6 +21,9 @@ internal static class Cli
         {
             Console.WriteLine("usage: Platform.Train all --out DIR [--quick] [--stages decoder,visual,tokenizer,lm,heads] [--steps N] [--decoder-steps N] [--visual-steps N] [--lm-steps N] [--head-steps N] [--seed S] [--threads T]\n" +
                               "       Platform.Train eval --model DIR [--quick] [--json PATH] [--samples N] [--concurrency C] [--threads T]\n" +
+                              "       Platform.Train moe --out DIR [--quick] [--dense DIR] [--stages vq,base] [--vq-steps N] [--base-steps N] [--seed S] [--threads T]\n" +
+                              "       Platform.Train moe-eval --model DIR [--count N]\n" +
+                              "       Platform.Train moe-gw --model DIR [--seeds 3] [--steps N] [--batch B] [--json PATH]\n" +
                               "       Platform.Train samples [--count N] [--seed S]");
             return args.Length == 0 ? 2 : 0;
         }
@@ -50,6 +56,13 @@ internal static class Cli
                     new FamilyTrainer(options, Console.WriteLine).Run(cts.Token, stages);
                     return 0;
                 }
+                case "moe":
+                    // The MoE adapter family (VQ image tokenizer, text-only MoE base ...), its own folder.
+                    return MoeCommand.Train(flags, cts.Token);
+                case "moe-eval":
+                    return MoeEvalCommand.Run(flags);
+                case "moe-gw":
+                    return MoeGwCommand.Run(flags, cts.Token);
                 case "samples":
                 {
                     // Prints conversations of the LM's training stream (seen pairs and phrasings), to read the grammar.
@@ -82,7 +95,7 @@ internal static class Cli
                 case "judge-eval":
                     return Platform.Train.Judge.JudgeEvalCommand.Run(flags, cts.Token);
                 default:
-                    Console.Error.WriteLine($"unknown command '{args[0]}' (use all, eval, samples, judge or judge-eval)");
+                    Console.Error.WriteLine($"unknown command '{args[0]}' (use all, moe, eval, samples, judge or judge-eval)");
                     return 2;
             }
         }

@@ -103,6 +103,21 @@ public sealed partial class HeldOutLeakTests
     }
 
     [Fact]
+    public void MoeFamilyStreams_DefaultOptions_HaveNoHeldOutSceneOrPair()
+    {
+        var moe = new Platform.Multimodal.MoeAdapter.Training.MoeTrainOptions();
+        Assert.Equal(moe.VqSteps * moe.VqBatch, AssertNoHeldOut("vq tokenizer", Platform.Multimodal.MoeAdapter.Training.VqTokenizerStage.Batches(moe).SelectMany(b => b)));
+        int dialogues = 0;
+        foreach (var d in Platform.Multimodal.MoeAdapter.Training.MoeBaseStage.Batches(moe).SelectMany(b => b))
+        {
+            dialogues++;
+            Assert.Empty(ScenesOf(d));
+            foreach (var turn in d.Turns) AssertNoHeldOut("moe base text", turn.Text);
+        }
+        Assert.Equal(moe.BaseSteps * moe.BaseBatch, dialogues);
+    }
+
+    [Fact]
     public void ColourNoise_ProbabilityOne_ChangesColoursButNeverFormsAHeldOutPair()
     {
         var folder = Directory.CreateTempSubdirectory("leak-noise-").FullName;

@@ -54,6 +54,10 @@ public abstract class SparseMoeBlock : nn.Module
     /// <summary>Rows (of the flattened [B*T] input of the next forwards) the adapter acts on; null = none.</summary>
     public bool[]? AdapterRows { get; set; }
 
+    /// <summary>Called with the router logits [N, E] of every torch-path forward, when set (a training loss on the
+    /// routing, e.g. the load-balancing loss of upcycling). The tensor belongs to the forward's dispose scope.</summary>
+    public Action<Tensor>? RouterLogitsObserver { get; set; }
+
     /// <summary>Counts of routed tokens, when set (routing statistics); called with the expert ids [N, k] of a forward.</summary>
     public Action<int[]>? RoutingObserver { get; set; }
 
@@ -82,6 +86,7 @@ public abstract class SparseMoeBlock : nn.Module
         long n = x2.shape[0];
         bool inference = !is_grad_enabled();
         var logits = inference ? RowKernels.Linear(x2, gate.weight!, null) : gate.forward(x2);
+        RouterLogitsObserver?.Invoke(logits);
         var (weights, chosen) = MoeRouting.Route(logits, _topK, _renormalize);
         var ids = chosen.cpu().data<long>().ToArray();
         var flatWeights = weights.to_type(x2.dtype).view(-1);
