@@ -25,6 +25,9 @@ public sealed record MultimodalConfig
     [JsonPropertyName("mapper_layers")][Range(1, 8)] public int MapperLayers { get; init; } = 1;
     [JsonPropertyName("mapper_heads")][Range(1, 32)] public int MapperHeads { get; init; } = 4;
     [JsonPropertyName("retrieval_dim")][Range(8, 4096)] public int RetrievalDim { get; init; } = 256;
+    /// <summary>Only the input side (visual encoder + projection, <see cref="VisualInput"/>): the model reads images
+    /// and draws none, so the folder has no decoder, GILL heads or gallery.</summary>
+    [JsonPropertyName("input_only")] public bool InputOnly { get; init; }
 
     public static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true };
     public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);
