@@ -34,6 +34,11 @@ public sealed record JudgeTrainOptions
     public string FamilyFolder { get; init; } = "models/demo";
     /// <summary>Share of pictures drawn by the decoder (the rest are rendered).</summary>
     public double DecoderShare { get; init; } = 0.35;
+    /// <summary>Continue from the weights already in the output folder (same sizes and seed, so the same tokenizer);
+    /// the optimizer starts afresh with its warm-up.</summary>
+    public bool Resume { get; init; }
+    /// <summary>Seed of the data stream (a resumed run takes another one so it does not replay the same examples).</summary>
+    public int? DataSeed { get; init; }
 }
 
 /// <summary>
@@ -72,11 +77,17 @@ public sealed class DemoJudgeTrainer(JudgeTrainOptions options, Action<string> l
         var lm = new LlamaForCausalLM(config);
         using (no_grad()) lm.model.embed_tokens.weight!.normal_(0, 0.02);
         using var visual = BuildVisualInput(folder);
+        if (options.Resume)
+        {
+            lm.load_safetensors(Path.Combine(folder, "model.safetensors"), strict: true);
+            visual.load_safetensors(Path.Combine(folder, ModelFiles.Heads), strict: true);
+            log($"judge: resumed from {folder}");
+        }
         var parameters = lm.parameters().Concat(visual.visual_projection.parameters()).ToList();
         using var opt = optim.AdamW(parameters, options.LearningRate, weight_decay: 0.01);
         var pictures = JudgePictures.WithDecoder(options.Seed + 303, options.FamilyFolder, WorldSplit.Seen, options.DecoderShare);
         log($"judge: {pictures.DecoderPictures} clear decoder pictures of seen descriptions");
-        var world = new JudgeWorld(options.Seed, WorldSplit.Seen, pictures);
+        var world = new JudgeWorld(options.DataSeed ?? options.Seed, WorldSplit.Seen, pictures);
         lm.train();
         int longest = 0;
         var clock = System.Diagnostics.Stopwatch.StartNew();

@@ -14,13 +14,21 @@ namespace Platform.Train.Judge;
 /// verdict after the swap, mapped back, equals the first), for modes ordered and set. Ratings: Spearman correlation
 /// of the rating with the number of attributes right.
 /// </summary>
-public sealed class JudgeEvaluator(Uri gateway, string model, int pairs, int ratings, IReadOnlyList<JudgeMedium> media, Action<string> log)
+public sealed class JudgeEvaluator(Uri gateway, string model, int pairs, int ratings, IReadOnlyList<JudgeMedium> media, int concurrency, Action<string> log)
 {
     public const int Seed = 20261201;
 
     public async Task<int> RunAsync(CancellationToken ct)
     {
         using var http = new HttpClient { BaseAddress = gateway, Timeout = TimeSpan.FromMinutes(10) };
+        // Pairs (each with its two orders, one after the other) and ratings run `concurrency` at a time.
+        using var gate = new SemaphoreSlim(concurrency);
+        async Task<T> Limited<T>(Func<Task<T>> call)
+        {
+            await gate.WaitAsync(ct);
+            try { return await call(); }
+            finally { gate.Release(); }
+        }
         foreach (var medium in media)
         {
             var world = new JudgeWorld(Seed + (int)medium, WorldSplit.Test);
@@ -28,10 +36,10 @@ public sealed class JudgeEvaluator(Uri gateway, string model, int pairs, int rat
             foreach (var mode in new[] { "ordered", "set" })
             {
                 int agree = 0, consistent = 0, tiesPredicted = 0, none = 0, bitwise = 0;
-                foreach (var c in pairData)
+                var judged = await Task.WhenAll(pairData.Select(c => Limited(async () =>
+                    (First: await CompareAsync(http, c, swap: false, mode, ct), Second: await CompareAsync(http, c, swap: true, mode, ct)))));
+                foreach (var (c, (first, second)) in pairData.Zip(judged))
                 {
-                    var first = await CompareAsync(http, c, swap: false, mode, ct);
-                    var second = await CompareAsync(http, c, swap: true, mode, ct);
                     int? p = first.Winner, q = second.Winner is 0 ? 1 : second.Winner is 1 ? 0 : second.Winner;   // exchange_to_ori_label
                     if (p == c.Label && q == c.Label) agree++;
                     if (p == q) consistent++;
@@ -43,10 +51,10 @@ public sealed class JudgeEvaluator(Uri gateway, string model, int pairs, int rat
             }
             var rated = new List<(double Rating, double Right)>();
             int nulls = 0;
-            for (int i = 0; i < ratings; i++)
+            var singles = Enumerable.Range(0, ratings).Select(_ => world.SingleCase(medium)).ToList();
+            var ratingResults = await Task.WhenAll(singles.Select(c => Limited(() => RateAsync(http, model, c.Query, c.QueryPicture?.Rgb, Content(c.Responses[0]), ct))));
+            foreach (var (c, rating) in singles.Zip(ratingResults))
             {
-                var c = world.SingleCase(medium);
-                var rating = await RateAsync(http, model, c.Query, c.QueryPicture?.Rgb, Content(c.Responses[0]), ct);
                 if (rating.Rating is { } r) rated.Add((r, c.Responses[0].Says.Right(c.Truth)));
                 else nulls++;
             }
