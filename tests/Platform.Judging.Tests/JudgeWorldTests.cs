@@ -99,8 +99,11 @@ public class JudgeWorldTests
                 JudgeMedium.Caption => ("says", "the image shows"),
                 _ => ("says", "the request says"),
             };
-            foreach (var (says, truth) in e.Responses.SelectMany(r => r.Errors(e.Request)))
-                Assert.Contains($"{verb} {says}; {reference} {truth}.", e.Target);
+            foreach (var r in e.Responses)
+            {
+                Assert.Contains($"{verb} {r.Text}; {reference} {e.Request.Text}.", e.Target);
+                foreach (var (says, truth) in r.Errors(e.Request)) Assert.Contains($"{says} instead of {truth}", e.Target);
+            }
             Assert.Equal(e.Prompt.Split(Platform.Contracts.Chat.PromptMarkers.Image).Length - 1, e.Pictures.Count);
         }
     }

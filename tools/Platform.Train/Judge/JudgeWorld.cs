@@ -56,8 +56,9 @@ public sealed record JudgeExample(string Kind, JudgeMedium Medium, string Prompt
 /// drawn (text) or is the drawing itself (image, rendered or from the demo decoder), or the query holds a picture and
 /// the response describes it (caption). Responses get 0 to 4 of the attributes (size, colour, shape, position) wrong.
 /// The rating follows how many are right, the better of two responses is the one with more right (a tie when equal),
-/// and the critique names each wrong attribute ("Response 2 says blue; the request says red.", "The response shows a
-/// square; the request says circle.", "Response 1 says top left; the image shows bottom right."). Prompts are the
+/// and the critique copies what each response says or shows and what the request says (or the picture shows), then
+/// names each wrong attribute ("Response 2 says a small blue circle at the top left; the request says a small red
+/// circle at the top left. Wrong: blue instead of red."). Prompts are the
 /// Judge service's own: Auto-J's single and pairwise protocols and the set protocol, with "&lt;image&gt;" where the
 /// gateway puts a picture.
 /// </summary>
@@ -119,19 +120,25 @@ public sealed class JudgeWorld(int seed, WorldSplit split, JudgePictures? pictur
     /// <summary>Errors skewed towards one or two: most real mistakes are small.</summary>
     private int WrongCount() => _random.Next(10) switch { < 3 => 0, < 6 => 1, < 8 => 2, < 9 => 3, _ => 4 };
 
-    /// <summary>"{who} says X; the request says Y." per wrong attribute (pictures "show"; a picture query "shows").</summary>
+    /// <summary>
+    /// The critique of one response: first what it says (or shows) and what the request says (or the picture shows),
+    /// each copied whole, then the wrong attributes named from those two copies ("Wrong: blue instead of red.").
+    /// Copying first and comparing the copies is a chain of thought a small judge learns far sooner than naming a
+    /// mismatch straight from the prompt: a first version that wrote only "says blue; the request says red." stayed
+    /// at the loss of a judge that ignores the data (~0.3 nats a token) through 1,200 steps and named the same values
+    /// for every input.
+    /// </summary>
     public static string Critique(string who, Description response, Description truth, JudgeMedium medium = JudgeMedium.Text)
     {
         var errors = response.Errors(truth);
-        var (verb, reference, matches) = medium switch
+        var (verb, reference) = medium switch
         {
-            JudgeMedium.Image => ("shows", "the request says", "matches the request."),
-            JudgeMedium.Caption => ("says", "the image shows", "matches the image."),
-            _ => ("says", "the request says", "matches the request."),
+            JudgeMedium.Image => ("shows", "the request says"),
+            JudgeMedium.Caption => ("says", "the image shows"),
+            _ => ("says", "the request says"),
         };
-        return errors.Count == 0
-            ? $"{who} {matches}"
-            : string.Join(" ", errors.Select(e => $"{who} {verb} {e.Says}; {reference} {e.Truth}."));
+        var verdict = errors.Count == 0 ? "All four match." : "Wrong: " + string.Join(", ", errors.Select(e => $"{e.Says} instead of {e.Truth}")) + ".";
+        return $"{who} {verb} {response.Text}; {reference} {truth.Text}. {verdict}";
     }
 
     /// <summary>A response that says or shows <paramref name="says"/> in the medium (a picture's truth is what it shows).</summary>
