@@ -88,20 +88,32 @@ public static class ImagesEndpoints
         var baseUrl = images.BaseUrl(http);
         try
         {
-            var results = await Task.WhenAll(Enumerable.Range(0, bestOf ?? n).Select(_ =>
-                GenerateOneAsync(client, images, modelName, instruction, o.GenerationMaxTokens, temperature, baseUrl, http.RequestAborted)));
             GeneratedImageDto Dto(StoredImage img) => format == "url"
                 ? new GeneratedImageDto(Url: img.Url, RevisedPrompt: instruction)
                 : new GeneratedImageDto(B64Json: Convert.ToBase64String(img.Produced.Png), RevisedPrompt: instruction);
-            if (bestOf is not null)
+            if (bestOf is { } count)
             {
+                // A sampled answer may end without a picture: that candidate is listed unrated (it ranks last); the
+                // request fails only when no candidate drew one.
+                var sampled = await Task.WhenAll(Enumerable.Range(0, count).Select(async _ =>
+                {
+                    try { return (Image: await GenerateOneAsync(client, images, modelName, instruction, o.GenerationMaxTokens, temperature, baseUrl, http.RequestAborted), Error: (string?)null); }
+                    catch (ChatCompletionException ex) when (ex.Code == ChatErrorCodes.ServerError) { return (Image: (StoredImage?)null, Error: ex.Message); }
+                }));
+                var drawn = sampled.Select((c, i) => (c.Image, Index: i)).Where(c => c.Image is not null).ToList();
+                if (drawn.Count == 0) throw new ChatCompletionException(ChatErrorCodes.ServerError, sampled[0].Error!);
                 var (best, verdicts) = await Gateway.Judge.ImageBestOf.ChooseAsync(judges, imageGen, dto.Judge!, instruction,
-                    results.Select(r => r.Produced.Png).ToList(), http.RequestAborted);
-                var candidates = results.Select((img, i) => format == "url"
-                    ? new Gateway.Judge.ImageBestOfCandidateDto(i, verdicts[i].Rating, verdicts[i].Critique, Url: img.Url)
-                    : new Gateway.Judge.ImageBestOfCandidateDto(i, verdicts[i].Rating, verdicts[i].Critique, B64Json: Convert.ToBase64String(img.Produced.Png))).ToList();
-                return TypedResults.Json(new ImageGenerationResponseDto(time.GetUtcNow().ToUnixTimeSeconds(), [Dto(results[best])], candidates), OpenAiJson.Options);
+                    drawn.Select(c => c.Image!.Produced.Png).ToList(), http.RequestAborted);
+                var rated = drawn.Select((c, k) => (c.Index, Verdict: verdicts[k])).ToDictionary(x => x.Index, x => x.Verdict);
+                var candidates = sampled.Select((c, i) => c.Image is not { } img
+                    ? new Gateway.Judge.ImageBestOfCandidateDto(i, null, c.Error!)
+                    : format == "url"
+                        ? new Gateway.Judge.ImageBestOfCandidateDto(i, rated[i].Rating, rated[i].Critique, Url: img.Url)
+                        : new Gateway.Judge.ImageBestOfCandidateDto(i, rated[i].Rating, rated[i].Critique, B64Json: Convert.ToBase64String(img.Produced.Png))).ToList();
+                return TypedResults.Json(new ImageGenerationResponseDto(time.GetUtcNow().ToUnixTimeSeconds(), [Dto(drawn[best].Image!)], candidates), OpenAiJson.Options);
             }
+            var results = await Task.WhenAll(Enumerable.Range(0, n).Select(_ =>
+                GenerateOneAsync(client, images, modelName, instruction, o.GenerationMaxTokens, temperature, baseUrl, http.RequestAborted)));
             return TypedResults.Json(new ImageGenerationResponseDto(time.GetUtcNow().ToUnixTimeSeconds(), results.Select(Dto).ToList()), OpenAiJson.Options);
         }
         catch (ChatCompletionException ex)

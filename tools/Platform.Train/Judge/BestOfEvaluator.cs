@@ -81,6 +81,8 @@ public sealed class BestOfEvaluator(Uri gateway, string model, string judge, int
         if (!res.IsSuccessStatusCode) throw new InvalidOperationException($"images: HTTP {(int)res.StatusCode} {body.ToJsonString()}");
         return body["best_of_candidates"]!.AsArray().Select(c =>
         {
+            // A sampled answer without a picture is an unrated candidate and a wrong drawing.
+            if (c!["b64_json"] is null) return ((int?)null, false);
             var rgb = ImageCodec.DecodeToSquare(Convert.FromBase64String(c!["b64_json"]!.GetValue<string>()), WorldSpec.ImageSize);
             var read = SceneChecker.Check(rgb);
             return (c["rating"]?.GetValue<int>(), read.Count == 1 && read[0] == o);
