@@ -9,7 +9,8 @@ using Platform.Train.Evaluation;
 //   moe-gw   --model models/demo-moe [--seeds 3] [--steps N] [--batch B] [--json PATH]   (GW vs random image-token embeddings)
 //   samples [--count N] [--seed S]   (conversations of the training stream)
 //   judge --out models/demo-judge [--steps N] [--batch B] [--seed S] [--threads T]
-//   judge-eval --url http://127.0.0.1:PORT [--model demo-judge] [--pairs N] [--ratings N]
+//   judge-eval --url http://127.0.0.1:PORT [--model demo-judge] [--pairs N] [--ratings N] [--media text,image,caption] [--concurrency C]
+//   judge-bestof --url http://127.0.0.1:PORT [--model demo] [--judge demo-judge] [--requests N] [--candidates 8] [--concurrency C]
 Platform.Inference.Runtime.OpenMpEnvironment.ApplyDefaults(); // before the first torch call
 return Cli.Run(args);
 
@@ -94,8 +95,13 @@ internal static class Cli
                     return Platform.Train.Judge.JudgeCommand.Train(flags, cts.Token);
                 case "judge-eval":
                     return Platform.Train.Judge.JudgeEvalCommand.Run(flags, cts.Token);
+                case "judge-bestof":
+                    return new Platform.Train.Judge.BestOfEvaluator(new Uri(flags.GetValueOrDefault("url") ?? "http://127.0.0.1:5080"),
+                        flags.GetValueOrDefault("model") ?? "demo", flags.GetValueOrDefault("judge") ?? "demo-judge",
+                        int.Parse(flags.GetValueOrDefault("requests") ?? "40"), int.Parse(flags.GetValueOrDefault("candidates") ?? "8"),
+                        int.Parse(flags.GetValueOrDefault("concurrency") ?? "2"), Console.WriteLine).RunAsync(cts.Token).GetAwaiter().GetResult();
                 default:
-                    Console.Error.WriteLine($"unknown command '{args[0]}' (use all, moe, eval, samples, judge or judge-eval)");
+                    Console.Error.WriteLine($"unknown command '{args[0]}' (use all, moe, moe-eval, moe-gw, eval, samples, judge, judge-eval or judge-bestof)");
                     return 2;
             }
         }
@@ -118,7 +124,7 @@ internal static class Cli
         {
             if (!args[i].StartsWith("--", StringComparison.Ordinal)) throw new ArgumentException($"unexpected argument '{args[i]}'");
             var key = args[i][2..];
-            if (key is "quick" or "noise-without-colours") { flags[key] = "true"; continue; }
+            if (key is "quick" or "noise-without-colours" or "resume") { flags[key] = "true"; continue; }
             if (i + 1 >= args.Length) throw new ArgumentException($"--{key} needs a value");
             flags[key] = args[++i];
         }

@@ -111,8 +111,10 @@ public static class ChatCompletionsEndpoint
                 r.Logprobs is null ? null : new ChatLogprobsDto(logprobs[i]))).ToList();
             if (bestOf is not null)
             {
+                var (judgeMessages, judgeImageError) = await Gateway.Judge.BestOf.JudgeTurnsAsync(imageInputs, dto!, r, http.RequestAborted);
+                if (judgeImageError is not null) return judgeImageError.ToResult(http);
                 var (best, rated) = await Gateway.Judge.BestOf.ChooseAsync(http.RequestServices.GetRequiredService<Gateway.Judge.JudgeClient>(),
-                    dto!.Judge!, messages, answers.Select(a => a.Content).ToList(), http.RequestAborted);
+                    dto!.Judge!, judgeMessages!, answers.Select(a => a.Content).ToList(), http.RequestAborted);
                 return TypedResults.Json(new ChatCompletionResponseDto(id, "chat.completion", created, r.Model, sessions[best].WorkerId,
                     [choices[best] with { Index = 0 }], Usage(sessions), rated), OpenAiJson.Options);
             }

@@ -23,11 +23,18 @@ public sealed record ImageGenerationRequestDto
     public string? Quality { get; init; }
     public string? Style { get; init; }
     public string? User { get; init; }
+    /// <summary>Best-of-n with a judge (an extension): generate this many pictures and return the one <see cref="Judge"/> rates highest.</summary>
+    public int? BestOf { get; init; }
+    /// <summary>The judge model for <see cref="BestOf"/> (it must accept images).</summary>
+    public string? Judge { get; init; }
+    /// <summary>Sampling temperature of the drawing instruction's answer (an extension): 0 (greedy) by default, 1 with <see cref="BestOf"/>.</summary>
+    public float? Temperature { get; init; }
     /// <summary>Fields this record does not name; answered with a 400 naming the field (<see cref="Validation.RequestFields"/>).</summary>
     [System.Text.Json.Serialization.JsonExtensionData]
     public Dictionary<string, System.Text.Json.JsonElement>? UnknownFields { get; set; }
 }
 
-public sealed record ImageGenerationResponseDto(long Created, IReadOnlyList<GeneratedImageDto> Data);
+public sealed record ImageGenerationResponseDto(long Created, IReadOnlyList<GeneratedImageDto> Data,
+    IReadOnlyList<Gateway.Judge.ImageBestOfCandidateDto>? BestOfCandidates = null);
 
 public sealed record GeneratedImageDto(string? Url = null, string? B64Json = null, string? RevisedPrompt = null);

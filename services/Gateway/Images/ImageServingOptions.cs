@@ -37,6 +37,9 @@ public sealed class ImageServingOptions
     /// <summary>Largest "n" of POST /v1/images/generations.</summary>
     [Range(1, 64)] public int MaxImagesPerGeneration { get; set; } = 4;
 
+    /// <summary>Most candidates of one best-of-n generation (<c>best_of</c>, judged one by one).</summary>
+    [Range(1, 64)] public int MaxBestOf { get; set; } = 8;
+
     /// <summary>Longest prompt of POST /v1/images/generations, in characters.</summary>
     [Range(1, 100_000)] public int MaxPromptLength { get; set; } = 1000;
 

@@ -30,14 +30,18 @@ public static class ImagesEndpoints
     /// <summary>
     /// The prompt is rendered as a drawing instruction in the demo world's phrasing (lower case, "draw " prepended
     /// unless it already starts with one of the world's drawing verbs, a final "."), sent through the same chat path
-    /// as /v1/chat/completions (greedy), and the first image slot of each answer is drawn by ImageGen with the decision
-    /// forced to "generate" (the API promises a generated image, not a retrieved one).
+    /// as /v1/chat/completions (greedy unless the <c>temperature</c> extension says otherwise), and the first image slot
+    /// of each answer is drawn by ImageGen with the decision forced to "generate" (the API promises a generated image,
+    /// not a retrieved one). With <c>best_of</c> and <c>judge</c> (extension) the judge picks one of that many
+    /// sampled pictures (<see cref="Gateway.Judge.ImageBestOf"/>).
     /// </summary>
     public static async Task<Results<JsonHttpResult<ImageGenerationResponseDto>, JsonHttpResult<ErrorBodyDto>>> GenerateAsync(
         HttpContext http,
         ChatCompletionClient client,
         ModelDirectory directory,
         ImageResults images,
+        ImageGenClient imageGen,
+        Gateway.Judge.JudgeClient judges,
         IOptions<ImageServingOptions> imageOptions,
         TimeProvider time)
     {
@@ -67,6 +71,11 @@ public static class ImagesEndpoints
             return ApiError.Invalid($"Invalid 'response_format': '{format}'; it must be 'url' or 'b64_json'.", "response_format").ToResult(http);
         if (dto.Size is not null && dto.Size != o.GenerationSize)
             return ApiError.Invalid($"Invalid 'size': '{dto.Size}'; this platform's image models make {o.GenerationSize} only.", "size").ToResult(http);
+        if (dto.Temperature is { } t && (!float.IsFinite(t) || t < 0 || t > 2))
+            return ApiError.Invalid($"Invalid 'temperature': {t}; it must be between 0 and 2.", "temperature").ToResult(http);
+        var (bestOf, bestOfError) = Gateway.Judge.ImageBestOf.Validate(dto, n, directory, o.MaxBestOf);
+        if (bestOfError is not null) return bestOfError.ToResult(http);
+        var temperature = dto.Temperature ?? (bestOf is null ? 0f : 1f);
         var modelName = string.IsNullOrWhiteSpace(dto.Model) ? o.DefaultModel : dto.Model;
         var model = directory.Find(modelName);
         if (model is null)
@@ -79,12 +88,33 @@ public static class ImagesEndpoints
         var baseUrl = images.BaseUrl(http);
         try
         {
-            var results = await Task.WhenAll(Enumerable.Range(0, n).Select(_ =>
-                GenerateOneAsync(client, images, modelName, instruction, o.GenerationMaxTokens, baseUrl, http.RequestAborted)));
-            var data = results.Select(img => format == "url"
+            GeneratedImageDto Dto(StoredImage img) => format == "url"
                 ? new GeneratedImageDto(Url: img.Url, RevisedPrompt: instruction)
-                : new GeneratedImageDto(B64Json: Convert.ToBase64String(img.Produced.Png), RevisedPrompt: instruction)).ToList();
-            return TypedResults.Json(new ImageGenerationResponseDto(time.GetUtcNow().ToUnixTimeSeconds(), data), OpenAiJson.Options);
+                : new GeneratedImageDto(B64Json: Convert.ToBase64String(img.Produced.Png), RevisedPrompt: instruction);
+            if (bestOf is { } count)
+            {
+                // A sampled answer may end without a picture: that candidate is listed unrated (it ranks last); the
+                // request fails only when no candidate drew one.
+                var sampled = await Task.WhenAll(Enumerable.Range(0, count).Select(async _ =>
+                {
+                    try { return (Image: await GenerateOneAsync(client, images, modelName, instruction, o.GenerationMaxTokens, temperature, baseUrl, http.RequestAborted), Error: (string?)null); }
+                    catch (ChatCompletionException ex) when (ex.Code == ChatErrorCodes.ServerError) { return (Image: (StoredImage?)null, Error: ex.Message); }
+                }));
+                var drawn = sampled.Select((c, i) => (c.Image, Index: i)).Where(c => c.Image is not null).ToList();
+                if (drawn.Count == 0) throw new ChatCompletionException(ChatErrorCodes.ServerError, sampled[0].Error!);
+                var (best, verdicts) = await Gateway.Judge.ImageBestOf.ChooseAsync(judges, imageGen, dto.Judge!, instruction,
+                    drawn.Select(c => c.Image!.Produced.Png).ToList(), http.RequestAborted);
+                var rated = drawn.Select((c, k) => (c.Index, Verdict: verdicts[k])).ToDictionary(x => x.Index, x => x.Verdict);
+                var candidates = sampled.Select((c, i) => c.Image is not { } img
+                    ? new Gateway.Judge.ImageBestOfCandidateDto(i, null, c.Error!)
+                    : format == "url"
+                        ? new Gateway.Judge.ImageBestOfCandidateDto(i, rated[i].Rating, rated[i].Critique, Url: img.Url)
+                        : new Gateway.Judge.ImageBestOfCandidateDto(i, rated[i].Rating, rated[i].Critique, B64Json: Convert.ToBase64String(img.Produced.Png))).ToList();
+                return TypedResults.Json(new ImageGenerationResponseDto(time.GetUtcNow().ToUnixTimeSeconds(), [Dto(drawn[best].Image!)], candidates), OpenAiJson.Options);
+            }
+            var results = await Task.WhenAll(Enumerable.Range(0, n).Select(_ =>
+                GenerateOneAsync(client, images, modelName, instruction, o.GenerationMaxTokens, temperature, baseUrl, http.RequestAborted)));
+            return TypedResults.Json(new ImageGenerationResponseDto(time.GetUtcNow().ToUnixTimeSeconds(), results.Select(Dto).ToList()), OpenAiJson.Options);
         }
         catch (ChatCompletionException ex)
         {
@@ -101,10 +131,10 @@ public static class ImagesEndpoints
     }
 
     private static async Task<StoredImage> GenerateOneAsync(ChatCompletionClient client, ImageResults images, string model,
-        string instruction, int maxTokens, string baseUrl, CancellationToken ct)
+        string instruction, int maxTokens, float temperature, string baseUrl, CancellationToken ct)
     {
         await using var session = await client.StartAsync(new ChatCompletionStart(model, [new ChatTurn("user", instruction)], maxTokens,
-            new SamplingParameters(0f, 1f, null), []), ct);
+            new SamplingParameters(temperature, 1f, null), []), ct);
         var text = new System.Text.StringBuilder();
         await foreach (var chunk in session.ReadAsync(ct))
         {

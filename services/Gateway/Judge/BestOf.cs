@@ -30,7 +30,20 @@ public static class BestOf
         var judge = directory.Find(dto.Judge);
         if (judge is null || !(judge.Model.Capabilities ?? []).Contains(JudgeQueues.Capability))
             return (null, ApiError.From(new ChatCompletionException(ChatErrorCodes.ModelNotFound, $"The judge model '{dto.Judge}' does not exist or is not a judge.", "judge")));
+        if (r.Images.Count > 0 && !judge.Model.AcceptsImages)
+            return (null, ApiError.Invalid($"The judge model '{dto.Judge}' does not accept image input, so it cannot judge a conversation with images.", "judge", "image_input_not_supported"));
         return (n, null);
+    }
+
+    /// <summary>
+    /// The conversation as the judge reads it: images are encoded again, for the judge model (its own visual encoder
+    /// and projection), since the chat model's visual tokens live in the chat model's embedding space.
+    /// </summary>
+    public static async Task<(IReadOnlyList<ChatTurn>? Turns, ApiError? Error)> JudgeTurnsAsync(Gateway.Images.ImageInputs imageInputs,
+        ChatCompletionRequestDto dto, ValidatedChatRequest r, CancellationToken ct)
+    {
+        if (r.Images.Count == 0) return (r.Messages, null);
+        return await imageInputs.AttachAsync(dto, r with { Model = dto.Judge! }, ct);
     }
 
     /// <summary>Rates every candidate and returns the index of the best with all verdicts.</summary>

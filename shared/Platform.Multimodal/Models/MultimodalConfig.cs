@@ -29,6 +29,9 @@ public sealed record MultimodalConfig
     /// restate the picture. 0 reads the [IMG] tokens only, as GILL does.</summary>
     [JsonPropertyName("mapper_context")][Range(0, 256)] public int MapperContext { get; init; }
     [JsonPropertyName("retrieval_dim")][Range(8, 4096)] public int RetrievalDim { get; init; } = 256;
+    /// <summary>Only the input side (visual encoder + projection, <see cref="VisualInput"/>): the model reads images
+    /// and draws none, so the folder has no decoder, GILL heads or gallery.</summary>
+    [JsonPropertyName("input_only")] public bool InputOnly { get; init; }
 
     public static readonly JsonSerializerOptions JsonOptions = new() { WriteIndented = true };
     public string ToJson() => JsonSerializer.Serialize(this, JsonOptions);

@@ -26,16 +26,21 @@ public sealed record ProducedImage(ImageDecision Decision, float RetrieveProbabi
 /// </summary>
 public sealed class MultimodalModels : IDisposable
 {
-    private readonly MultimodalHeads _heads;
-    private readonly OnnxImageDecoder _decoder;
-    private readonly Tensor _galleryEmbeddings;
+    // Full folders have the heads, the decoder and the gallery; input-only folders (MultimodalConfig.InputOnly) only _input.
+    private readonly MultimodalHeads? _heads;
+    private readonly VisualInput? _input;
+    private readonly OnnxImageDecoder? _decoder;
+    private readonly Tensor? _galleryEmbeddings;
     private readonly byte[] _galleryRgb;
     private readonly string[] _galleryCaptions;
     private readonly ImageLimits _limits;
 
-    private MultimodalModels(MultimodalHeads heads, OnnxImageDecoder decoder, Tensor galleryEmbeddings, byte[] galleryRgb, string[] captions, ImageLimits limits)
+    private MultimodalModels(MultimodalConfig config, MultimodalHeads? heads, VisualInput? input, OnnxImageDecoder? decoder, Tensor? galleryEmbeddings,
+        byte[] galleryRgb, string[] captions, ImageLimits limits)
     {
+        Config = config;
         _heads = heads;
+        _input = input;
         _decoder = decoder;
         _galleryEmbeddings = galleryEmbeddings;
         _galleryRgb = galleryRgb;
@@ -43,16 +48,37 @@ public sealed class MultimodalModels : IDisposable
         _limits = limits;
     }
 
-    public MultimodalConfig Config => _heads.Config;
+    public MultimodalConfig Config { get; }
     public int GallerySize => _galleryCaptions.Length;
     public IReadOnlyList<string> GalleryCaptions => _galleryCaptions;
+    /// <summary>Whether this model draws pictures ([IMG] slots); an input-only model only encodes them.</summary>
+    public bool ProducesImages => _heads is not null;
     /// <summary>The torch modules (for evaluation and tests; serving code uses the methods).</summary>
-    public MultimodalHeads Heads => _heads;
+    public MultimodalHeads Heads => _heads ?? throw new InvalidOperationException("an input-only multimodal model has no GILL heads");
 
-    /// <summary>Loads every part; each missing or malformed file is reported by path.</summary>
+    /// <summary>Loads every part; each missing or malformed file is reported by path. An input-only folder
+    /// (<see cref="MultimodalConfig.InputOnly"/>) needs only multimodal_config.json and multimodal.safetensors with the
+    /// visual encoder and projection (<see cref="VisualInput"/>).</summary>
     public static MultimodalModels Load(string folder, string decoderDevice = "cpu", ImageLimits? limits = null)
     {
         var config = MultimodalConfig.Read(Path.Combine(folder, ModelFiles.Config));
+        if (config.InputOnly)
+        {
+            var input = new VisualInput(config);
+            try
+            {
+                var path = Require(folder, ModelFiles.Heads);
+                try { input.load_safetensors(path, strict: true); }
+                catch (Exception e) { throw new InvalidDataException($"{path}: cannot load the visual encoder and projection: {e.Message}", e); }
+                input.eval();
+                return new MultimodalModels(config, null, input, null, null, [], [], limits ?? new ImageLimits());
+            }
+            catch
+            {
+                input.Dispose();
+                throw;
+            }
+        }
         var heads = new MultimodalHeads(config);
         OnnxImageDecoder? decoder = null;
         try
@@ -74,7 +100,7 @@ public sealed class MultimodalModels : IDisposable
                 throw new InvalidDataException($"{galleryPath}: {images.shape[0]} images, {embeddings.shape[0]} embeddings, {captions.Length} captions");
             var rgb = images.to_type(ScalarType.Byte).data<byte>().ToArray();
             images.Dispose();
-            return new MultimodalModels(heads, decoder, embeddings, rgb, captions, limits ?? new ImageLimits());
+            return new MultimodalModels(config, heads, null, decoder, embeddings, rgb, captions, limits ?? new ImageLimits());
         }
         catch
         {
@@ -122,7 +148,8 @@ public sealed class MultimodalModels : IDisposable
         for (int i = 0; i < b; i++) SceneRenderer.ToPlanar(images[i]).CopyTo(planar, i * n);
         using var scope = NewDisposeScope();
         using var _ = no_grad();
-        var tokens = _heads.VisualTokens(tensor(planar, [b, 3, s, s])).contiguous().data<float>().ToArray();
+        var pixels = tensor(planar, [b, 3, s, s]);
+        var tokens = (_heads is not null ? _heads.VisualTokens(pixels) : _input!.VisualTokens(pixels)).contiguous().data<float>().ToArray();
         int per = Config.VisualTokens * Config.LmHiddenSize;
         return Enumerable.Range(0, b)
             .Select(i => new VisualEmbedding(Config.VisualTokens, Config.LmHiddenSize, tokens.AsSpan(i * per, per).ToArray()))
@@ -137,6 +164,7 @@ public sealed class MultimodalModels : IDisposable
     /// the r [IMG] tokens, after at most mapper_context words.</summary>
     public void ValidateSlot(ImageSlot slot)
     {
+        if (_heads is null) throw new ArgumentException("this model only reads images (an input-only multimodal folder): it draws none", nameof(slot));
         int r = Config.ImageTokens, h = Config.LmHiddenSize, max = r + Config.MapperContext;
         if (slot.Tokens < r || slot.Tokens > max || slot.Hidden != h || slot.HiddenStates.Length != slot.Tokens * h || slot.InputEmbeddings.Length != slot.Tokens * h)
             throw new ArgumentException($"image slot must be {r} to {max} tokens x {h} hidden (got {slot.Tokens} x {slot.Hidden}, {slot.HiddenStates.Length} and {slot.InputEmbeddings.Length} floats)", nameof(slot));
@@ -167,11 +195,12 @@ public sealed class MultimodalModels : IDisposable
         }
         using var scope = NewDisposeScope();
         using var _ = no_grad();
+        var (heads, decoder, gallery) = (_heads!, _decoder!, _galleryEmbeddings!);
         var memoryHidden = tensor(hiddenData, [b, rows, h]);
         var memoryEmbeds = tensor(embedData, [b, rows, h]);
         var keep = tensor(keepData, [b, rows]);
         var hidden = memoryHidden[.., ^r..];
-        var pRetrieve = _heads.decision.forward(hidden[.., 0]).softmax(-1)[.., 1].contiguous().data<float>().ToArray();
+        var pRetrieve = heads.decision.forward(hidden[.., 0]).softmax(-1)[.., 1].contiguous().data<float>().ToArray();
         var decisions = new ImageDecision[b];
         for (int i = 0; i < b; i++) decisions[i] = requests[i].Force ?? (pRetrieve[i] > 0.5f ? ImageDecision.Retrieve : ImageDecision.Generate);
         var results = new ProducedImage[b];
@@ -180,7 +209,7 @@ public sealed class MultimodalModels : IDisposable
         if (retrieve.Length > 0)
         {
             var selected = tensor(retrieve.Select(i => (long)i).ToArray());
-            var best = _heads.retrieval.EmbedText(hidden.index_select(0, selected)).matmul(_galleryEmbeddings.t()).argmax(-1).data<long>().ToArray();
+            var best = heads.retrieval.EmbedText(hidden.index_select(0, selected)).matmul(gallery.t()).argmax(-1).data<long>().ToArray();
             for (int k = 0; k < retrieve.Length; k++)
             {
                 int i = retrieve[k], index = (int)best[k];
@@ -193,8 +222,8 @@ public sealed class MultimodalModels : IDisposable
         if (generate.Length > 0)
         {
             var index = tensor(generate.Select(i => (long)i).ToArray());
-            var conditioning = _heads.Conditioning(memoryHidden.index_select(0, index), memoryEmbeds.index_select(0, index), keep.index_select(0, index)).contiguous().data<float>().ToArray();
-            var pixels = _decoder.Run(conditioning, generate.Length);
+            var conditioning = heads.Conditioning(memoryHidden.index_select(0, index), memoryEmbeds.index_select(0, index), keep.index_select(0, index)).contiguous().data<float>().ToArray();
+            var pixels = decoder.Run(conditioning, generate.Length);
             int n = 3 * s * s;
             for (int k = 0; k < generate.Length; k++)
             {
@@ -208,8 +237,9 @@ public sealed class MultimodalModels : IDisposable
 
     public void Dispose()
     {
-        _heads.Dispose();
-        _decoder.Dispose();
-        _galleryEmbeddings.Dispose();
+        _heads?.Dispose();
+        _input?.Dispose();
+        _decoder?.Dispose();
+        _galleryEmbeddings?.Dispose();
     }
 }

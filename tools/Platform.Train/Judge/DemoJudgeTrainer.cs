@@ -6,6 +6,7 @@ using Platform.Inference.Models;
 using Platform.Inference.Models.Llama;
 using Platform.Inference.Tokenization;
 using Platform.Judging;
+using Platform.Multimodal.Models;
 using Platform.Multimodal.Training;
 using Platform.Multimodal.World;
 using static TorchSharp.torch;
@@ -28,6 +29,16 @@ public sealed record JudgeTrainOptions
     public double LearningRate { get; init; } = 2e-3;
     /// <summary>Wall-clock budget: the schedule runs over whichever of Steps and Minutes ends first (shared CPUs vary).</summary>
     public double Minutes { get; init; } = double.PositiveInfinity;
+    /// <summary>The demo family's folder: its frozen visual encoder is copied into the judge's folder, and its decoder
+    /// draws the decoder pictures of the image cases (read at training time only).</summary>
+    public string FamilyFolder { get; init; } = "models/demo";
+    /// <summary>Share of pictures drawn by the decoder (the rest are rendered).</summary>
+    public double DecoderShare { get; init; } = 0.35;
+    /// <summary>Continue from the weights already in the output folder (same sizes and seed, so the same tokenizer);
+    /// the optimizer starts afresh with its warm-up.</summary>
+    public bool Resume { get; init; }
+    /// <summary>Seed of the data stream (a resumed run takes another one so it does not replay the same examples).</summary>
+    public int? DataSeed { get; init; }
 }
 
 /// <summary>
@@ -35,6 +46,10 @@ public sealed record JudgeTrainOptions
 /// BPE tokenizer (trained on the judge prompts and critiques, so Auto-J's fixed instructions cost one token a word),
 /// next-token loss on the critique and verdict only. Set-protocol examples are trained with the very mask and
 /// positions the engine uses at serving time (<see cref="SetLayout"/>), so the judge learns to read a set.
+/// Pictures reach the judge as they do at serving time: the demo family's visual encoder (frozen, copied into the
+/// judge's folder) and a projection into the judge's own embedding space (trained here with the LM, GILL's input
+/// side), spliced where the prompt has "&lt;image&gt;"; the folder is an input-only multimodal folder
+/// (<see cref="VisualInput"/>) that ImageGen loads to encode the judge's images.
 /// </summary>
 public sealed class DemoJudgeTrainer(JudgeTrainOptions options, Action<string> log)
 {
@@ -61,9 +76,18 @@ public sealed class DemoJudgeTrainer(JudgeTrainOptions options, Action<string> l
 
         var lm = new LlamaForCausalLM(config);
         using (no_grad()) lm.model.embed_tokens.weight!.normal_(0, 0.02);
-        var parameters = lm.parameters().ToList();
+        using var visual = BuildVisualInput(folder);
+        if (options.Resume)
+        {
+            lm.load_safetensors(Path.Combine(folder, "model.safetensors"), strict: true);
+            visual.load_safetensors(Path.Combine(folder, ModelFiles.Heads), strict: true);
+            log($"judge: resumed from {folder}");
+        }
+        var parameters = lm.parameters().Concat(visual.visual_projection.parameters()).ToList();
         using var opt = optim.AdamW(parameters, options.LearningRate, weight_decay: 0.01);
-        var world = new JudgeWorld(options.Seed, WorldSplit.Seen);
+        var pictures = JudgePictures.WithDecoder(options.Seed + 303, options.FamilyFolder, WorldSplit.Seen, options.DecoderShare);
+        log($"judge: {pictures.DecoderPictures} clear decoder pictures of seen descriptions");
+        var world = new JudgeWorld(options.DataSeed ?? options.Seed, WorldSplit.Seen, pictures);
         lm.train();
         int longest = 0;
         var clock = System.Diagnostics.Stopwatch.StartNew();
@@ -81,7 +105,8 @@ public sealed class DemoJudgeTrainer(JudgeTrainOptions options, Action<string> l
             var examples = Enumerable.Range(0, options.Batch).Select(_ => Encode(tokenizer, world.Next(), eos)).ToList();
             var (ids, positions, mask, labels) = Collate(examples);
             longest = Math.Max(longest, (int)ids.shape[1]);
-            var logits = lm.Forward(new LlamaInputs { InputIds = ids, PositionIds = positions, AttentionMask = mask }).Logits!;
+            var embeds = Embed(lm, visual, examples, ids);
+            var logits = lm.Forward(new LlamaInputs { InputsEmbeds = embeds, PositionIds = positions, AttentionMask = mask }).Logits!;
             var loss = nn.functional.cross_entropy(logits[.., ..^1].reshape(-1, vocab), labels[.., 1..].reshape(-1), ignore_index: -100);
             opt.zero_grad();
             loss.backward();
@@ -89,10 +114,10 @@ public sealed class DemoJudgeTrainer(JudgeTrainOptions options, Action<string> l
             opt.step();
             if (step % 25 == 0 || step == options.Steps - 1)
                 log($"judge step {step}: loss {loss.item<float>():F4}, lr {lr:E2}, grad norm {norm:F2}, longest {longest} tokens");
-            if (step % 50 == 49) lm.save_safetensors(Path.Combine(folder, "model.safetensors"));
+            if (step % 50 == 49) Save(lm, visual, folder);
         }
         lm.eval();
-        lm.save_safetensors(Path.Combine(folder, "model.safetensors"));
+        Save(lm, visual, folder);
         log($"saved {folder}");
     }
 
@@ -104,7 +129,8 @@ public sealed class DemoJudgeTrainer(JudgeTrainOptions options, Action<string> l
         for (int i = 0; i < 1500; i++)
         {
             var e = seen.Next();
-            corpus.AddRange(TextEngine.SplitMarkedText(e.Prompt).SelectMany(p => p.Run is { } r ? [r] : p.Members!));
+            corpus.AddRange(TextEngine.SplitMarkedText(e.Prompt).SelectMany(p => p.Run is { } r ? [r] : p.Members!)
+                .SelectMany(t => t.Split(GenerationRequest.ImagePlaceholder)));
             corpus.Add(e.Target);
         }
         // Every colour and shape word (the held-out pairs never occur together in training, but their words do).
@@ -119,23 +145,108 @@ public sealed class DemoJudgeTrainer(JudgeTrainOptions options, Action<string> l
         return TokenizerLoader.Load(folder);
     }
 
-    private sealed record Encoded(int[] Ids, long[] Positions, Func<int, int, bool> Allowed, int PromptLength);
+    /// <summary>An encoded example; <paramref name="VisualRows"/> lists (sequence index, picture, visual token) of every
+    /// spliced visual token.</summary>
+    private sealed record Encoded(int[] Ids, long[] Positions, Func<int, int, bool> Allowed, int PromptLength,
+        IReadOnlyList<Picture> Pictures, IReadOnlyList<(int Index, int Picture, int Token)> VisualRows);
 
-    /// <summary>Prompt laid out as the engine lays it out (pieces tokenized alone, sets canonical), then target + end token.</summary>
+    /// <summary>
+    /// Prompt laid out as the engine lays it out (pieces tokenized alone with each "&lt;image&gt;" replaced by the
+    /// picture's visual tokens, pictures taken in text order, sets canonical), then target + end token. While laying
+    /// out, each visual row carries (picture, token) so the projected tokens can be put where the layout put them.
+    /// </summary>
     private static Encoded Encode(TextTokenizer tok, JudgeExample e, int eos)
     {
+        int next = 0;
+        TokenRun Piece(string text)
+        {
+            var tokens = new List<int>();
+            var rows = new List<float[]?>();
+            var parts = text.Split(GenerationRequest.ImagePlaceholder);
+            for (int i = 0; i < parts.Length; i++)
+            {
+                if (parts[i].Length > 0) foreach (var t in tok.Encode(parts[i])) { tokens.Add(t); rows.Add(null); }
+                if (i == parts.Length - 1) break;
+                int picture = next++;
+                for (int v = 0; v < VisualProjection.TokensPerSlot * 2; v++) { tokens.Add(eos); rows.Add([picture, v]); }
+            }
+            return new TokenRun(tokens.ToArray(), rows.ToArray());
+        }
         var pieces = TextEngine.SplitMarkedText(e.Prompt)
             .Where(p => p.Run is null || p.Run.Length > 0)
             .Select(p => p.Run is { } r
-                ? ((TokenRun?)TokenRun.Of(tok.Encode(r)), (IReadOnlyList<TokenRun>?)null)
-                : (null, p.Members!.Select(m => TokenRun.Of(tok.Encode(m))).ToList()))
+                ? ((TokenRun?)Piece(r), (IReadOnlyList<TokenRun>?)null)
+                : (null, p.Members!.Select(Piece).ToList()))
             .ToList();
+        if (next != e.Pictures.Count) throw new InvalidOperationException($"{e.Kind}: {next} placeholders, {e.Pictures.Count} pictures");
         var layout = SetLayout.Build(pieces);
+        var visualRows = new List<(int, int, int)>();
+        for (int i = 0; i < layout.Rows.Length; i++)
+            if (layout.Rows[i] is { } r) visualRows.Add((i, (int)r[0], (int)r[1]));
         var target = tok.Encode(" " + e.Target).Append(eos).ToArray();
         int n = layout.Tokens.Length;
         var ids = layout.Tokens.Concat(target).ToArray();
         var pos = layout.Positions.Concat(Enumerable.Range(0, target.Length).Select(i => layout.NextPosition + i)).ToArray();
-        return new Encoded(ids, pos, (q, k) => k <= q && (q >= n || layout.Allowed(q, k)), n);
+        return new Encoded(ids, pos, (q, k) => k <= q && (q >= n || layout.Allowed(q, k)), n, e.Pictures, visualRows);
+    }
+
+    /// <summary>Token embeddings with the pictures' projected visual tokens spliced in (encoder frozen, projection trained).</summary>
+    private static Tensor Embed(LlamaForCausalLM lm, VisualInput visual, List<Encoded> batch, Tensor ids)
+    {
+        long t = ids.shape[1], h = lm.Config.HiddenSize;
+        var embeds = lm.model.embed_tokens.forward(ids);
+        var pictures = batch.SelectMany(e => e.Pictures).ToList();
+        if (pictures.Count == 0) return embeds;
+        int s = visual.Config.ImageSize, n = 3 * s * s;
+        var planar = new float[pictures.Count * n];
+        for (int i = 0; i < pictures.Count; i++) SceneRenderer.ToPlanar(pictures[i].Rgb).CopyTo(planar, i * n);
+        Tensor logits;
+        using (no_grad()) logits = visual.visual_encoder.forward(tensor(planar, [pictures.Count, 3, s, s]));
+        var tokens = visual.visual_projection.forward(logits).reshape(-1, h);   // [pictures * visual_tokens, H]
+        int per = visual.Config.VisualTokens;
+        var rows = new List<long>();
+        var sources = new List<long>();
+        int first = 0;
+        for (int b = 0; b < batch.Count; b++)
+        {
+            foreach (var (index, picture, token) in batch[b].VisualRows)
+            {
+                rows.Add(b * t + index);
+                sources.Add((first + picture) * per + token);
+            }
+            first += batch[b].Pictures.Count;
+        }
+        return embeds.reshape(-1, h).index_copy(0, tensor(rows.ToArray()), tokens.index_select(0, tensor(sources.ToArray()))).reshape(batch.Count, t, h);
+    }
+
+    /// <summary>
+    /// The judge's input side: the family's visual encoder (weights copied, frozen) and a new projection into the
+    /// judge's hidden size; writes the input-only multimodal_config.json.
+    /// </summary>
+    private VisualInput BuildVisualInput(string folder)
+    {
+        var familyConfig = MultimodalConfig.Read(Path.Combine(options.FamilyFolder, ModelFiles.Config));
+        var config = familyConfig with { LmHiddenSize = options.Hidden, InputOnly = true };
+        if (config.VisualTokens != VisualProjection.TokensPerSlot * 2 || config.ConditionSlots != 2)
+            throw new InvalidDataException($"{options.FamilyFolder}: expected 2 slots and 8 visual tokens");
+        using var family = new MultimodalHeads(familyConfig);
+        family.load_safetensors(Path.Combine(options.FamilyFolder, ModelFiles.Heads), strict: true);
+        var visual = new VisualInput(config);
+        using (no_grad())
+        {
+            var source = family.visual_encoder.state_dict();
+            foreach (var (name, p) in visual.visual_encoder.named_parameters()) p.copy_(source[name]);
+        }
+        foreach (var p in visual.visual_encoder.parameters()) p.requires_grad = false;
+        visual.visual_encoder.eval();
+        log($"judge: visual encoder copied from {options.FamilyFolder} (frozen), projection to hidden {options.Hidden}");
+        return visual;
+    }
+
+    private static void Save(LlamaForCausalLM lm, VisualInput visual, string folder)
+    {
+        lm.save_safetensors(Path.Combine(folder, "model.safetensors"));
+        InputOnlyFolder.Write(folder, visual);
     }
 
     private static (Tensor Ids, Tensor Positions, Tensor Mask, Tensor Labels) Collate(List<Encoded> batch)

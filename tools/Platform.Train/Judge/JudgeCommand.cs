@@ -14,6 +14,11 @@ public static class JudgeCommand
         if (flags.TryGetValue("hidden", out var h)) options = options with { Hidden = int.Parse(h), Intermediate = 2 * int.Parse(h) };
         if (flags.TryGetValue("layers", out var l)) options = options with { Layers = int.Parse(l) };
         if (flags.TryGetValue("lr", out var lr)) options = options with { LearningRate = double.Parse(lr, System.Globalization.CultureInfo.InvariantCulture) };
+        if (flags.TryGetValue("family", out var f)) options = options with { FamilyFolder = f };
+        if (flags.TryGetValue("decoder-share", out var ds)) options = options with { DecoderShare = double.Parse(ds, System.Globalization.CultureInfo.InvariantCulture) };
+        if (flags.TryGetValue("intermediate", out var im)) options = options with { Intermediate = int.Parse(im) };
+        if (flags.ContainsKey("resume")) options = options with { Resume = true };
+        if (flags.TryGetValue("data-seed", out var dseed)) options = options with { DataSeed = int.Parse(dseed) };
         new DemoJudgeTrainer(options, Console.WriteLine).Run(ct);
         return 0;
     }
