@@ -1,8 +1,8 @@
-using Google.Protobuf;
 using Onnx;
 using Platform.Multimodal.Models;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
+using static Platform.Multimodal.Onnx.OnnxGraphBuilder;
 
 namespace Platform.Multimodal.Onnx;
 
@@ -21,35 +21,10 @@ public static class DecoderOnnxExporter
     public static void Export(ImageDecoder decoder, string path)
     {
         var config = decoder.Config;
-        var graph = new GraphProto { Name = "gill_image_decoder" };
-        int counter = 0;
-        string Node(string op, string[] inputs, params AttributeProto[] attributes)
-        {
-            var output = $"{op.ToLowerInvariant()}_{counter++}";
-            var node = new NodeProto { OpType = op, Name = output };
-            node.Input.AddRange(inputs);
-            node.Output.Add(output);
-            node.Attribute.AddRange(attributes);
-            graph.Node.Add(node);
-            return output;
-        }
-        string Init(string name, Tensor t)
-        {
-            using var c = t.detach().cpu().contiguous();
-            var proto = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Float };
-            proto.Dims.AddRange(c.shape);
-            proto.RawData = ByteString.CopyFrom(c.bytes.ToArray());
-            graph.Initializer.Add(proto);
-            return name;
-        }
-        string Int64s(string name, params long[] values)
-        {
-            var proto = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Int64 };
-            if (values.Length != 1 || !name.EndsWith("_scalar", StringComparison.Ordinal)) proto.Dims.Add(values.Length);
-            proto.Int64Data.AddRange(values);
-            graph.Initializer.Add(proto);
-            return name;
-        }
+        var builder = new OnnxGraphBuilder("gill_image_decoder");
+        string Node(string op, string[] inputs, params AttributeProto[] attributes) => builder.Node(op, inputs, attributes);
+        string Init(string name, Tensor t) => builder.Init(name, t);
+        string Int64s(string name, params long[] values) => builder.Int64s(name, values);
         string Gemm(string x, Linear l, string name) =>
             Node("Gemm", [x, Init(name + ".weight", l.weight!), Init(name + ".bias", l.bias!)], Int("transB", 1));
         string ConvT(string x, ConvTranspose2d c, string name) =>
@@ -75,36 +50,11 @@ public static class DecoderOnnxExporter
                 var c = Node("Gather", [colour, index], Int("axis", 1));
                 image = Node("Add", [image, Node("Mul", [a, Node("Sub", [c, image])])]);
             }
-            graph.Node[^1].Output[0] = OutputName;
+            builder.NameLastOutput(OutputName);
         }
 
-        graph.Input.Add(TensorInfo(InputName, ["batch", q, config.ConditionDim]));
-        graph.Output.Add(TensorInfo(OutputName, ["batch", 3, size, size]));
-        var model = new ModelProto { IrVersion = 7, ProducerName = "Platform.Multimodal", ProducerVersion = "1", Graph = graph };
-        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = Opset });
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        using var file = File.Create(path);
-        model.WriteTo(file);
-    }
-
-    private static AttributeProto Int(string name, long value) => new() { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = value };
-
-    private static AttributeProto Ints(string name, params long[] values)
-    {
-        var a = new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Ints };
-        a.Ints.AddRange(values);
-        return a;
-    }
-
-    private static ValueInfoProto TensorInfo(string name, object[] dims)
-    {
-        var shape = new TensorShapeProto();
-        foreach (var d in dims)
-            shape.Dim.Add(d is string p ? new TensorShapeProto.Types.Dimension { DimParam = p } : new TensorShapeProto.Types.Dimension { DimValue = Convert.ToInt64(d) });
-        return new ValueInfoProto
-        {
-            Name = name,
-            Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)TensorProto.Types.DataType.Float, Shape = shape } },
-        };
+        builder.Input(InputName, TensorProto.Types.DataType.Float, "batch", q, config.ConditionDim);
+        builder.Output(OutputName, TensorProto.Types.DataType.Float, "batch", 3, size, size);
+        builder.Save(path, Opset);
     }
 }

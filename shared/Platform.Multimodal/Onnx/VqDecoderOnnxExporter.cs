@@ -1,7 +1,7 @@
-using Google.Protobuf;
 using Onnx;
 using Platform.Multimodal.Models.Vq;
 using static TorchSharp.torch;
+using static Platform.Multimodal.Onnx.OnnxGraphBuilder;
 
 namespace Platform.Multimodal.Onnx;
 
@@ -20,27 +20,9 @@ public static class VqDecoderOnnxExporter
     public static void Export(VqTokenizer vq, string path)
     {
         var config = vq.Config;
-        var graph = new GraphProto { Name = "vq_image_decoder" };
-        int counter = 0;
-        string Node(string op, string[] inputs, params AttributeProto[] attributes)
-        {
-            var output = $"{op.ToLowerInvariant()}_{counter++}";
-            var node = new NodeProto { OpType = op, Name = output };
-            node.Input.AddRange(inputs);
-            node.Output.Add(output);
-            node.Attribute.AddRange(attributes);
-            graph.Node.Add(node);
-            return output;
-        }
-        string Init(string name, Tensor t)
-        {
-            using var c = t.detach().cpu().contiguous();
-            var proto = new TensorProto { Name = name, DataType = (int)TensorProto.Types.DataType.Float };
-            proto.Dims.AddRange(c.shape);
-            proto.RawData = ByteString.CopyFrom(c.bytes.ToArray());
-            graph.Initializer.Add(proto);
-            return name;
-        }
+        var graph = new OnnxGraphBuilder("vq_image_decoder");
+        string Node(string op, string[] inputs, params AttributeProto[] attributes) => graph.Node(op, inputs, attributes);
+        string Init(string name, Tensor t) => graph.Init(name, t);
 
         var d = vq.decoder;
         var h = Node("Gather", [Init("codebook.embedding", vq.codebook.embedding), InputName], Int("axis", 0));   // [B, G, G, D]
@@ -54,36 +36,11 @@ public static class VqDecoderOnnxExporter
                 Ints("kernel_shape", 4, 4), Ints("strides", 2, 2), Ints("pads", 1, 1, 1, 1));
             h = Node(i == d.up.Count - 1 ? "Sigmoid" : "Relu", [h]);
         }
-        graph.Node[^1].Output[0] = OutputName;
+        graph.NameLastOutput(OutputName);
 
         int g = config.GridSize, s = config.ImageSize;
-        graph.Input.Add(TensorInfo(InputName, TensorProto.Types.DataType.Int64, ["batch", g, g]));
-        graph.Output.Add(TensorInfo(OutputName, TensorProto.Types.DataType.Float, ["batch", 3, s, s]));
-        var model = new ModelProto { IrVersion = 7, ProducerName = "Platform.Multimodal", ProducerVersion = "1", Graph = graph };
-        model.OpsetImport.Add(new OperatorSetIdProto { Domain = "", Version = Opset });
-        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-        using var file = File.Create(path);
-        model.WriteTo(file);
-    }
-
-    private static AttributeProto Int(string name, long value) => new() { Name = name, Type = AttributeProto.Types.AttributeType.Int, I = value };
-
-    private static AttributeProto Ints(string name, params long[] values)
-    {
-        var a = new AttributeProto { Name = name, Type = AttributeProto.Types.AttributeType.Ints };
-        a.Ints.AddRange(values);
-        return a;
-    }
-
-    private static ValueInfoProto TensorInfo(string name, TensorProto.Types.DataType type, object[] dims)
-    {
-        var shape = new TensorShapeProto();
-        foreach (var dim in dims)
-            shape.Dim.Add(dim is string p ? new TensorShapeProto.Types.Dimension { DimParam = p } : new TensorShapeProto.Types.Dimension { DimValue = Convert.ToInt64(dim) });
-        return new ValueInfoProto
-        {
-            Name = name,
-            Type = new TypeProto { TensorType = new TypeProto.Types.Tensor { ElemType = (int)type, Shape = shape } },
-        };
+        graph.Input(InputName, TensorProto.Types.DataType.Int64, "batch", g, g);
+        graph.Output(OutputName, TensorProto.Types.DataType.Float, "batch", 3, s, s);
+        graph.Save(path, Opset);
     }
 }
