@@ -90,7 +90,7 @@ internal static class MoeGwCommand
         using var loaded = Platform.Inference.Loading.ModelLoader.Load(folder);
         var lm = loaded.Model;
         var chat = new Platform.Multimodal.Training.DemoChat(loaded.Tokenizer, visualTokens: 1);
-        var vocabulary = new Platform.Multimodal.MoeAdapter.ImageVocabulary(lm.Config.VocabSize, vq.Config.CodebookSize, vq.Config.CodesPerImage);
+        var vocabulary = new Platform.Inference.Models.Moe.ImageVocabulary(lm.Config.VocabSize, vq.Config.CodebookSize, vq.Config.CodesPerImage);
         var excluded = Platform.Multimodal.World.WorldText.ImageTokens.Select(x => loaded.Tokenizer.TokenToId(x) ?? -1).ToHashSet();
         var text = Platform.Multimodal.MoeAdapter.ImageTokenInitialisation.TextEmbeddings(lm, loaded.Tokenizer.VocabSize, excluded);
         var codebook = Platform.Multimodal.MoeAdapter.ImageTokenInitialisation.ToArray(vq.codebook.embedding);

@@ -1,4 +1,5 @@
 using Platform.Inference.Models.Llama;
+using Platform.Inference.Models.Moe;
 using static TorchSharp.torch;
 
 namespace Platform.Multimodal.MoeAdapter;

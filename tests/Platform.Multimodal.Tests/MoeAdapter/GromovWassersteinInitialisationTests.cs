@@ -1,3 +1,4 @@
+using Platform.Inference.Models.Moe;
 using Platform.Multimodal.MoeAdapter;
 
 namespace Platform.Multimodal.Tests.MoeAdapter;

@@ -3,6 +3,7 @@ using Platform.Inference.Models.Mixtral;
 using Platform.Inference.Models.Olmoe;
 using Platform.Inference.Models.Qwen2Moe;
 using TorchSharp.Modules;
+using TorchSharp.PyBridge;
 using static TorchSharp.torch;
 
 namespace Platform.Inference.Models.Moe;
@@ -52,6 +53,30 @@ public sealed class ImageTokenAdapter : nn.Module
     /// <summary>Adapter parameters, and their share of base + adapter.</summary>
     public long TrainableParameters => parameters().Sum(p => p.numel());
     public double TrainableShare => (double)TrainableParameters / (TrainableParameters + _base.parameters().Sum(p => p.numel()));
+
+    /// <summary>Writes image_adapter_config.json and image_adapter.safetensors into <paramref name="folder"/>.</summary>
+    public void Save(string folder, ImageTokenAdapterConfig config)
+    {
+        if (config.BaseVocabSize != BaseVocabulary || config.Vocabulary.NewTokens != NewTokens)
+            throw new ArgumentException($"the config describes {config.Vocabulary.NewTokens} new tokens from id {config.BaseVocabSize}; the adapter has {NewTokens} from {BaseVocabulary}");
+        Directory.CreateDirectory(folder);
+        File.WriteAllText(Path.Combine(folder, ImageTokenAdapterConfig.FileName), config.ToJson());
+        this.save_safetensors(Path.Combine(folder, ImageTokenAdapterConfig.WeightsFileName));
+    }
+
+    /// <summary>The adapter saved in <paramref name="folder"/> on <paramref name="baseModel"/> (attached), or null when the folder has none.</summary>
+    public static ImageTokenAdapter? Load(LlamaForCausalLM baseModel, string folder)
+    {
+        if (ImageTokenAdapterConfig.TryRead(folder) is not { } config) return null;
+        var path = Path.Combine(folder, ImageTokenAdapterConfig.WeightsFileName);
+        if (!File.Exists(path)) throw new FileNotFoundException($"{path}: image adapter weights not found beside {ImageTokenAdapterConfig.FileName}", path);
+        if (baseModel.Config.VocabSize != config.BaseVocabSize)
+            throw new InvalidDataException($"{ImageTokenAdapterConfig.FileName}: base_vocab_size {config.BaseVocabSize}, the model's vocab_size {baseModel.Config.VocabSize}");
+        var adapter = new ImageTokenAdapter(baseModel, config.Vocabulary.NewTokens, config.LoraRank, config.LoraAlpha);
+        adapter.load_safetensors(path, strict: true);
+        adapter.Attach(true);
+        return adapter;
+    }
 
     /// <summary>Whether the blocks use the adapters (detached, new tokens still embed and score, experts run as the base).</summary>
     public void Attach(bool on)

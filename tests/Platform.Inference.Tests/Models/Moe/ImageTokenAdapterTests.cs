@@ -101,4 +101,42 @@ public sealed class ImageTokenAdapterTests : IDisposable
         Assert.InRange(adapter.TrainableShare, 0.001, 0.5);
         Assert.Equal(adapter.parameters().Sum(p => p.numel()), adapter.TrainableParameters);
     }
+    [Fact]
+    public void SaveLoad_TrainedAdapter_SameLogitsBitwise()
+    {
+        var (m, adapter) = Trained("mixtral");
+        using var _ = m;
+        var folder = Path.Combine(_dir, "saved");
+        var config = new ImageTokenAdapterConfig { BaseVocabSize = 512, CodebookSize = NewTokens - 2, GridSize = 1, LoraRank = 4, LoraAlpha = 8 };
+        adapter.Save(folder, config);
+        Assert.Equal(config, ImageTokenAdapterConfig.TryRead(folder));
+
+        using var noGrad = no_grad();
+        var ids = tensor(Text[..5].Concat([512L, 515, 520, 513]).ToArray()).unsqueeze(0);
+        var expected = Bits(adapter.Forward(ids));
+        using var loaded = ImageTokenAdapter.Load(m.Model, folder);
+        Assert.NotNull(loaded);
+        Assert.True(expected.SequenceEqual(Bits(loaded.Forward(ids))), "a saved and loaded adapter computes other logits");
+    }
+
+    [Fact]
+    public void Load_FolderWithoutAdapter_Null()
+    {
+        var (m, _) = Trained("mixtral");
+        using var __ = m;
+        Assert.Null(ImageTokenAdapter.Load(m.Model, _dir));
+    }
+
+    [Fact]
+    public void Load_WrongBaseVocabulary_InvalidData()
+    {
+        var (m, adapter) = Trained("mixtral");
+        using var _ = m;
+        var folder = Path.Combine(_dir, "wrong");
+        adapter.Save(folder, new ImageTokenAdapterConfig { BaseVocabSize = 512, CodebookSize = NewTokens - 2, GridSize = 1, LoraRank = 4, LoraAlpha = 8 });
+        File.WriteAllText(Path.Combine(folder, ImageTokenAdapterConfig.FileName),
+            new ImageTokenAdapterConfig { BaseVocabSize = 500, CodebookSize = NewTokens - 2, GridSize = 1, LoraRank = 4, LoraAlpha = 8 }.ToJson());
+        var e = Assert.Throws<InvalidDataException>(() => ImageTokenAdapter.Load(m.Model, folder));
+        Assert.Contains("base_vocab_size 500", e.Message);
+    }
 }

@@ -1,8 +1,8 @@
-namespace Platform.Multimodal.MoeAdapter;
+namespace Platform.Inference.Models.Moe;
 
 /// <summary>
 /// The image tokens appended to the base model's vocabulary: begin-of-image, end-of-image, then one token per VQ
-/// code, at ids from the base vocabulary size on (the rows <see cref="Platform.Inference.Models.Moe.ImageTokenAdapter"/>
+/// code, at ids from the base vocabulary size on (the rows <see cref="ImageTokenAdapter"/>
 /// appends to the embeddings and the output head, in this order).
 /// </summary>
 public sealed record ImageVocabulary(int BaseVocabulary, int CodebookSize, int CodesPerImage)
