@@ -1,4 +1,6 @@
+using Dapr.Client;
 using MassTransit;
+using Microsoft.Extensions.Configuration;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -30,12 +32,18 @@ public static class BatchApiExtensions
         // Same choice as the service defaults: one registry per host, so hosts sharing a process keep their own series.
         if (!builder.Services.Any(d => d.ServiceType == typeof(CollectorRegistry)))
             builder.Services.AddSingleton(_ => Metrics.NewCustomRegistry());
+        // The sidecar's client, unless the host registered one (AddPlatformDapr does when Dapr:Enabled).
+        if (builder.Configuration.GetSection(BatchOptions.Section).Get<BatchOptions>()?.FileContentStore == FileContentStoreKind.Dapr)
+            builder.Services.TryAddSingleton(_ => new DaprClientBuilder().Build());
         builder.Services.AddSingleton<IBatchStore>(sp =>
         {
             var o = sp.GetRequiredService<IOptions<BatchOptions>>().Value;
+            var contents = o.FileContentStore == FileContentStoreKind.Dapr
+                ? new DaprStateBlobStore(sp.GetRequiredService<DaprClient>(), o.DaprStateStore)
+                : null;
             return o.Store == BatchStoreKind.Postgres
-                ? new PostgresBatchStore(o.ConnectionString, o.PostgresSchema, o.Password)
-                : new SqliteBatchStore(o.ConnectionString);
+                ? new PostgresBatchStore(o.ConnectionString, o.PostgresSchema, o.Password) { FileContents = contents }
+                : new SqliteBatchStore(o.ConnectionString) { FileContents = contents };
         });
         builder.Services.AddSingleton<BatchMetrics>();
         builder.Services.TryAddSingleton<IPlatformEvents, NoPlatformEvents>();

@@ -4,6 +4,9 @@ namespace Platform.Batch;
 
 public enum BatchStoreKind { Sqlite, Postgres }
 
+/// <summary>Batch:FileContentStore: the batch store's own database (its blobs table) or the Dapr state store.</summary>
+public enum FileContentStoreKind { Database, Dapr }
+
 /// <summary>Batch API settings, section "Batch"; validated on start.</summary>
 public sealed class BatchOptions : IValidatableObject
 {
@@ -20,6 +23,16 @@ public sealed class BatchOptions : IValidatableObject
     /// enabled, so the connection string itself carries no secret.
     /// </summary>
     public string? Password { get; set; }
+
+    /// <summary>
+    /// Where uploaded files and batch output files keep their content: Database (the store's blobs table: SQLite
+    /// all-in-one, PostgreSQL with several gateways) or Dapr (the state store <see cref="DaprStateStore"/>, through the
+    /// sidecar). Their metadata stays in the database either way.
+    /// </summary>
+    public FileContentStoreKind FileContentStore { get; set; } = FileContentStoreKind.Database;
+
+    /// <summary>The Dapr state store component for file contents when <see cref="FileContentStore"/> is Dapr.</summary>
+    public string DaprStateStore { get; set; } = "platform-state";
 
     /// <summary>PostgreSQL schema of the tables.</summary>
     public string PostgresSchema { get; set; } = "public";
@@ -56,5 +69,7 @@ public sealed class BatchOptions : IValidatableObject
     {
         if (string.IsNullOrWhiteSpace(ConnectionString))
             yield return new ValidationResult("Batch:ConnectionString is required.", [nameof(ConnectionString)]);
+        if (FileContentStore == FileContentStoreKind.Dapr && string.IsNullOrWhiteSpace(DaprStateStore))
+            yield return new ValidationResult("Batch:DaprStateStore is required when Batch:FileContentStore is Dapr.", [nameof(DaprStateStore)]);
     }
 }

@@ -11,6 +11,15 @@ public abstract class SqlBatchStore : IBatchStore, IBlobStore, IPlatformDatabase
 {
     static SqlBatchStore() => DefaultTypeMap.MatchNamesWithUnderscores = true;
 
+    /// <summary>
+    /// Where file contents live (Batch:FileContentStore): this database's blobs table by default, or the Dapr state
+    /// store, so uploads and batch output reach every replica through the same store interface as generated images.
+    /// A file's row holds its metadata and the key of its content.
+    /// </summary>
+    public IBlobStore? FileContents { get; init; }
+
+    private IBlobStore Contents => FileContents ?? this;
+
     protected abstract Task<DbConnection> OpenAsync(CancellationToken cancellationToken);
 
     /// <summary>Held around every write. SQLite has one writer at a time: queueing writers here, rather than letting
@@ -30,6 +39,8 @@ public abstract class SqlBatchStore : IBatchStore, IBlobStore, IPlatformDatabase
         // Databases made before files and batches had an owner: add the column, existing rows go to the open tenant.
         foreach (var table in new[] { "batch_files", "batches" })
             await AddColumnIfMissingAsync(connection, tx, table, "tenant", "TEXT NOT NULL DEFAULT ''", cancellationToken);
+        // Databases made before file contents moved to the blob store: their rows keep the content inline (no key).
+        await AddColumnIfMissingAsync(connection, tx, "batch_files", "content_key", "TEXT NULL", cancellationToken);
         await tx.CommitAsync(cancellationToken);
     }
 
@@ -67,16 +78,24 @@ public abstract class SqlBatchStore : IBatchStore, IBlobStore, IPlatformDatabase
 
     public async Task<bool> TryInsertFileAsync(BatchFile file, ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
     {
-        using var writeGate = await EnterWriteAsync(cancellationToken);
-        await using var connection = await OpenAsync(cancellationToken);
-        var rows = await connection.ExecuteAsync(new CommandDefinition(
-            """
-            INSERT INTO batch_files (id, purpose, filename, bytes, created_at, tenant, content)
-            VALUES (@Id, @Purpose, @Filename, @Bytes, @CreatedAt, @Tenant, @Content)
-            ON CONFLICT (id) DO NOTHING
-            """,
-            new { file.Id, file.Purpose, file.Filename, file.Bytes, file.CreatedAt, file.Tenant, Content = content.ToArray() },
-            cancellationToken: cancellationToken));
+        // The content first, under a key of its own, then the row that names it: a reader never finds a row without its
+        // content, and a second insert of the same id (a coordinator taking over) never replaces the first's content.
+        var key = $"files/{file.Id}/{Guid.NewGuid():N}";
+        await Contents.PutAsync(key, content, cancellationToken);
+        int rows;
+        using (await EnterWriteAsync(cancellationToken))
+        {
+            await using var connection = await OpenAsync(cancellationToken);
+            rows = await connection.ExecuteAsync(new CommandDefinition(
+                """
+                INSERT INTO batch_files (id, purpose, filename, bytes, created_at, tenant, content, content_key)
+                VALUES (@Id, @Purpose, @Filename, @Bytes, @CreatedAt, @Tenant, @Content, @Key)
+                ON CONFLICT (id) DO NOTHING
+                """,
+                new { file.Id, file.Purpose, file.Filename, file.Bytes, file.CreatedAt, file.Tenant, Content = Array.Empty<byte>(), Key = key },
+                cancellationToken: cancellationToken));
+        }
+        if (rows == 0) await Contents.DeleteAsync(key, cancellationToken);
         return rows == 1;
     }
 
@@ -89,9 +108,23 @@ public abstract class SqlBatchStore : IBatchStore, IBlobStore, IPlatformDatabase
 
     public async Task<byte[]?> GetFileContentAsync(string id, CancellationToken cancellationToken, string? tenant = null)
     {
-        await using var connection = await OpenAsync(cancellationToken);
-        return await connection.QuerySingleOrDefaultAsync<byte[]>(new CommandDefinition(
-            $"SELECT content FROM batch_files WHERE id = @id AND {TenantFilter}", new { id, tenant }, cancellationToken: cancellationToken));
+        StoredContent? row;
+        await using (var connection = await OpenAsync(cancellationToken))
+            row = await connection.QuerySingleOrDefaultAsync<StoredContent>(new CommandDefinition(
+                $"SELECT content, content_key FROM batch_files WHERE id = @id AND {TenantFilter}", new { id, tenant }, cancellationToken: cancellationToken));
+        return row switch
+        {
+            null => null,
+            { ContentKey: null } => row.Content,
+            _ => await Contents.GetAsync(row.ContentKey, cancellationToken),
+        };
+    }
+
+    /// <summary>A file row's content columns: inline content (rows older than the blob store) or the content's key.</summary>
+    private sealed class StoredContent
+    {
+        public byte[] Content { get; init; } = [];
+        public string? ContentKey { get; init; }
     }
 
     public async Task<IReadOnlyList<BatchFile>> ListFilesAsync(string? purpose, string? after, int limit, CancellationToken cancellationToken,
@@ -111,10 +144,17 @@ public abstract class SqlBatchStore : IBatchStore, IBlobStore, IPlatformDatabase
 
     public async Task<bool> DeleteFileAsync(string id, CancellationToken cancellationToken, string? tenant = null)
     {
-        using var writeGate = await EnterWriteAsync(cancellationToken);
-        await using var connection = await OpenAsync(cancellationToken);
-        return await connection.ExecuteAsync(new CommandDefinition(
-            $"DELETE FROM batch_files WHERE id = @id AND {TenantFilter}", new { id, tenant }, cancellationToken: cancellationToken)) == 1;
+        IReadOnlyList<string?> keys;
+        using (await EnterWriteAsync(cancellationToken))
+        {
+            await using var connection = await OpenAsync(cancellationToken);
+            keys = (await connection.QueryAsync<string?>(new CommandDefinition(
+                $"DELETE FROM batch_files WHERE id = @id AND {TenantFilter} RETURNING content_key", new { id, tenant },
+                cancellationToken: cancellationToken))).AsList();
+        }
+        foreach (var key in keys)
+            if (key is not null) await Contents.DeleteAsync(key, cancellationToken);
+        return keys.Count == 1;
     }
 
     private const string BatchColumns =

@@ -5,8 +5,62 @@ namespace Platform.Batch.Tests.Storage;
 /// <summary>The same behaviour asserted against every <see cref="IBatchStore"/> implementation.</summary>
 public abstract class BatchStoreContractTests
 {
-    /// <summary>Returns an initialized, empty store (or skips when its server is missing).</summary>
-    protected abstract Task<IBatchStore> CreateStoreAsync();
+    /// <summary>Returns an initialized, empty store (or skips when its server is missing); file contents in
+    /// <paramref name="fileContents"/> when given, else in the store's own blobs table.</summary>
+    protected abstract Task<IBatchStore> CreateStoreAsync(IBlobStore? fileContents = null);
+
+    /// <summary>A blob store in this process's memory: stands for the Dapr state store, whose calls are tested against a
+    /// fake sidecar in the gateway's Dapr contract tests.</summary>
+    private sealed class MemoryBlobs : IBlobStore
+    {
+        public System.Collections.Concurrent.ConcurrentDictionary<string, byte[]> Items { get; } = new();
+        public Task PutAsync(string key, ReadOnlyMemory<byte> content, CancellationToken cancellationToken) { Items[key] = content.ToArray(); return Task.CompletedTask; }
+        public Task<byte[]?> GetAsync(string key, CancellationToken cancellationToken) => Task.FromResult(Items.TryGetValue(key, out var v) ? v : null);
+        public Task<bool> DeleteAsync(string key, CancellationToken cancellationToken) => Task.FromResult(Items.TryRemove(key, out _));
+    }
+
+    [SkippableFact]
+    public async Task FileContents_SeparateBlobStore_ContentLivesThereUntilDeleted()
+    {
+        var blobs = new MemoryBlobs();
+        var store = await CreateStoreAsync(blobs);
+        var content = "{\"line\":1}\n"u8.ToArray();
+        await store.InsertFileAsync(new BatchFile { Id = "file-b1", Purpose = "batch", Filename = "in.jsonl", Bytes = content.Length, CreatedAt = 1 }, content, default);
+
+        var (key, stored) = Assert.Single(blobs.Items);
+        Assert.StartsWith("files/file-b1/", key);
+        Assert.Equal(content, stored);
+        Assert.Equal(content, await store.GetFileContentAsync("file-b1", default));
+        // The database's own blobs table holds none of it.
+        Assert.Null(await ((IBlobStore)store).GetAsync(key, default));
+
+        Assert.True(await store.DeleteFileAsync("file-b1", default));
+        Assert.Empty(blobs.Items);
+        Assert.Null(await store.GetFileContentAsync("file-b1", default));
+    }
+
+    [SkippableFact]
+    public async Task TryInsertFileAsync_SameIdTwiceWithSeparateBlobStore_KeepsFirstContentAndLeavesNoOrphan()
+    {
+        var blobs = new MemoryBlobs();
+        var store = await CreateStoreAsync(blobs);
+        var file = new BatchFile { Id = "file-out2", Purpose = "batch_output", Filename = "o.jsonl", Bytes = 1, CreatedAt = 1 };
+        Assert.True(await store.TryInsertFileAsync(file, "a"u8.ToArray(), default));
+        Assert.False(await store.TryInsertFileAsync(file, "b"u8.ToArray(), default));
+        Assert.Equal("a"u8.ToArray(), await store.GetFileContentAsync("file-out2", default));
+        Assert.Single(blobs.Items);
+    }
+
+    [SkippableFact]
+    public async Task DeleteFileAsync_OtherTenant_KeepsTheContent()
+    {
+        var blobs = new MemoryBlobs();
+        var store = await CreateStoreAsync(blobs);
+        await store.InsertFileAsync(new BatchFile { Id = "file-tc", Purpose = "batch", Filename = "a", Bytes = 1, CreatedAt = 1, Tenant = "a" }, "a"u8.ToArray(), default);
+        Assert.False(await store.DeleteFileAsync("file-tc", default, "b"));
+        Assert.Single(blobs.Items);
+        Assert.Equal("a"u8.ToArray(), await store.GetFileContentAsync("file-tc", default, "a"));
+    }
 
     private static BatchJob NewBatch(string id, long total = 3) => new()
     {
@@ -239,9 +293,9 @@ public sealed class SqliteBatchStoreTests : BatchStoreContractTests, IDisposable
 {
     private readonly string _directory = Directory.CreateTempSubdirectory("batch-store-").FullName;
 
-    protected override async Task<IBatchStore> CreateStoreAsync()
+    protected override async Task<IBatchStore> CreateStoreAsync(IBlobStore? fileContents = null)
     {
-        var store = new SqliteBatchStore($"Data Source={Path.Combine(_directory, "batch.db")}");
+        var store = new SqliteBatchStore($"Data Source={Path.Combine(_directory, "batch.db")}") { FileContents = fileContents };
         await store.InitializeAsync(default);
         return store;
     }
@@ -281,6 +335,9 @@ public sealed class SqliteBatchStoreTests : BatchStoreContractTests, IDisposable
         await store.InitializeAsync(default); // idempotent
         Assert.Equal("", (await store.GetFileAsync("file-old", default, ""))!.Tenant);
         Assert.Null(await store.GetFileAsync("file-old", default, "a"));
+        // Its content stays inline in the row (no content key) and is still read.
+        Assert.Equal("A"u8.ToArray(), await store.GetFileContentAsync("file-old", default));
+        Assert.True(await store.DeleteFileAsync("file-old", default));
     }
 
     [Fact]
@@ -301,10 +358,10 @@ public sealed class PostgresBatchStoreTests : BatchStoreContractTests, IAsyncDis
 {
     private readonly List<PostgresBatchStore> _stores = [];
 
-    protected override async Task<IBatchStore> CreateStoreAsync()
+    protected override async Task<IBatchStore> CreateStoreAsync(IBlobStore? fileContents = null)
     {
         PostgresTestServer.RequireServer();
-        var store = new PostgresBatchStore(PostgresTestServer.ConnectionString, PostgresTestServer.NewSchema());
+        var store = new PostgresBatchStore(PostgresTestServer.ConnectionString, PostgresTestServer.NewSchema()) { FileContents = fileContents };
         _stores.Add(store);
         await store.InitializeAsync(default);
         return store;
