@@ -76,21 +76,39 @@ public sealed class Phi3LlamaCppParityTests(ITestOutputHelper output) : IDisposa
         Assert.True(LlamaCppOracle.MaxRelativeDifference(a, b) < 1e-6);
     }
 
-    [Fact]
-    public void GgufLoad_Q8_0Phi3FileFromLlamaCppQuantizer_MatchesLlamaCpp()
+    [Theory]
+    [InlineData(QuantType.Q8_0)]
+    [InlineData(QuantType.Q4_0)]
+    public void GgufLoad_QuantizedPhi3FileFromLlamaCppQuantizer_MatchesLlamaCpp(QuantType type)
     {
-        // llama.cpp's own quantizer writes the Q8_0 file; our engine runs those very blocks (fused attn_qkv and ffn_up).
-        string folder = Folder("q8", 1.0, tied: false), f32 = Path.Combine(_dir, "q8-f32.gguf"), q8 = Path.Combine(_dir, "q8.gguf");
+        // llama.cpp's own quantizer writes the file; our engine runs those very blocks (fused attn_qkv and ffn_up).
+        string folder = Folder($"q-{type}", 1.0, tied: false), f32 = Path.Combine(_dir, $"{type}-f32.gguf"), quantized = Path.Combine(_dir, $"{type}.gguf");
         HfGgufExporter.ExportFolder(folder, f32);
-        LlamaCppOracle.Quantize(f32, q8, LLamaFtype.MOSTLY_Q8_0);
-        Assert.Equal(GgufTensorType.Q8_0, GgufReader.Open(q8).Tensors.Single(t => t.Name == "blk.0.attn_qkv.weight").Type);
+        LlamaCppOracle.Quantize(f32, quantized, type == QuantType.Q8_0 ? LLamaFtype.MOSTLY_Q8_0 : LLamaFtype.MOSTLY_Q4_0);
+        Assert.Equal((GgufTensorType)(int)type, GgufReader.Open(quantized).Tensors.Single(t => t.Name == "blk.0.attn_qkv.weight").Type);
 
-        using var loaded = ModelLoader.Load(q8);
-        Assert.Equal(QuantType.Q8_0, loaded.Model.WeightType);
+        using var loaded = ModelLoader.Load(quantized);
+        Assert.Equal(type, loaded.Model.WeightType);
         int[] tokens = [5, 77, 300, 12, 411, 9, 88, 140, 3, 61, 250, 17];
-        double rel = LlamaCppOracle.MaxRelativeDifference(TorchLogits(loaded.Model, tokens), LlamaCppOracle.Logits(q8, tokens));
-        output.WriteLine($"phi3 Q8_0 (llama.cpp's quantizer): max relative logit difference {rel:E2}");
-        Assert.True(rel <= 1e-3, $"max relative logit difference {rel:E2}");
+        var theirs = LlamaCppOracle.Logits(quantized, tokens);
+        double torchRel = LlamaCppOracle.MaxRelativeDifference(TorchLogits(loaded.Model, tokens), theirs);
+        double rowRel = LlamaCppOracle.MaxRelativeDifference(RowKernelLogits(loaded.Model, loaded.Config, tokens), theirs);
+        output.WriteLine($"phi3 {type} (llama.cpp's quantizer): max relative logit difference: torch {torchRel:E2}, row kernels {rowRel:E2}");
+        Assert.True(torchRel <= 1e-3, $"torch path: max relative logit difference {torchRel:E2}");
+        Assert.True(rowRel <= 1e-3, $"row-kernel decode path: max relative logit difference {rowRel:E2}");
+        Assert.Equal(LlamaCppOracle.Greedy(quantized, tokens[..6], 16), Greedy(loaded.Model, loaded.Config, tokens[..6], 16));
+    }
+
+    /// <summary>Greedy continuation on the row-kernel decode path, token by token from an empty cache.</summary>
+    private static int[] Greedy(LlamaForCausalLM model, LlamaConfig config, int[] prompt, int steps)
+    {
+        var all = new List<int>(prompt);
+        for (int i = 0; i < steps; i++)
+        {
+            var last = RowKernelLogits(model, config, [.. all])[^1];
+            all.Add(Array.IndexOf(last, last.Max()));
+        }
+        return [.. all.Skip(prompt.Length)];
     }
 
     [Fact]
