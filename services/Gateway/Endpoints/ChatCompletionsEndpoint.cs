@@ -251,6 +251,7 @@ public static class ChatCompletionsEndpoint
     {
         var prompt = sessions[0].PromptTokens;
         var completion = sessions.Sum(s => s.CompletionTokens);
-        return new UsageDto(prompt, completion, prompt + completion);
+        // The prompt is counted once (from the first choice), and so are its cached tokens.
+        return new UsageDto(prompt, completion, prompt + completion, new PromptTokensDetailsDto(sessions[0].CachedPromptTokens));
     }
 }

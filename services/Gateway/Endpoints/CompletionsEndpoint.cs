@@ -153,7 +153,8 @@ public static class CompletionsEndpoint
     private static UsageDto Usage(ValidatedCompletionRequest r, List<ChatCompletionSession> sessions)
     {
         var prompt = Enumerable.Range(0, r.Prompt.Count).Sum(p => sessions[p * r.BestOf].PromptTokens);
+        var cached = Enumerable.Range(0, r.Prompt.Count).Sum(p => sessions[p * r.BestOf].CachedPromptTokens);
         var completion = sessions.Sum(s => s.CompletionTokens);
-        return new UsageDto(prompt, completion, prompt + completion);
+        return new UsageDto(prompt, completion, prompt + completion, new PromptTokensDetailsDto(cached));
     }
 }

@@ -20,7 +20,12 @@ public sealed record ChunkChoiceDto(int Index, DeltaDto Delta, string? FinishRea
 public sealed record DeltaDto(string? Role = null, string? Content = null, IReadOnlyList<Gateway.Images.OutputPartDto>? Parts = null,
     IReadOnlyList<ToolCallDeltaDto>? ToolCalls = null);
 
-public sealed record UsageDto(int PromptTokens, int CompletionTokens, int TotalTokens);
+/// <summary>OpenAI's usage object; <see cref="PromptTokensDetails"/> is set by chat and completions.</summary>
+public sealed record UsageDto(int PromptTokens, int CompletionTokens, int TotalTokens, PromptTokensDetailsDto? PromptTokensDetails = null);
+
+/// <summary>usage.prompt_tokens_details: <see cref="CachedTokens"/> of the prompt tokens were served from the worker's
+/// prefix cache (their KV blocks reused, not prefilled again).</summary>
+public sealed record PromptTokensDetailsDto(int CachedTokens);
 
 public sealed record ModelListDto(string Object, IReadOnlyList<ModelDto> Data);
 

@@ -71,6 +71,7 @@ public static class ChunkPump
         private long _sequence;
         private int _buffered;
         private int _completion;
+        private int _cachedPrompt;
         private bool _firstTokenPending = true; // the first token leaves at once
         private bool _stopped;
         private string? _finish;
@@ -107,6 +108,7 @@ public static class ChunkPump
                 _text.Append(u.TextDelta);
                 _buffered += Math.Max(u.TokenIds.Count, u.TextDelta.Length > 0 ? 1 : 0);
                 _completion = Math.Max(_completion, u.CompletionTokens);
+                _cachedPrompt = Math.Max(_cachedPrompt, u.CachedPromptTokens);
                 _finish ??= u.FinishReason;
                 if (u.Logprobs is { } lp)
                     foreach (var t in lp)
@@ -164,7 +166,7 @@ public static class ChunkPump
         private void FlushLocked(long now)
         {
             _inFlight.Enqueue(SendSafely(new ChatCompletionChunkProduced(_requestId, _sequence++, _text.ToString(), _completion, _finish, _image,
-                _logprobs.Count > 0 ? _logprobs.ToList() : null, _toolCalls)));
+                _logprobs.Count > 0 ? _logprobs.ToList() : null, _toolCalls, _finish is not null ? _cachedPrompt : null)));
             _toolCalls = null;
             _image = null;
             _logprobs.Clear();

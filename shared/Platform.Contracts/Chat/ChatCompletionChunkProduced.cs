@@ -10,6 +10,8 @@ namespace Platform.Contracts.Chat;
 /// when set, is an image slot the model produced right after <see cref="TextDelta"/> (multimodal models).
 /// <see cref="Logprobs"/> (when the request asked for them) has one entry per token in this chunk, in order.
 /// <see cref="ToolCalls"/>, on the last chunk (finish reason "tool_calls"), are the function calls the model made.
+/// <see cref="CachedPromptTokens"/>, on the last chunk, counts the prompt tokens the worker served from its prefix
+/// cache (null from workers that do not report it).
 /// </summary>
 public sealed record ChatCompletionChunkProduced(
     Guid RequestId,
@@ -19,4 +21,5 @@ public sealed record ChatCompletionChunkProduced(
     string? FinishReason,
     ImageSlotStates? Image = null,
     IReadOnlyList<GeneratedTokenLogprob>? Logprobs = null,
-    IReadOnlyList<ChatToolCall>? ToolCalls = null);
+    IReadOnlyList<ChatToolCall>? ToolCalls = null,
+    int? CachedPromptTokens = null);

@@ -11,6 +11,9 @@ public sealed record GenerationUpdate
     /// <summary>"stop", "length" or "cancelled"; null while generating.</summary>
     public string? FinishReason { get; init; }
     public int PromptTokens { get; init; }
+    /// <summary>Of <see cref="PromptTokens"/>, those served from the prefix cache instead of prefilled (whole KV blocks,
+    /// so a multiple of the block size); set on the last update.</summary>
+    public int CachedPromptTokens { get; init; }
     public int CompletionTokens { get; init; }
     /// <summary>Set when the model produced a GILL image slot at this point of the text.</summary>
     public ImageSlot? Image { get; init; }

@@ -49,6 +49,9 @@ internal sealed class Sequence
     public int Preemptions { get; set; }
     /// <summary>Leading prompt tokens taken from the prefix cache at the last admission.</summary>
     public int CachedPrefixTokens { get; set; }
+    /// <summary>Prompt tokens served from the prefix cache when the sequence was first admitted (what usage reports;
+    /// a recompute after a preemption does not change it).</summary>
+    public int CachedPromptTokens { get; set; }
     /// <summary>True when the prompt is plain token ids from index 0 (no spliced image rows, no set positions), so
     /// its full blocks may be shared through the prefix cache.</summary>
     public bool HasPlainTokens => PromptEmbeddingRows is null && Layout is null;
@@ -67,6 +70,7 @@ internal sealed class Sequence
         Output.Writer.TryWrite(new GenerationUpdate
         {
             TextDelta = tail, FinishReason = reason, PromptTokens = PromptTokens.Length, CompletionTokens = Generated,
+            CachedPromptTokens = CachedPromptTokens,
         });
         Output.Writer.TryComplete();
     }

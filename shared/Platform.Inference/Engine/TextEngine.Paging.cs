@@ -79,6 +79,7 @@ public sealed partial class TextEngine
         if (_options.PrefixCaching && seq.HasPlainTokens) hit = _cache.AttachPrefix(seq.Slot, seq.PrefillTokens);
         else _cache.Blocks.CountLookup(seq.PrefillTokens.Length, 0);
         seq.CachedPrefixTokens = hit;
+        if (seq.Preemptions == 0) seq.CachedPromptTokens = Math.Min(hit, seq.PromptTokens.Length);
         seq.Prefilled = hit;
         seq.CacheLength = hit;
         _cache.Ensure(seq.Slot, seq.PrefillTokens.Length);

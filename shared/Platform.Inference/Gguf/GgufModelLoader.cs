@@ -3,6 +3,7 @@ using Platform.Inference.Engine;
 using Platform.Inference.Loading;
 using Platform.Inference.Models;
 using Platform.Inference.Models.Llama;
+using Platform.Inference.Models.Phi3;
 using Platform.Inference.Models.Qwen3;
 using Platform.Inference.Quantization;
 using TorchSharp;
@@ -11,8 +12,8 @@ using static TorchSharp.torch;
 namespace Platform.Inference.Gguf;
 
 /// <summary>
-/// Loads a GGUF file (what llama.cpp and Ollama users have) into the engine's model: the "llama", "qwen2" and "qwen3"
-/// architectures, F32 / F16 / Q8_0 / Q4_0 tensors, the tokenizer and chat template from the metadata. Quantized
+/// Loads a GGUF file (what llama.cpp and Ollama users have) into the engine's model: the "llama", "qwen2", "qwen3" and
+/// "phi3" architectures, F32 / F16 / Q8_0 / Q4_0 tensors, the tokenizer and chat template from the metadata. Quantized
 /// linear weights keep their blocks as stored (<see cref="QuantizedMatrix"/>), so the engine multiplies the very
 /// bytes llama.cpp does. Names and layouts are the inverse of <see cref="HfGgufExporter"/> (llama.cpp's
 /// convert_hf_to_gguf.py): the "llama" architecture's q/k rows are permuted back to Hugging Face's rotate-half order.
@@ -68,8 +69,8 @@ public static class GgufModelLoader
     {
         var md = gguf.Metadata;
         string arch = md.TryGetValue("general.architecture", out var a) ? a.AsString() : "";
-        if (arch is not ("llama" or "qwen2" or "qwen3"))
-            throw new ModelLoadException($"{gguf.Path}: architecture '{arch}' is not supported (llama, qwen2, qwen3)");
+        if (arch is not ("llama" or "qwen2" or "qwen3" or "phi3"))
+            throw new ModelLoadException($"{gguf.Path}: architecture '{arch}' is not supported (llama, qwen2, qwen3, phi3)");
         long Int(string key, long? fallback = null) =>
             md.TryGetValue($"{arch}.{key}", out var v) && v.Type != GgufValueType.Array ? Convert.ToInt64(v.Value)
             : fallback ?? throw new ModelLoadException($"{gguf.Path}: metadata {arch}.{key} is missing");
@@ -81,7 +82,14 @@ public static class GgufModelLoader
         var embed = gguf.Tensors.FirstOrDefault(t => t.Name == "token_embd.weight")
             ?? throw new ModelLoadException($"{gguf.Path}: tensor token_embd.weight is missing");
         int hidden = (int)Int("embedding_length"), heads = (int)Int("attention.head_count");
-        LlamaConfig family = arch == "qwen3" ? new Qwen3Config() : new LlamaConfig { Architectures = [arch == "qwen2" ? "Qwen2ForCausalLM" : "LlamaForCausalLM"] };
+        if (arch == "phi3" && gguf.Tensors.Any(t => t.Name.StartsWith("rope_factors_", StringComparison.Ordinal)))
+            throw new ModelLoadException($"{gguf.Path}: per-frequency rope factors (rope_factors_long/short, Phi-3 longrope scaling) are not supported");
+        LlamaConfig family = arch switch
+        {
+            "qwen3" => new Qwen3Config(),
+            "phi3" => new Phi3Config(),
+            _ => new LlamaConfig { Architectures = [arch == "qwen2" ? "Qwen2ForCausalLM" : "LlamaForCausalLM"] },
+        };
         var config = family with
         {
             ModelType = arch,
@@ -98,6 +106,20 @@ public static class GgufModelLoader
             TieWordEmbeddings = gguf.Tensors.All(t => t.Name != "output.weight"),
             AttentionBias = arch is "llama" or "qwen3" && gguf.Tensors.Any(t => t.Name == "blk.0.attn_q.bias"),
         };
+        if (config is Phi3Config phi3)
+        {
+            // rope.dimension_count = int(partial_rotary_factor x hidden) / heads (convert_hf_to_gguf.py Phi3MiniModel).
+            int rotary = (int)Int("rope.dimension_count", config.HeadDimension);
+            long window = Int("attention.sliding_window", 0);
+            config = phi3 with
+            {
+                PartialRotaryFactor = (double)rotary / config.HeadDimension,
+                OriginalMaxPositionEmbeddings = (int)Int("rope.scaling.original_context_length", config.MaxPositionEmbeddings),
+                SlidingWindow = window > 0 ? (int)window : null,
+            };
+            if (config.RotaryDimension != rotary)
+                throw new ModelLoadException($"{gguf.Path}: {arch}.rope.dimension_count {rotary} is not a fraction of head_dim {config.HeadDimension} the engine can express");
+        }
         try { config.Validate(); }
         catch (ArgumentException e) { throw new ModelLoadException($"{gguf.Path}: {e.Message}", e); }
         return config;
@@ -148,11 +170,40 @@ public static class GgufModelLoader
         var layerTypes = new HashSet<QuantType>();
         for (int i = 0; i < config.NumHiddenLayers; i++)
         {
-            var layer = (LlamaDecoderLayer)model.model.layers[i]; // GGUF configs here are dense (llama, qwen2, qwen3)
+            var layer = (LlamaDecoderLayer)model.model.layers[i]; // GGUF configs here are dense (llama, qwen2, qwen3, phi3)
             string b = $"blk.{i}.";
             Copy(layer.input_layernorm.weight, Info(b + "attn_norm.weight", h));
             Copy(layer.post_attention_layernorm.weight, Info(b + "ffn_norm.weight", h));
             var att = layer.self_attn;
+            if (att is Phi3Attention phi3 && layer.mlp is Phi3MLP phi3Mlp)
+            {
+                // llama.cpp's phi3 tensors are the checkpoint's fused ones: attn_qkv (q, k, v rows) and ffn_up (gate, up rows).
+                var qkv = Info(b + "attn_qkv.weight", (nh + 2 * kvh) * hd, h);
+                var output = Info(b + "attn_output.weight", h, nh * hd);
+                var gateUp = Info(b + "ffn_up.weight", 2 * ff, h);
+                var ffnDown = Info(b + "ffn_down.weight", h, ff);
+                if (Group(gguf, [qkv, output]) is { } pa)
+                {
+                    phi3.SetQuantized(Quant(qkv)!, Quant(output)!);
+                    layerTypes.Add(pa);
+                }
+                else
+                {
+                    Copy(phi3.qkv_proj.weight!, qkv);
+                    Copy(phi3.o_proj.weight!, output);
+                }
+                if (Group(gguf, [gateUp, ffnDown]) is { } pm)
+                {
+                    phi3Mlp.SetQuantized(Quant(gateUp)!, Quant(ffnDown)!);
+                    layerTypes.Add(pm);
+                }
+                else
+                {
+                    Copy(phi3Mlp.gate_up_proj.weight!, gateUp);
+                    Copy(phi3Mlp.down_proj.weight!, ffnDown);
+                }
+                continue;
+            }
             var q = Info(b + "attn_q.weight", nh * hd, h);
             var k = Info(b + "attn_k.weight", kvh * hd, h);
             var vv = Info(b + "attn_v.weight", kvh * hd, h);

@@ -24,6 +24,7 @@ public static partial class HfGgufExporter
         Qwen2MoeConfig => "qwen2moe",
         MixtralConfig => "llama",
         Qwen3Config => "qwen3",
+        Models.Phi3.Phi3Config => "phi3",
         _ => config.IsQwen2 ? "qwen2" : "llama",
     };
 

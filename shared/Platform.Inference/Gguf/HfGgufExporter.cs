@@ -16,7 +16,7 @@ namespace Platform.Inference.Gguf;
 public sealed record GgufExportResult(string Path, string Architecture, int TensorCount, long FileBytes, string VocabularyModel, string? VocabularyNote);
 
 /// <summary>
-/// Exports a Hugging Face Llama / Mistral / Qwen2 checkpoint (config.json + safetensors + tokenizer.json) to a
+/// Exports a Hugging Face Llama / Mistral / Qwen2 / Qwen3 / Phi-3 (and Mixture-of-Experts) checkpoint (config.json + safetensors + tokenizer.json) to a
 /// float32 GGUF file that llama.cpp runs, following llama.cpp's convert_hf_to_gguf.py (LlamaModel, Qwen2Model):
 /// the same metadata keys (gguf-py/gguf/constants.py), the same tensor names (tensor_mapping.py) and the same
 /// q/k permutation for the "llama" architecture.
@@ -96,7 +96,7 @@ public static partial class HfGgufExporter
         w.AddUInt32($"{arch}.attention.head_count_kv", (uint)kvHeads);
         w.AddFloat32($"{arch}.rope.freq_base", (float)config.RopeTheta);
         w.AddFloat32($"{arch}.attention.layer_norm_rms_epsilon", (float)config.RmsNormEps);
-        w.AddUInt32($"{arch}.rope.dimension_count", (uint)headDim);
+        w.AddUInt32($"{arch}.rope.dimension_count", (uint)config.RotaryDimension);
         if (headDim * heads != hidden)
         {
             // llama.cpp assumes head_dim = n_embd / n_head unless told (LLM_KV_ATTENTION_KEY_LENGTH).
@@ -104,6 +104,7 @@ public static partial class HfGgufExporter
             w.AddUInt32($"{arch}.attention.value_length", (uint)headDim);
         }
         if (config is MoeConfig moe) AddExpertMetadata(w, arch, moe);
+        if (config is Models.Phi3.Phi3Config phi3) AddPhi3Metadata(w, arch, phi3);
         Tensor? ropeFactors = null;
         if (config.RopeScaling is { } rs && rs.Type != "default")
         {
@@ -185,6 +186,11 @@ public static partial class HfGgufExporter
         bool permute = arch == "llama";
         for (int i = 0; i < config.NumHiddenLayers; i++)
         {
+            if (config is Models.Phi3.Phi3Config phi3)
+            {
+                result.AddRange(MapPhi3Layer(phi3, i, Take));
+                continue;
+            }
             string p = $"model.layers.{i}.", b = $"blk.{i}.";
             Add(b + "attn_norm.weight", p + "input_layernorm.weight", h);
             var q = Take(p + "self_attn.q_proj.weight", heads * headDim, h);

@@ -1,6 +1,7 @@
 using Platform.Inference.Models.Llama;
 using Platform.Inference.Models.Mixtral;
 using Platform.Inference.Models.Olmoe;
+using Platform.Inference.Models.Phi3;
 using Platform.Inference.Models.Qwen2Moe;
 using Platform.Inference.Models.Qwen3;
 
@@ -15,6 +16,7 @@ public static class DecoderLayers
         OlmoeConfig o => new OlmoeDecoderLayer(o, layerIndex),
         Qwen2MoeConfig q => new Qwen2MoeDecoderLayer(q, layerIndex),
         Qwen3Config q3 => new Qwen3DecoderLayer(q3, layerIndex),
+        Phi3Config p3 => new Phi3DecoderLayer(p3, layerIndex),
         _ => new LlamaDecoderLayer(config, layerIndex),
     };
 }

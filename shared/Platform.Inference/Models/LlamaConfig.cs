@@ -52,6 +52,9 @@ public record LlamaConfig
     [JsonIgnore] public string Architecture => Architectures.Count > 0 ? Architectures[0] : "";
     [JsonIgnore] public int KeyValueHeads => NumKeyValueHeads ?? NumAttentionHeads;
     [JsonIgnore] public int HeadDimension => HeadDim ?? HiddenSize / NumAttentionHeads;
+    /// <summary>Leading dimensions of each head that the rotary embedding turns (the rest pass through); all of them
+    /// unless a family has a partial rotary factor (Phi3Config).</summary>
+    [JsonIgnore] public virtual int RotaryDimension => HeadDimension;
     /// <summary>Qwen2Attention always has q/k/v biases and no o_proj bias (modeling_qwen2.py).</summary>
     [JsonIgnore] public bool IsQwen2 => Architecture == "Qwen2ForCausalLM" || ModelType == "qwen2";
     [JsonIgnore] public virtual bool HasQkvBias => IsQwen2 || AttentionBias;
@@ -71,7 +74,7 @@ public record LlamaConfig
     public virtual void Validate()
     {
         if (!SupportedArchitectures.Contains(Architecture))
-            throw new ArgumentException($"unknown architecture '{Architecture}' (supported: {string.Join(", ", SupportedArchitectures.Append("Qwen3ForCausalLM").Concat(MoeConfigs.Architectures))})");
+            throw new ArgumentException($"unknown architecture '{Architecture}' (supported: {string.Join(", ", SupportedArchitectures.Append("Qwen3ForCausalLM").Append("Phi3ForCausalLM").Concat(MoeConfigs.Architectures))})");
         ValidateShape();
     }
 
@@ -90,9 +93,11 @@ public record LlamaConfig
             throw new ArgumentException($"rope_scaling type '{rs.Type}' is not supported (llama3, linear)");
     }
 
-    /// <summary>Parses config.json; Mixture-of-Experts families (by "architectures"[0]) get their own config class.</summary>
+    /// <summary>Parses config.json; Phi-3, Qwen3 and the Mixture-of-Experts families (by "architectures"[0], else
+    /// "model_type") get their own config class.</summary>
     public static LlamaConfig Parse(string json) =>
-        (LlamaConfig?)JsonSerializer.Deserialize(json, MoeConfigs.ConfigType(json), JsonOptions) ?? throw new JsonException("config.json is null");
+        (LlamaConfig?)JsonSerializer.Deserialize(json, Phi3.Phi3Config.Matches(json) ? typeof(Phi3.Phi3Config) : MoeConfigs.ConfigType(json), JsonOptions)
+        ?? throw new JsonException("config.json is null");
 
     /// <summary>config.json text with every field of the runtime config class.</summary>
     public string ToJson() => JsonSerializer.Serialize(this, GetType(), JsonOptions);

@@ -61,6 +61,8 @@ public sealed class ChatCompletionSession : IAsyncDisposable
     /// <summary>The prompt's token log-probabilities, when the request asked for them.</summary>
     public IReadOnlyList<PromptTokenLogprob>? PromptLogprobs { get; private set; }
     public int CompletionTokens => _completionTokens;
+    /// <summary>Prompt tokens the worker served from its prefix cache (known once the last chunk arrived; 0 before).</summary>
+    public int CachedPromptTokens { get; private set; }
     public string? FinishReason { get; private set; }
 
     internal void MarkAccepted(ChatCompletionAccepted accepted)
@@ -172,6 +174,7 @@ public sealed class ChatCompletionSession : IAsyncDisposable
             {
                 _finished = true;
                 FinishReason = chunk.FinishReason;
+                CachedPromptTokens = chunk.CachedPromptTokens ?? 0;
                 _metrics.EndToEnd.WithLabels(Model).Observe(Stopwatch.GetElapsedTime(_startedAt, now).TotalSeconds);
                 if (_completionTokens > 1)
                     _metrics.InterTokenLatency.WithLabels(Model)

@@ -46,6 +46,20 @@ public class ChunkPumpTests
     }
 
     [Fact]
+    public async Task RunAsync_CachedPromptTokens_OnTheLastChunkOnly()
+    {
+        var pump = Run(Long, 100, Long);
+        Token("A");
+        var first = await NextSent();
+        _engine.Writer.TryWrite(new GenerationUpdate { TextDelta = "B", TokenIds = [2], CompletionTokens = 2, FinishReason = "stop", CachedPromptTokens = 48 });
+        var last = await NextSent();
+        await pump;
+
+        Assert.Null(first.CachedPromptTokens);
+        Assert.Equal(48, last.CachedPromptTokens);
+    }
+
+    [Fact]
     public async Task RunAsync_TokenBudgetReached_FlushesBeforeTheDelay()
     {
         var pump = Run(Long, 3, Long);

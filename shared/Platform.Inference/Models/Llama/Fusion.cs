@@ -22,4 +22,19 @@ internal static class Fusion
         }
         return (weight, bias);
     }
+
+    /// <summary>The reverse: each Linear's weight (and bias) becomes a view of consecutive rows of <paramref name="fused"/>.</summary>
+    public static void ViewRows(Linear fused, IReadOnlyList<Linear> parts)
+    {
+        using var noGrad = no_grad();
+        long offset = 0;
+        foreach (var l in parts)
+        {
+            long rows = l.weight!.shape[0];
+            l.weight.set_(fused.weight!.narrow(0, offset, rows));
+            if (l.bias is not null) l.bias.set_(fused.bias!.narrow(0, offset, rows));
+            offset += rows;
+        }
+        if (offset != fused.weight!.shape[0]) throw new ArgumentException($"the parts have {offset} rows, the fused weight {fused.weight.shape[0]}");
+    }
 }

@@ -17,7 +17,16 @@ public partial class LlamaAttention : nn.Module
     private readonly int _heads, _kvHeads, _headDim, _layerIndex;
     private Tensor? _qkv, _qkvBias;
 
-    public LlamaAttention(LlamaConfig config, int layerIndex) : base(nameof(LlamaAttention))
+    public LlamaAttention(LlamaConfig config, int layerIndex) : this(config, layerIndex, fusedQkv: null)
+    {
+    }
+
+    /// <summary>
+    /// With <paramref name="fusedQkv"/> (a checkpoint that stores one [q+k+v, H] projection, Phi3Attention's
+    /// qkv_proj): q/k/v_proj are not registered (the state dict holds the subclass's fused module) and are views of
+    /// its rows, so the code that reads them sees the same weights without a copy.
+    /// </summary>
+    private protected LlamaAttention(LlamaConfig config, int layerIndex, Linear? fusedQkv) : base(nameof(LlamaAttention))
     {
         _heads = config.NumAttentionHeads;
         _kvHeads = config.KeyValueHeads;
@@ -27,15 +36,37 @@ public partial class LlamaAttention : nn.Module
         k_proj = nn.Linear(config.HiddenSize, _kvHeads * _headDim, hasBias: config.HasQkvBias);
         v_proj = nn.Linear(config.HiddenSize, _kvHeads * _headDim, hasBias: config.HasQkvBias);
         o_proj = nn.Linear(_heads * _headDim, config.HiddenSize, hasBias: config.HasOutputBias);
-        RegisterComponents();
+        _fusedCheckpoint = fusedQkv;
+        if (fusedQkv is null) RegisterComponents();
+        else
+        {
+            Fusion.ViewRows(fusedQkv, [q_proj, k_proj, v_proj]);
+            register_module(nameof(o_proj), o_proj);
+        }
     }
 
-    /// <summary>One [q+k+v, H] weight (one matmul per step); q/k/v_proj weights become views of it.</summary>
+    private readonly Linear? _fusedCheckpoint;
+
+    /// <summary>A fused checkpoint's modules are registered by hand: TorchSharp's field reflection (run again when a
+    /// parent registers this module) would add q/k/v_proj and the fused field, which the checkpoint does not hold.</summary>
+    protected override void RegisterComponents()
+    {
+        if (_fusedCheckpoint is null) base.RegisterComponents();
+    }
+
+    /// <summary>One [q+k+v, H] weight (one matmul per step); q/k/v_proj weights become views of it (of the
+    /// checkpoint's own fused projection when it has one).</summary>
     internal void Fuse()
     {
         if (_qkv is not null) return;
         using var noGrad = no_grad();
-        (_qkv, _qkvBias) = Fusion.FuseRows([q_proj, k_proj, v_proj]);
+        if (_fusedCheckpoint is { } f)
+        {
+            // Views again: moving the module to a device replaces the fused parameter.
+            Fusion.ViewRows(f, [q_proj, k_proj, v_proj]);
+            (_qkv, _qkvBias) = (f.weight!, f.bias);
+        }
+        else (_qkv, _qkvBias) = Fusion.FuseRows([q_proj, k_proj, v_proj]);
     }
 
     /// <param name="x">[B, T, H] normalised hidden states.</param>
@@ -55,7 +86,7 @@ public partial class LlamaAttention : nn.Module
         }
         else
         {
-            var (qf, kf, vf) = AdjustProjections(q_proj.forward(x), k_proj.forward(x), v_proj.forward(x));
+            var (qf, kf, vf) = AdjustProjections(Project(x));
             var q = qf.view(b, t, _heads, _headDim);
             var k = kf.view(b, t, _kvHeads, _headDim);
             qk = LlamaRotaryEmbedding.Apply(cat([q, k], 2), ctx.Cos, ctx.Sin);
@@ -106,6 +137,17 @@ public partial class LlamaAttention : nn.Module
     /// <summary>A family's step between the projections and the rotary (OLMoE's q/k norms); here none. On the fused
     /// [..., q+k+v] projection, on the three separate ones, and on span rows [rows, q+k+v].</summary>
     private protected virtual Tensor AdjustProjections(Tensor qkv) => qkv;
+    private (Tensor Q, Tensor K, Tensor V) AdjustProjections((Tensor Q, Tensor K, Tensor V) p) => AdjustProjections(p.Q, p.K, p.V);
+
+    /// <summary>The unfused (differentiable) projections; through the checkpoint's fused module when it has one, so
+    /// gradients reach its parameter.</summary>
+    private (Tensor Q, Tensor K, Tensor V) Project(Tensor x)
+    {
+        if (_fusedCheckpoint is not { } f) return (q_proj.forward(x), k_proj.forward(x), v_proj.forward(x));
+        var qkv = f.forward(x);
+        long q = _heads * _headDim, kv = _kvHeads * _headDim;
+        return (qkv.narrow(-1, 0, q), qkv.narrow(-1, q, kv), qkv.narrow(-1, q + kv, kv));
+    }
     private protected virtual (Tensor Q, Tensor K, Tensor V) AdjustProjections(Tensor q, Tensor k, Tensor v) => (q, k, v);
     private protected virtual void AdjustProjectionRows(Span<float> qkv, int rows) { }
 
@@ -136,10 +178,11 @@ public partial class LlamaAttention : nn.Module
         long perHead = (long)bs * d, blockStride = _kvHeads * perHead;
         float scale = 1f / MathF.Sqrt(d);
         var qkv = r.Qkv.AsSpan(row * width, width);
-        var cos = r.Cos.AsSpan(row * d, d);
-        var sin = r.Sin.AsSpan(row * d, d);
-        var scratch = r.HeadScratch.AsSpan(row * d, d);
-        for (int h = 0; h < _heads + _kvHeads; h++) RowKernels.Rotate(qkv.Slice(h * d, d), cos, sin, scratch);
+        int rot = r.RotaryDim;   // leading dims of a head that turn (all unless partial rotary)
+        var cos = r.Cos.AsSpan(row * rot, rot);
+        var sin = r.Sin.AsSpan(row * rot, rot);
+        var scratch = r.HeadScratch.AsSpan(row * d, rot);
+        for (int h = 0; h < _heads + _kvHeads; h++) RowKernels.Rotate(qkv.Slice(h * d, rot), cos, sin, scratch);
         int position = (int)r.Positions[row], length = position + 1;
         var table = cache.Table(r.FirstSlot + row);
         long at = table[position >> shift] * blockStride + (position & (bs - 1)) * d;

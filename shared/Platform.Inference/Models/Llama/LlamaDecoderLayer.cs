@@ -12,9 +12,14 @@ public class LlamaDecoderLayer : DecoderLayer
     }
 
     /// <summary>For families that change only the attention (Qwen3DecoderLayer).</summary>
-    protected LlamaDecoderLayer(string name, LlamaConfig config, LlamaAttention attention) : base(name, config, attention)
+    protected LlamaDecoderLayer(string name, LlamaConfig config, LlamaAttention attention) : this(name, config, attention, new LlamaMLP(config))
     {
-        mlp = new LlamaMLP(config);
+    }
+
+    /// <summary>For families that store the same blocks in other modules (Phi3DecoderLayer's fused projections).</summary>
+    protected LlamaDecoderLayer(string name, LlamaConfig config, LlamaAttention attention, LlamaMLP feedForward) : base(name, config, attention)
+    {
+        mlp = feedForward;
         RegisterComponents();
     }
 

@@ -2,7 +2,7 @@ using Platform.Inference.Quantization;
 
 namespace Platform.Inference.Models.Llama;
 
-public sealed partial class LlamaMLP
+public partial class LlamaMLP
 {
     private QuantizedMatrix? _gateUpQ, _downQ;
 

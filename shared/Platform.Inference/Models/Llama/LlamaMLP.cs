@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 namespace Platform.Inference.Models.Llama;
 
 /// <summary>LlamaMLP: down_proj(silu(gate_proj(x)) * up_proj(x)) (SwiGLU).</summary>
-public sealed partial class LlamaMLP : nn.Module<Tensor, Tensor>
+public partial class LlamaMLP : nn.Module<Tensor, Tensor>
 {
     public readonly Linear gate_proj;
     public readonly Linear up_proj;
@@ -14,13 +14,36 @@ public sealed partial class LlamaMLP : nn.Module<Tensor, Tensor>
     private Tensor? _gateUpBias;
     private readonly long _intermediate;
 
-    public LlamaMLP(LlamaConfig config) : base(nameof(LlamaMLP))
+    public LlamaMLP(LlamaConfig config) : this(config, fusedGateUp: null)
+    {
+    }
+
+    /// <summary>
+    /// With <paramref name="fusedGateUp"/> (a checkpoint that stores one [2I, H] gate-then-up projection, Phi3MLP's
+    /// gate_up_proj): gate/up_proj are not registered and are views of its rows (no copy).
+    /// </summary>
+    private protected LlamaMLP(LlamaConfig config, Linear? fusedGateUp) : base(nameof(LlamaMLP))
     {
         _intermediate = config.IntermediateSize;
         gate_proj = nn.Linear(config.HiddenSize, config.IntermediateSize, hasBias: config.MlpBias);
         up_proj = nn.Linear(config.HiddenSize, config.IntermediateSize, hasBias: config.MlpBias);
         down_proj = nn.Linear(config.IntermediateSize, config.HiddenSize, hasBias: config.MlpBias);
-        RegisterComponents();
+        _fusedCheckpoint = fusedGateUp;
+        if (fusedGateUp is null) RegisterComponents();
+        else
+        {
+            Fusion.ViewRows(fusedGateUp, [gate_proj, up_proj]);
+            register_module(nameof(down_proj), down_proj);
+        }
+    }
+
+    private readonly Linear? _fusedCheckpoint;
+
+    /// <summary>A fused checkpoint's modules are registered by hand: TorchSharp's field reflection (run again when a
+    /// parent registers this module) would add gate/up_proj and the fused field, which the checkpoint does not hold.</summary>
+    protected override void RegisterComponents()
+    {
+        if (_fusedCheckpoint is null) base.RegisterComponents();
     }
 
     /// <summary>
@@ -31,6 +54,13 @@ public sealed partial class LlamaMLP : nn.Module<Tensor, Tensor>
     {
         if (_gateUp is not null) return;
         using var noGrad = no_grad();
+        if (_fusedCheckpoint is { } f)
+        {
+            // Views again: moving the module to a device replaces the fused parameter.
+            Fusion.ViewRows(f, [gate_proj, up_proj]);
+            (_gateUp, _gateUpBias) = (f.weight!, f.bias);
+            return;
+        }
         var (w, b) = Fusion.FuseRows([gate_proj, up_proj]);
         _gateUp = w;
         _gateUpBias = b;
@@ -44,6 +74,12 @@ public sealed partial class LlamaMLP : nn.Module<Tensor, Tensor>
         {
             var gu = RowKernels.Linear(x, _gateUp, _gateUpBias, _gateUpQ);
             hidden = gu.narrow(-1, 0, _intermediate).silu_().mul_(gu.narrow(-1, _intermediate, _intermediate));
+        }
+        else if (_fusedCheckpoint is { } f)
+        {
+            // Differentiable through the checkpoint's own parameter: gate rows first (Phi3MLP: chunk(2)).
+            var gu = f.forward(x);
+            hidden = nn.functional.silu(gu.narrow(-1, 0, _intermediate)) * gu.narrow(-1, _intermediate, _intermediate);
         }
         else
         {

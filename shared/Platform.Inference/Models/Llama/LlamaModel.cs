@@ -108,12 +108,12 @@ public sealed class LlamaModel : nn.Module
                 table.Slice((int)(id * h), h).CopyTo(x.Slice(row * h, h));
             }
         }
-        var d = _config.HeadDimension;
+        var rot = r.RotaryDim;
         for (int row = 0; row < r.Rows; row++)
         {
             var (cos, sin) = _rotary.At(r.Positions[row], CPU);
-            RowKernels.Floats(cos).CopyTo(r.Cos.AsSpan(row * d, d));
-            RowKernels.Floats(sin).CopyTo(r.Sin.AsSpan(row * d, d));
+            RowKernels.Floats(cos).CopyTo(r.Cos.AsSpan(row * rot, rot));
+            RowKernels.Floats(sin).CopyTo(r.Sin.AsSpan(row * rot, rot));
         }
         foreach (var layer in layers) layer.DecodeRows(r, h);
         norm.ForwardRows(x, r.Used(r.Normed, h));

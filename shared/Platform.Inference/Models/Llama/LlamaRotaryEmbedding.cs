@@ -8,7 +8,8 @@ namespace Platform.Inference.Models.Llama;
 /// (transformers/modeling_rope_utils.py: _compute_default_rope_parameters, _compute_llama3_parameters).
 /// Deliberately NOT a Module: a Tensor field inside a TorchSharp Module is saved to the state dict even when
 /// registered non-persistent, and HF checkpoints have no rotary tensors, so strict loading would fail.
-/// cos/sin tables grow on demand up to the positions actually used.
+/// cos/sin tables grow on demand up to the positions actually used. With a partial rotary factor (Phi3Config) the
+/// tables span the leading <see cref="LlamaConfig.RotaryDimension"/> dims of a head and the rest pass unchanged.
 /// </summary>
 public sealed class LlamaRotaryEmbedding : IDisposable
 {
@@ -20,16 +21,16 @@ public sealed class LlamaRotaryEmbedding : IDisposable
 
     public LlamaRotaryEmbedding(LlamaConfig config)
     {
-        _headDim = config.HeadDimension;
+        _headDim = config.RotaryDimension;
         _invFreq = ComputeInvFreq(config);
     }
 
-    /// <summary>Inverse frequencies [head_dim/2], after rope scaling.</summary>
+    /// <summary>Inverse frequencies [rotary_dim/2], after rope scaling.</summary>
     public IReadOnlyList<float> InverseFrequencies => _invFreq;
 
     public static float[] ComputeInvFreq(LlamaConfig config)
     {
-        int dim = config.HeadDimension;
+        int dim = config.RotaryDimension;
         var inv = new double[dim / 2];
         for (int i = 0; i < inv.Length; i++) inv[i] = 1.0 / Math.Pow(config.RopeTheta, 2.0 * i / dim);
         if (config.RopeScaling is { } rs)
@@ -59,7 +60,7 @@ public sealed class LlamaRotaryEmbedding : IDisposable
     }
 
     /// <summary>
-    /// cos and sign-folded sin gathered at <paramref name="positionIds"/> [B,T], shaped [B,T,1,head_dim]. The sin
+    /// cos and sign-folded sin gathered at <paramref name="positionIds"/> [B,T], shaped [B,T,1,rotary_dim]. The sin
     /// table holds -sin in its first half, so rotate_half(x) * sin == roll(x, half) * signedSin (see <see cref="Apply"/>).
     /// </summary>
     public (Tensor Cos, Tensor Sin) Gather(Tensor positionIds, long maxPosition)
@@ -70,7 +71,7 @@ public sealed class LlamaRotaryEmbedding : IDisposable
         return (cosT.index_select(0, flat).view(shape), sinT.index_select(0, flat).view(shape));
     }
 
-    /// <summary>Single-token decode: views of one table row (no gather), shaped [1,1,1,head_dim].</summary>
+    /// <summary>Single-token decode: views of one table row (no gather), shaped [1,1,1,rotary_dim].</summary>
     public (Tensor Cos, Tensor Sin) At(long position, Device device)
     {
         var (cosT, sinT) = Tables(position + 1, device);
@@ -105,12 +106,15 @@ public sealed class LlamaRotaryEmbedding : IDisposable
     /// <summary>
     /// HF apply_rotary_pos_emb, x * cos + rotate_half(x) * sin with rotate_half(x) = cat(-x2, x1), written as
     /// x * cos + roll(x, half) * signedSin: three tensor ops instead of seven (per-op overhead dominates decode).
-    /// x is [B,T,heads,head_dim]; cos/sin come from <see cref="Gather"/>.
+    /// x is [B,T,heads,head_dim]; cos/sin come from <see cref="Gather"/>. When they are narrower than a head (partial
+    /// rotary), the leading dims turn and the rest are concatenated unchanged (modeling_phi3.py apply_rotary_pos_emb).
     /// </summary>
     public static Tensor Apply(Tensor x, Tensor cos, Tensor signedSin)
     {
-        long half = x.shape[^1] / 2;
-        return torch.addcmul(x * cos, x.roll(half, -1), signedSin, 1);
+        long rot = cos.shape[^1], d = x.shape[^1];
+        if (rot == d) return torch.addcmul(x * cos, x.roll(rot / 2, -1), signedSin, 1);
+        var turned = x.narrow(-1, 0, rot);
+        return cat([torch.addcmul(turned * cos, turned.roll(rot / 2, -1), signedSin, 1), x.narrow(-1, rot, d - rot)], -1);
     }
 
     public void Dispose()

@@ -15,9 +15,12 @@ internal sealed class RowDecode
         _config = config;
         _groups = config.NumAttentionHeads / config.KeyValueHeads;
         QkvWidth = (config.NumAttentionHeads + 2 * config.KeyValueHeads) * config.HeadDimension;
+        RotaryDim = config.RotaryDimension;
     }
 
     public int QkvWidth { get; }
+    /// <summary>Leading dims of each head the rotary turns (<see cref="LlamaConfig.RotaryDimension"/>).</summary>
+    public int RotaryDim { get; }
     /// <summary>Rows (sequences) in this step.</summary>
     public int Rows { get; private set; }
     public float[] Hidden { get; private set; } = [];
@@ -29,7 +32,7 @@ internal sealed class RowDecode
     public float[] Activated { get; private set; } = [];
     /// <summary>[rows, head_dim] scratch for the rotary.</summary>
     public float[] HeadScratch { get; private set; } = [];
-    /// <summary>cos and sign-folded sin rows [rows, head_dim] at each row's position.</summary>
+    /// <summary>cos and sign-folded sin rows [rows, rotary_dim] at each row's position.</summary>
     public float[] Cos { get; private set; } = [];
     public float[] Sin { get; private set; } = [];
     /// <summary>Attention scores, per row one kv group's query heads x the longest context seen.</summary>
