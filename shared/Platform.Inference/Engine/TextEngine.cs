@@ -636,9 +636,12 @@ public sealed partial class TextEngine : ITextEngine
         }
         if (_model.ImageVocabulary is { } iv && token >= iv.BaseVocabulary)
         {
-            // An image token: no text; the end-of-image token's update carries the picture.
+            // An image token adds no text; the end-of-image token's update carries the picture. A picture ends the text
+            // before it, so begin-of-image's update releases what the text stream still held (a stop string's possible
+            // start, an incomplete character): it comes before the picture, as in the completion.
             seq.Emit(new GenerationUpdate
             {
+                TextDelta = token == iv.BeginOfImage ? seq.Text.Flush() : "",
                 TokenIds = [token], PromptTokens = seq.PromptTokens.Length, CompletionTokens = seq.Generated, Logits = logits,
                 Logprobs = logprob is null ? null : [logprob], Picture = seq.Sampling.Pictures?.TakeCompleted(),
             });

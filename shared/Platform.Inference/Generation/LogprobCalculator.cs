@@ -32,8 +32,9 @@ public static class LogprobCalculator
             var (values, ids) = logp.topk(Math.Min(top, (int)logp.shape[0]));
             var v = values.to(CPU).data<float>().ToArray();
             var i = ids.to(CPU).data<long>().ToArray();
+            // A token masked to -infinity (constrained decoding, an image-token model's pictures) cannot come next: not an alternative.
             for (int k = 0; k < v.Length; k++)
-                alternatives.Add(new TopLogprob((int)i[k], tokenBytes((int)i[k]), v[k]));
+                if (!float.IsNegativeInfinity(v[k])) alternatives.Add(new TopLogprob((int)i[k], tokenBytes((int)i[k]), v[k]));
         }
         return new TokenLogprob(chosen, tokenBytes(chosen), chosenLogprob, alternatives);
     }

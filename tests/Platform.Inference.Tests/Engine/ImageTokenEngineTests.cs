@@ -84,14 +84,25 @@ public sealed class ImageTokenEngineTests : IDisposable
                 Assert.Equal(v.CodesPerImage, reported[i].Codes.Length);
             }
             Assert.All(updates.Where(u => u.Picture is not null), u => Assert.Equal([v.EndOfImage], u.TokenIds));
-            // Image tokens add no text: the streamed text is the text tokens' decoding.
+            // Image tokens add no text: the streamed text is the decoding of the text runs between pictures (a picture
+            // ends the run before it; begin-of-image's update releases what was held back of it).
             var text = string.Concat(updates.Select(u => u.TextDelta));
-            Assert.Equal(engine.Model.Tokenizer.Decode(tokens.Where(t => t < v.BaseVocabulary).ToArray()), text);
-            Assert.All(updates.Where(u => u.TokenIds.Any(t => t >= v.BaseVocabulary)), u => Assert.Equal("", u.TextDelta));
+            var runs = new List<List<int>> { new() };
+            foreach (var t in tokens)
+                if (t == v.BeginOfImage) runs.Add([]);
+                else if (t < v.BaseVocabulary) runs[^1].Add(t);
+            Assert.Equal(string.Concat(runs.Select(r => engine.Model.Tokenizer.Decode(r.ToArray()))), text);
+            Assert.DoesNotContain("<|image", text);
+            Assert.All(updates.Where(u => u.TokenIds.Any(t => v.IsCode(t) || t == v.EndOfImage)), u => Assert.Equal("", u.TextDelta));
             // Logprobs: one per token, image tokens included, from the constrained distribution (end-of-image forced: 0).
             var logprobs = updates.Where(u => u.Logprobs is not null).SelectMany(u => u.Logprobs!).ToList();
             Assert.Equal(tokens, logprobs.Select(l => l.TokenId));
-            foreach (var l in logprobs.Where(l => l.TokenId == v.EndOfImage)) Assert.Equal(0f, l.Logprob);
+            foreach (var l in logprobs.Where(l => l.TokenId == v.EndOfImage))
+            {
+                Assert.Equal(0f, l.Logprob);
+                Assert.Equal([v.EndOfImage], l.Top.Select(t => t.TokenId));   // masked tokens are no alternatives
+                Assert.Equal(ImageVocabulary.EndToken, Encoding.UTF8.GetString(l.Bytes));
+            }
             foreach (var l in logprobs.Where(l => v.IsCode(l.TokenId)))
             {
                 Assert.Equal($"<|image_code_{v.CodeOf(l.TokenId)}|>", Encoding.UTF8.GetString(l.Bytes));
@@ -129,6 +140,37 @@ public sealed class ImageTokenEngineTests : IDisposable
         Assert.True(v.IsCode(restTokens[0]) && v.IsCode(restTokens[1]));
         Assert.Equal(v.EndOfImage, restTokens[2]);
         Assert.Equal([3, 9, v.CodeOf(restTokens[0]), v.CodeOf(restTokens[1])], Assert.Single(rest, u => u.Picture is not null).Picture!.Codes);
+    }
+
+    [Fact]
+    public async Task Generate_TextHeldBackBeforeAPicture_ReleasedByTheBeginOfImageUpdate()
+    {
+        var (_, folder) = ImageTokenModels.Create(_dir, codebook: 16, grid: 2);
+        await using var engine = TextEngine.Load("moe-image", folder, Options());
+        var v = engine.Model.ImageVocabulary!;
+        var tok = engine.Model.Tokenizer;
+        GenerationRequest Request(ulong seed, IReadOnlyList<string> stops) => new()
+        {
+            PromptTokens = Prompt, MaxNewTokens = 24, IgnoreEos = true, StopStrings = stops,
+            Sampling = new SamplingOptions { Temperature = 1f, Seed = seed, LogitBias = new Dictionary<int, float> { [v.BeginOfImage] = 4f } },
+        };
+        for (ulong seed = 1; seed <= 20; seed++)
+        {
+            var tokens = (await Collect(engine, Request(seed, []))).SelectMany(u => u.TokenIds).ToArray();
+            int begin = Array.IndexOf(tokens, v.BeginOfImage);
+            if (begin < 1) continue;
+            var before = tok.Decode(tokens[..begin]);
+            var last = tok.Decode(tokens[(begin - 1)..begin]);
+            if (last.Length == 0 || before.Length == 0) continue;
+            // A stop string that starts with the text's last token holds that text back; the picture releases it.
+            var updates = await Collect(engine, Request(seed, [last + "\u0007"]));
+            Assert.Equal(tokens, updates.SelectMany(u => u.TokenIds));
+            int at = updates.FindIndex(u => u.TokenIds.Contains(v.BeginOfImage));
+            Assert.Equal(before, string.Concat(updates.Take(at + 1).Select(u => u.TextDelta)));
+            Assert.EndsWith(last, updates[at].TextDelta);
+            return;
+        }
+        Assert.Fail("no seed drew a picture after text");
     }
 
     [Fact]
