@@ -174,6 +174,38 @@ public sealed class ImageTokenEngineTests : IDisposable
     }
 
     [Fact]
+    public async Task Generate_PicturesBatchedAndPreempted_EachEqualsItsOwnAlone()
+    {
+        // 8x8 pictures (66 tokens): four sequences of 11 + 72 tokens need 6 blocks of 16 each; 14 blocks make the pool
+        // run out, so some are preempted and recomputed (image tokens included) while others decode in batches that mix
+        // image and text rows.
+        var (_, folder) = ImageTokenModels.Create(_dir, codebook: 16, grid: 8);
+        await using var tight = TextEngine.Load("tight", folder, new EngineOptions { MaxConcurrentSequences = 4, MaxContextTokens = 128, KvCacheBlocks = 14, Threads = 1 });
+        await using var roomy = TextEngine.Load("roomy", folder, new EngineOptions { MaxConcurrentSequences = 1, MaxContextTokens = 128, PrefixCaching = false, Threads = 1 });
+        var v = tight.Model.ImageVocabulary!;
+        var requests = Enumerable.Range(0, 4).Select(i => new GenerationRequest
+        {
+            PromptTokens = [.. Enumerable.Range(0, 10).Select(t => 40 + 37 * i + t), .. i % 2 == 0 ? new[] { v.BeginOfImage } : []],
+            MaxNewTokens = 72, IgnoreEos = true,
+            Sampling = i < 2 ? SamplingOptions.Greedy with { LogitBias = new Dictionary<int, float> { [v.BeginOfImage] = 3f } }
+                : new SamplingOptions { Temperature = 1f, Seed = (ulong)i, LogitBias = new Dictionary<int, float> { [v.BeginOfImage] = 3f } },
+        }).ToList();
+        var alone = new List<List<GenerationUpdate>>();
+        foreach (var r in requests) alone.Add(await Collect(roomy, r));
+        var together = await Task.WhenAll(requests.Select(r => Collect(tight, r)));
+        Assert.True(tight.Stats.Preemptions >= 1, $"preemptions {tight.Stats.Preemptions}");
+        for (int i = 0; i < requests.Count; i++)
+        {
+            Assert.Equal(alone[i].SelectMany(u => u.TokenIds), together[i].SelectMany(u => u.TokenIds));
+            var a = alone[i].Where(u => u.Picture is not null).Select(u => u.Picture!.Codes).ToList();
+            var b = together[i].Where(u => u.Picture is not null).Select(u => u.Picture!.Codes).ToList();
+            Assert.Equal(a, b);
+            CheckStructure(v, [.. requests[i].PromptTokens!.Where(t => t >= v.BaseVocabulary), .. together[i].SelectMany(u => u.TokenIds)], mayEndInside: true);
+        }
+        Assert.True(alone.Sum(u => u.Count(x => x.Picture is not null)) >= 2, "too few pictures to mean anything");
+    }
+
+    [Fact]
     public async Task Generate_MalformedImageTokensInPrompt_Refused()
     {
         var (_, folder) = ImageTokenModels.Create(_dir, codebook: 16, grid: 2);
