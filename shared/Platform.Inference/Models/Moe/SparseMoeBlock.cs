@@ -50,7 +50,16 @@ public abstract class SparseMoeBlock : nn.Module
     /// base computation, so with no such rows the block's output is bitwise the base block's. Not a registered
     /// component: the block's state dict stays the base checkpoint's.
     /// </summary>
-    public ExpertLoRA? Adapter { get; set; }
+    public ExpertLoRA? Adapter
+    {
+        get => _adapter;
+        set
+        {
+            _adapter = value;
+            _loraFor = null;   // the span path takes a fresh snapshot of the LoRA at its next step
+        }
+    }
+    private ExpertLoRA? _adapter;
     /// <summary>Rows (of the flattened [B*T] input of the next forwards) the adapter acts on; null = none.</summary>
     public bool[]? AdapterRows { get; set; }
 
@@ -208,6 +217,7 @@ public abstract class SparseMoeBlock : nn.Module
         int rows = r.Rows, h = _hidden, n = _intermediate, k = _topK;
         var adapted = Adapter is not null && AdapterRows is { } ar && Array.IndexOf(ar, true) >= 0 ? ar : null;
         if (adapted is not null && adapted.Length != rows) throw new ArgumentException($"AdapterRows has {adapted.Length} rows, the input {rows}");
+        if (adapted is not null) SnapshotLoRA();
         if (_x.Length < rows * h)
         {
             _logits = new float[rows * _experts];
@@ -241,10 +251,10 @@ public abstract class SparseMoeBlock : nn.Module
             RowKernels.Gemm(_gateUpOf[e], null, _x.AsSpan(0, count * h), _gu.AsSpan(0, count * 2 * n), count, r.Threads);
             // The expert's image rows (if any) add their low-rank terms; its text rows keep exactly the base values.
             int adaptedRows = adapted is null ? 0 : GatherAdapted(adapted, first, count, k);
-            if (adaptedRows > 0) AddLowRank(LoRAOf(e).GateUpA, LoRAOf(e).GateUpB, _x, h, _gu, 2 * n, adaptedRows, r.Threads);
+            if (adaptedRows > 0) AddLowRank(_gateUpA, _gateUpBT, e, _x, h, _gu, 2 * n, adaptedRows);
             for (int j = 0; j < count; j++) SwiGlu.Apply(_gu.AsSpan(j * 2 * n, 2 * n), _act.AsSpan(j * n, n));
             RowKernels.Gemm(_downOf[e], null, _act.AsSpan(0, count * n), _y.AsSpan(0, count * h), count, r.Threads);
-            if (adaptedRows > 0) AddLowRank(LoRAOf(e).DownA, LoRAOf(e).DownB, _act, n, _y, h, adaptedRows, r.Threads);
+            if (adaptedRows > 0) AddLowRank(_downA, _downBT, e, _act, n, _y, h, adaptedRows);
             for (int j = 0; j < count; j++)
             {
                 int pair = _order[first + j];
@@ -261,24 +271,27 @@ public abstract class SparseMoeBlock : nn.Module
         }
     }
 
-    // Per-expert views of the adapter's LoRA matrices for the span GEMMs, rebuilt when the adapter changes.
+    // The adapter's LoRA for the span path: A as stored ([E, r, in]) and B transposed ([E, r, out]), so both products
+    // are r contiguous vector ops per row. Taken when the block's Adapter is set (the setter drops the old one); the
+    // torch path reads the parameters themselves.
     private ExpertLoRA? _loraFor;
-    private (Tensor GateUpA, Tensor GateUpB, Tensor DownA, Tensor DownB)[] _lora = [];
+    private float[] _gateUpA = [], _gateUpBT = [], _downA = [], _downBT = [];
+    private int _rank;
     private int[] _adaptedAt = [];
-    private float[] _loraIn = [], _loraMid = [], _loraOut = [];
+    private float[] _loraMid = [];
 
-    private (Tensor GateUpA, Tensor GateUpB, Tensor DownA, Tensor DownB) LoRAOf(int e)
+    private void SnapshotLoRA()
     {
-        if (!ReferenceEquals(_loraFor, Adapter))
-        {
-            foreach (var v in _lora) { v.GateUpA.Dispose(); v.GateUpB.Dispose(); v.DownA.Dispose(); v.DownB.Dispose(); }
-            var a = Adapter!;
-            _lora = Enumerable.Range(0, _experts).Select(i => (
-                a.gate_up_A.detach()[i].contiguous().DetachFromDisposeScope(), a.gate_up_B.detach()[i].contiguous().DetachFromDisposeScope(),
-                a.down_A.detach()[i].contiguous().DetachFromDisposeScope(), a.down_B.detach()[i].contiguous().DetachFromDisposeScope())).ToArray();
-            _loraFor = a;
-        }
-        return _lora[e];
+        if (ReferenceEquals(_loraFor, _adapter)) return;
+        var a = _adapter!;
+        using var scope = NewDisposeScope();
+        static float[] Host(Tensor t) => t.detach().to(CPU).contiguous().data<float>().ToArray();
+        _rank = (int)a.gate_up_A.shape[1];
+        _gateUpA = Host(a.gate_up_A);
+        _gateUpBT = Host(a.gate_up_B.detach().transpose(1, 2));
+        _downA = Host(a.down_A);
+        _downBT = Host(a.down_B.detach().transpose(1, 2));
+        _loraFor = a;
     }
 
     /// <summary>The positions j (within this expert's gathered rows first..first+count) of image rows, into _adaptedAt; their count.</summary>
@@ -292,24 +305,28 @@ public abstract class SparseMoeBlock : nn.Module
     }
 
     /// <summary>
-    /// y[j] += scale * B (A x[j]) for the <paramref name="m"/> adapted rows j of the expert's gathered rows (x [count,
-    /// inWidth], y [count, outWidth]): one GEMM through A [r, in] and one through B [out, r] for all of them, so each
-    /// expert's LoRA is read once per step.
+    /// y[j] += scale * B_e (A_e x[j]) for the <paramref name="m"/> adapted rows j of expert <paramref name="e"/>'s gathered
+    /// rows (x [count, inWidth], y [count, outWidth]). Rank component outer, rows inner: each LoRA row is read once
+    /// per step for all of the expert's image rows.
     /// </summary>
-    private void AddLowRank(Tensor a, Tensor b, float[] x, int inWidth, float[] y, int outWidth, int m, int threads)
+    private void AddLowRank(float[] a, float[] bt, int e, float[] x, int inWidth, float[] y, int outWidth, int m)
     {
-        int rank = (int)a.shape[0];
-        if (_loraIn.Length < m * inWidth) _loraIn = new float[m * inWidth];
+        int rank = _rank;
         if (_loraMid.Length < m * rank) _loraMid = new float[m * rank];
-        if (_loraOut.Length < m * outWidth) _loraOut = new float[m * outWidth];
-        for (int i = 0; i < m; i++) x.AsSpan(_adaptedAt[i] * inWidth, inWidth).CopyTo(_loraIn.AsSpan(i * inWidth, inWidth));
-        RowKernels.Gemm(a, null, _loraIn.AsSpan(0, m * inWidth), _loraMid.AsSpan(0, m * rank), m, threads);
-        RowKernels.Gemm(b, null, _loraMid.AsSpan(0, m * rank), _loraOut.AsSpan(0, m * outWidth), m, threads);
-        float scale = (float)Adapter!.Scale;
-        for (int i = 0; i < m; i++)
+        for (int j = 0; j < rank; j++)
         {
-            var row = y.AsSpan(_adaptedAt[i] * outWidth, outWidth);
-            TensorPrimitives.MultiplyAdd(_loraOut.AsSpan(i * outWidth, outWidth), scale, row, row);
+            var aj = a.AsSpan((e * rank + j) * inWidth, inWidth);
+            for (int i = 0; i < m; i++) _loraMid[i * rank + j] = TensorPrimitives.Dot(aj, x.AsSpan(_adaptedAt[i] * inWidth, inWidth));
+        }
+        float scale = (float)_adapter!.Scale;
+        for (int j = 0; j < rank; j++)
+        {
+            var bj = bt.AsSpan((e * rank + j) * outWidth, outWidth);
+            for (int i = 0; i < m; i++)
+            {
+                var row = y.AsSpan(_adaptedAt[i] * outWidth, outWidth);
+                TensorPrimitives.MultiplyAdd(bj, scale * _loraMid[i * rank + j], row, row);
+            }
         }
     }
 }
