@@ -115,19 +115,15 @@ public abstract class SparseMoeBlock : nn.Module
         for (int e = 0; e < _experts; e++)
         {
             if (rows[e] is null) continue;
-            if (adapted is not null && rows[e].Any(r => adapted[r]))
+            bool fusedInference = inference && _gateUp is not null;
+            if (!fusedInference && adapted is not null && rows[e].Any(r => adapted[r]))
             {
-                // Image rows of this expert through the adapter; its other rows stay on the base path below.
+                // Training / unfused: image rows of this expert through the adapter; its other rows stay on the base path below.
                 var imageRows = rows[e].Where(r => adapted[r]).ToArray();
                 var imageSlots = slots[e].Where((_, j) => adapted[rows[e][j]]).ToArray();
                 var imageIndex = tensor(imageRows, device: x2.device);
-                Tensor ya;
-                if (inference && _gateUp is not null) ya = Adapter!.Expert(e, x2.index_select(0, imageIndex), _gateUpOf[e], _downOf[e], _intermediate);
-                else
-                {
-                    var (g, u, d) = ExpertWeights(e);
-                    ya = Adapter!.Expert(e, x2.index_select(0, imageIndex), g, u, d, _intermediate);
-                }
+                var (g, u, d) = ExpertWeights(e);
+                var ya = Adapter!.Expert(e, x2.index_select(0, imageIndex), g, u, d, _intermediate);
                 var wa = flatWeights.index_select(0, tensor(imageSlots, device: x2.device)).unsqueeze(1);
                 output = output.index_add(0, imageIndex, ya * wa, 1);
                 var textSlots = slots[e].Where((_, j) => !adapted[rows[e][j]]).ToList();
@@ -138,10 +134,17 @@ public abstract class SparseMoeBlock : nn.Module
             var index = tensor(rows[e].ToArray(), device: x2.device);
             var xe = x2.index_select(0, index);
             Tensor y;
-            if (inference && _gateUp is not null)
+            if (fusedInference)
             {
+                // Inference: one base GEMM over all of the expert's rows (its weights read once), the low-rank terms
+                // added on its image rows only.
+                var local = adapted is null ? null : rows[e].Select((r, j) => (r, j)).Where(p => adapted[p.r]).Select(p => (long)p.j).ToArray();
+                var li = local is { Length: > 0 } ? tensor(local, device: x2.device) : null;
                 var gu = RowKernels.Linear(xe, _gateUpOf[e], null);
-                y = RowKernels.Linear(gu.narrow(-1, 0, _intermediate).silu_().mul_(gu.narrow(-1, _intermediate, _intermediate)), _downOf[e], null);
+                if (li is not null) gu.index_add_(0, li, Adapter!.GateUpDelta(e, xe.index_select(0, li)), 1);
+                var h = gu.narrow(-1, 0, _intermediate).silu_().mul_(gu.narrow(-1, _intermediate, _intermediate));
+                y = RowKernels.Linear(h, _downOf[e], null);
+                if (li is not null) y.index_add_(0, li, Adapter!.DownDelta(e, h.index_select(0, li)), 1);
             }
             else
             {
