@@ -102,6 +102,25 @@ public sealed class ImageTokenForwardTests : IDisposable
     }
 
     [Fact]
+    public void RowKernels_AdapterReattachedAfterAnUpdate_UsesTheNewLoRA()
+    {
+        var (_, imageFolder) = Create(_dir, "mixtral");
+        using var m = ModelLoader.Load(imageFolder);
+        var v = m.ImageVocabulary!;
+        m.Model.FuseForInference();
+        using var noGrad = no_grad();
+        long[] prompt = [.. Text[..4], v.BeginOfImage];
+        long[][] next = [[v.CodeToken(3), v.CodeToken(5)]];
+        Run(m.Model, [prompt], next, LlamaBackend.RowKernels);   // the span path takes its LoRA snapshot
+        foreach (var lora in m.ImageAdapter!.experts_lora) { lora.gate_up_B.mul_(3); lora.down_B.mul_(-2); }
+        m.ImageAdapter.Attach(true);
+        var rows = Run(m.Model, [prompt], next, LlamaBackend.RowKernels);
+        var torch = Run(m.Model, [prompt], next, LlamaBackend.Torch);
+        for (int i = 1; i < rows.Count; i++)
+            Assert.True(RelativeDifference(rows[i], torch[i]) < 1e-4f, $"decode step {i}: the span path kept the old LoRA");
+    }
+
+    [Fact]
     public void Routing_CountsPromptRowsByModalityAndSkipsPadding()
     {
         var (_, imageFolder) = Create(_dir, "mixtral");
