@@ -50,7 +50,16 @@ public abstract class SparseMoeBlock : nn.Module
     /// base computation, so with no such rows the block's output is bitwise the base block's. Not a registered
     /// component: the block's state dict stays the base checkpoint's.
     /// </summary>
-    public ExpertLoRA? Adapter { get; set; }
+    public ExpertLoRA? Adapter
+    {
+        get => _adapter;
+        set
+        {
+            _adapter = value;
+            _loraFor = null;   // the span path takes a fresh snapshot of the LoRA at its next step
+        }
+    }
+    private ExpertLoRA? _adapter;
     /// <summary>Rows (of the flattened [B*T] input of the next forwards) the adapter acts on; null = none.</summary>
     public bool[]? AdapterRows { get; set; }
 
@@ -106,13 +115,14 @@ public abstract class SparseMoeBlock : nn.Module
         for (int e = 0; e < _experts; e++)
         {
             if (rows[e] is null) continue;
-            if (adapted is not null && rows[e].Any(r => adapted[r]))
+            bool fusedInference = inference && _gateUp is not null;
+            if (!fusedInference && adapted is not null && rows[e].Any(r => adapted[r]))
             {
-                // Image rows of this expert through the adapter; its other rows stay on the base path below.
+                // Training / unfused: image rows of this expert through the adapter; its other rows stay on the base path below.
                 var imageRows = rows[e].Where(r => adapted[r]).ToArray();
                 var imageSlots = slots[e].Where((_, j) => adapted[rows[e][j]]).ToArray();
-                var (g, u, d) = ExpertWeights(e);
                 var imageIndex = tensor(imageRows, device: x2.device);
+                var (g, u, d) = ExpertWeights(e);
                 var ya = Adapter!.Expert(e, x2.index_select(0, imageIndex), g, u, d, _intermediate);
                 var wa = flatWeights.index_select(0, tensor(imageSlots, device: x2.device)).unsqueeze(1);
                 output = output.index_add(0, imageIndex, ya * wa, 1);
@@ -124,10 +134,17 @@ public abstract class SparseMoeBlock : nn.Module
             var index = tensor(rows[e].ToArray(), device: x2.device);
             var xe = x2.index_select(0, index);
             Tensor y;
-            if (inference && _gateUp is not null)
+            if (fusedInference)
             {
+                // Inference: one base GEMM over all of the expert's rows (its weights read once), the low-rank terms
+                // added on its image rows only.
+                var local = adapted is null ? null : rows[e].Select((r, j) => (r, j)).Where(p => adapted[p.r]).Select(p => (long)p.j).ToArray();
+                var li = local is { Length: > 0 } ? tensor(local, device: x2.device) : null;
                 var gu = RowKernels.Linear(xe, _gateUpOf[e], null);
-                y = RowKernels.Linear(gu.narrow(-1, 0, _intermediate).silu_().mul_(gu.narrow(-1, _intermediate, _intermediate)), _downOf[e], null);
+                if (li is not null) gu.index_add_(0, li, Adapter!.GateUpDelta(e, xe.index_select(0, li)), 1);
+                var h = gu.narrow(-1, 0, _intermediate).silu_().mul_(gu.narrow(-1, _intermediate, _intermediate));
+                y = RowKernels.Linear(h, _downOf[e], null);
+                if (li is not null) y.index_add_(0, li, Adapter!.DownDelta(e, h.index_select(0, li)), 1);
             }
             else
             {
@@ -138,8 +155,23 @@ public abstract class SparseMoeBlock : nn.Module
             output = inference ? output.index_add_(0, index, y.mul_(w), 1) : output.index_add(0, index, y * w, 1);
         }
         if (Extra(x2) is { } extra) output = inference ? output.add_(extra) : output + extra;
-        RoutingObserver?.Invoke(Array.ConvertAll(ids, id => (int)id));
+        if (RoutingObserver is not null || _recorder is not null)
+        {
+            var chosenIds = Array.ConvertAll(ids, id => (int)id);
+            RoutingObserver?.Invoke(chosenIds);
+            _recorder?.Record(_recorderLayer, chosenIds, _topK, AdapterRows);
+        }
         return output.view(x.shape).MoveToOuterDisposeScope();
+    }
+
+    private RoutingRecorder? _recorder;
+    private int _recorderLayer;
+
+    /// <summary>Routing statistics of the model's forwards (<see cref="LlamaForCausalLM.Routing"/>): this block is sparse layer <paramref name="layer"/>.</summary>
+    internal void AttachRecorder(RoutingRecorder recorder, int layer)
+    {
+        _recorder = recorder;
+        _recorderLayer = layer;
     }
 
     /// <summary>Moves the experts into the stacked inference layout (per-expert weights become views: no extra memory).</summary>
@@ -186,8 +218,9 @@ public abstract class SparseMoeBlock : nn.Module
     internal void DecodeRows(ReadOnlySpan<float> x, Span<float> output, RowDecode r)
     {
         int rows = r.Rows, h = _hidden, n = _intermediate, k = _topK;
-        if (Adapter is not null && AdapterRows is { } ar && ar.Contains(true))
-            throw new InvalidOperationException("the image-token adapter runs on the torch backend (LlamaBackend.Torch)");
+        var adapted = Adapter is not null && AdapterRows is { } ar && Array.IndexOf(ar, true) >= 0 ? ar : null;
+        if (adapted is not null && adapted.Length != rows) throw new ArgumentException($"AdapterRows has {adapted.Length} rows, the input {rows}");
+        if (adapted is not null) SnapshotLoRA();
         if (_x.Length < rows * h)
         {
             _logits = new float[rows * _experts];
@@ -219,8 +252,12 @@ public abstract class SparseMoeBlock : nn.Module
             if (count == 0) continue;
             for (int j = 0; j < count; j++) x.Slice(_order[first + j] / k * h, h).CopyTo(_x.AsSpan(j * h, h));
             RowKernels.Gemm(_gateUpOf[e], null, _x.AsSpan(0, count * h), _gu.AsSpan(0, count * 2 * n), count, r.Threads);
+            // The expert's image rows (if any) add their low-rank terms; its text rows keep exactly the base values.
+            int adaptedRows = adapted is null ? 0 : GatherAdapted(adapted, first, count, k);
+            if (adaptedRows > 0) AddLowRank(_gateUpA, _gateUpBT, e, _x, h, _gu, 2 * n, adaptedRows);
             for (int j = 0; j < count; j++) SwiGlu.Apply(_gu.AsSpan(j * 2 * n, 2 * n), _act.AsSpan(j * n, n));
             RowKernels.Gemm(_downOf[e], null, _act.AsSpan(0, count * n), _y.AsSpan(0, count * h), count, r.Threads);
+            if (adaptedRows > 0) AddLowRank(_downA, _downBT, e, _act, n, _y, h, adaptedRows);
             for (int j = 0; j < count; j++)
             {
                 int pair = _order[first + j];
@@ -229,6 +266,70 @@ public abstract class SparseMoeBlock : nn.Module
             }
         }
         ExtraRows(x, output, r);
-        RoutingObserver?.Invoke(_chosen.AsSpan(0, rows * k).ToArray());
+        if (RoutingObserver is not null || _recorder is not null)
+        {
+            var chosenIds = _chosen.AsSpan(0, rows * k).ToArray();
+            RoutingObserver?.Invoke(chosenIds);
+            _recorder?.Record(_recorderLayer, chosenIds, k, AdapterRows);
+        }
+    }
+
+    // The adapter's LoRA for the span path: A as stored ([E, r, in]) and B transposed ([E, r, out]), so both products
+    // are r contiguous vector ops per row. Taken when the block's Adapter is set (the setter drops the old one); the
+    // torch path reads the parameters themselves.
+    private ExpertLoRA? _loraFor;
+    private float[] _gateUpA = [], _gateUpBT = [], _downA = [], _downBT = [];
+    private int _rank;
+    private int[] _adaptedAt = [];
+    private float[] _loraMid = [];
+
+    private void SnapshotLoRA()
+    {
+        if (ReferenceEquals(_loraFor, _adapter)) return;
+        var a = _adapter!;
+        using var scope = NewDisposeScope();
+        static float[] Host(Tensor t) => t.detach().to(CPU).contiguous().data<float>().ToArray();
+        _rank = (int)a.gate_up_A.shape[1];
+        _gateUpA = Host(a.gate_up_A);
+        _gateUpBT = Host(a.gate_up_B.detach().transpose(1, 2));
+        _downA = Host(a.down_A);
+        _downBT = Host(a.down_B.detach().transpose(1, 2));
+        _loraFor = a;
+    }
+
+    /// <summary>The positions j (within this expert's gathered rows first..first+count) of image rows, into _adaptedAt; their count.</summary>
+    private int GatherAdapted(bool[] adapted, int first, int count, int k)
+    {
+        if (_adaptedAt.Length < count) _adaptedAt = new int[Math.Max(count, 2 * _adaptedAt.Length)];
+        int m = 0;
+        for (int j = 0; j < count; j++)
+            if (adapted[_order[first + j] / k]) _adaptedAt[m++] = j;
+        return m;
+    }
+
+    /// <summary>
+    /// y[j] += scale * B_e (A_e x[j]) for the <paramref name="m"/> adapted rows j of expert <paramref name="e"/>'s gathered
+    /// rows (x [count, inWidth], y [count, outWidth]). Rank component outer, rows inner: each LoRA row is read once
+    /// per step for all of the expert's image rows.
+    /// </summary>
+    private void AddLowRank(float[] a, float[] bt, int e, float[] x, int inWidth, float[] y, int outWidth, int m)
+    {
+        int rank = _rank;
+        if (_loraMid.Length < m * rank) _loraMid = new float[m * rank];
+        for (int j = 0; j < rank; j++)
+        {
+            var aj = a.AsSpan((e * rank + j) * inWidth, inWidth);
+            for (int i = 0; i < m; i++) _loraMid[i * rank + j] = TensorPrimitives.Dot(aj, x.AsSpan(_adaptedAt[i] * inWidth, inWidth));
+        }
+        float scale = (float)_adapter!.Scale;
+        for (int j = 0; j < rank; j++)
+        {
+            var bj = bt.AsSpan((e * rank + j) * outWidth, outWidth);
+            for (int i = 0; i < m; i++)
+            {
+                var row = y.AsSpan(_adaptedAt[i] * outWidth, outWidth);
+                TensorPrimitives.MultiplyAdd(bj, scale * _loraMid[i * rank + j], row, row);
+            }
+        }
     }
 }
