@@ -10,6 +10,12 @@ internal static class MoeCommand
         var options = flags.ContainsKey("quick") ? MoeTrainOptions.Quick(output, dense) : new MoeTrainOptions { OutputFolder = output, DenseModel = dense };
         if (flags.TryGetValue("vq-steps", out var vs)) options = options with { VqSteps = int.Parse(vs) };
         if (flags.TryGetValue("base-steps", out var bs)) options = options with { BaseSteps = int.Parse(bs) };
+        if (flags.TryGetValue("adapter-steps", out var a)) options = options with { AdapterSteps = int.Parse(a) };
+        if (flags.TryGetValue("adapter-batch", out var ab)) options = options with { AdapterBatch = int.Parse(ab) };
+        if (flags.TryGetValue("adapter-lr", out var lr)) options = options with { AdapterLr = double.Parse(lr, System.Globalization.CultureInfo.InvariantCulture) };
+        if (flags.TryGetValue("adapter-rank", out var rank)) options = options with { AdapterRank = int.Parse(rank) };
+        if (flags.TryGetValue("adapter-init", out var init))
+            options = options with { AdapterInit = init switch { "gw" => Platform.Multimodal.MoeAdapter.ImageTokenInit.GromovWasserstein, "random" => Platform.Multimodal.MoeAdapter.ImageTokenInit.Random, _ => throw new ArgumentException($"--adapter-init {init}: use gw or random") } };
         if (flags.TryGetValue("seed", out var seed)) options = options with { Seed = int.Parse(seed) };
         if (flags.TryGetValue("threads", out var threads)) options = options with { Threads = int.Parse(threads) };
         var stages = flags.TryGetValue("stages", out var list) ? list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : null;
@@ -18,13 +24,25 @@ internal static class MoeCommand
     }
 }
 
-/// <summary>"moe-eval": the MoE family's figures on a trained folder: VQ reconstructions through the ONNX decoder
-/// (the served path) read back by the pixel checker, per split, and the ONNX-vs-torch difference.</summary>
+/// <summary>"moe-eval": the MoE family's figures on a trained folder (--checks vq,routing,draw, all by default): VQ
+/// reconstructions through the ONNX decoder (the served path) read back by the pixel checker, per split, and the
+/// ONNX-vs-torch difference; the routing analysis before and after adapter training (<see cref="MoeRoutingCheck"/>);
+/// the training side's drawing check (<see cref="MoeDrawCheck"/>). With --url, drawings through a running platform
+/// instead (<see cref="MoeServedDrawCheck"/>).</summary>
 internal static class MoeEvalCommand
 {
-    public static int Run(IReadOnlyDictionary<string, string> flags)
+    public static int Run(IReadOnlyDictionary<string, string> flags, CancellationToken ct)
     {
         var folder = flags.GetValueOrDefault("model") ?? "models/demo-moe";
+        if (flags.TryGetValue("threads", out var t)) TorchSharp.torch.set_num_threads(int.Parse(t));
+        if (flags.TryGetValue("url", out var url))
+            return MoeServedDrawCheck.RunAsync(new Uri(url), flags.GetValueOrDefault("served-model") ?? "demo-moe", flags.TryGetValue("draw", out var sd) ? int.Parse(sd) : 50, ct).GetAwaiter().GetResult();
+        var checks = (flags.GetValueOrDefault("checks") ?? "vq,routing,draw").Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        if (checks.FirstOrDefault(x => x is not ("vq" or "routing" or "draw")) is { } unknown) throw new ArgumentException($"--checks {unknown}: use vq, routing, draw");
+        if (checks.Contains("routing"))
+            MoeRoutingCheck.Run(folder, flags.TryGetValue("routing-count", out var rc) ? int.Parse(rc) : 64, flags.TryGetValue("seed", out var seed) ? int.Parse(seed) : new MoeTrainOptions().Seed, ct);
+        if (checks.Contains("draw")) MoeDrawCheck.Run(folder, flags.TryGetValue("draw", out var d) ? int.Parse(d) : 50, ct);
+        if (!checks.Contains("vq")) return 0;
         int count = flags.TryGetValue("count", out var c) ? int.Parse(c) : 400;
         using var vq = MoeFamilyTrainer.LoadVq(folder);
         using var onnx = new Platform.Multimodal.Onnx.OnnxVqDecoder(Path.Combine(folder, MoeModelFiles.VqDecoderOnnx));

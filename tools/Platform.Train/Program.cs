@@ -4,8 +4,9 @@ using Platform.Train.Evaluation;
 // Platform.Train: trains the demo multimodal family from scratch, or evaluates a trained folder.
 //   all  --out models/demo [--quick] [--stages decoder,visual,tokenizer,lm,heads] [--steps N] [--decoder-steps N] [--visual-steps N] [--lm-steps N] [--head-steps N] [--seed S] [--threads T]
 //   eval --model models/demo [--quick] [--json PATH] [--samples N] [--concurrency C]
-//   moe  --out models/demo-moe [--quick] [--dense models/demo] [--stages vq,...] [--vq-steps N] [--base-steps N] [--seed S] [--threads T]
-//   moe-eval --model models/demo-moe [--count N]
+//   moe  --out models/demo-moe [--quick] [--dense models/demo] [--stages vq,base,adapter] [--vq-steps N] [--base-steps N] [--adapter-steps N] [--adapter-batch B] [--adapter-lr LR] [--adapter-rank R] [--adapter-init random|gw] [--seed S] [--threads T]
+//   moe-eval --model models/demo-moe [--checks vq,routing,draw] [--count N] [--draw N] [--routing-count N] [--seed S]
+//   moe-eval --url http://127.0.0.1:PORT [--served-model demo-moe] [--draw N]   (drawings through a running platform)
 //   moe-gw   --model models/demo-moe [--seeds 3] [--steps N] [--batch B] [--json PATH]   (GW vs random image-token embeddings)
 //   samples [--count N] [--seed S]   (conversations of the training stream)
 //   judge --out models/demo-judge [--steps N] [--batch B] [--seed S] [--threads T]
@@ -22,8 +23,9 @@ internal static class Cli
         {
             Console.WriteLine("usage: Platform.Train all --out DIR [--quick] [--stages decoder,visual,tokenizer,lm,heads] [--steps N] [--decoder-steps N] [--visual-steps N] [--lm-steps N] [--head-steps N] [--seed S] [--threads T]\n" +
                               "       Platform.Train eval --model DIR [--quick] [--json PATH] [--samples N] [--concurrency C] [--threads T]\n" +
-                              "       Platform.Train moe --out DIR [--quick] [--dense DIR] [--stages vq,base] [--vq-steps N] [--base-steps N] [--seed S] [--threads T]\n" +
-                              "       Platform.Train moe-eval --model DIR [--count N]\n" +
+                              "       Platform.Train moe --out DIR [--quick] [--dense DIR] [--stages vq,base,adapter] [--vq-steps N] [--base-steps N] [--adapter-steps N] [--adapter-batch B] [--adapter-lr LR] [--adapter-rank R] [--adapter-init random|gw] [--seed S] [--threads T]\n" +
+                              "       Platform.Train moe-eval --model DIR [--checks vq,routing,draw] [--count N] [--draw N] [--routing-count N] [--seed S]\n" +
+                              "       Platform.Train moe-eval --url URL [--served-model demo-moe] [--draw N]\n" +
                               "       Platform.Train moe-gw --model DIR [--seeds 3] [--steps N] [--batch B] [--json PATH]\n" +
                               "       Platform.Train samples [--count N] [--seed S]");
             return args.Length == 0 ? 2 : 0;
@@ -61,7 +63,7 @@ internal static class Cli
                     // The MoE adapter family (VQ image tokenizer, text-only MoE base ...), its own folder.
                     return MoeCommand.Train(flags, cts.Token);
                 case "moe-eval":
-                    return MoeEvalCommand.Run(flags);
+                    return MoeEvalCommand.Run(flags, cts.Token);
                 case "moe-gw":
                     return MoeGwCommand.Run(flags, cts.Token);
                 case "samples":

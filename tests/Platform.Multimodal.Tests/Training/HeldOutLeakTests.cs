@@ -115,6 +115,17 @@ public sealed partial class HeldOutLeakTests
             foreach (var turn in d.Turns) AssertNoHeldOut("moe base text", turn.Text);
         }
         Assert.Equal(moe.BaseSteps * moe.BaseBatch, dialogues);
+        int requests = 0;
+        foreach (var d in Platform.Multimodal.MoeAdapter.Training.MoeAdapterStage.Batches(moe).SelectMany(b => b))
+        {
+            requests++;
+            // The picture the codes come from (the image run's target) and every word of input and target.
+            Assert.Equal(1, AssertNoHeldOut("moe adapter pictures", ScenesOf(d)));
+            foreach (var turn in d.Turns) AssertNoHeldOut("moe adapter text", turn.Text);
+        }
+        Assert.Equal(moe.AdapterSteps * moe.AdapterBatch, requests);
+        Assert.Equal(moe.AdapterValidation, AssertNoHeldOut("moe adapter validation", Platform.Multimodal.MoeAdapter.Training.MoeAdapterStage.Requests(
+            Platform.Multimodal.MoeAdapter.Training.MoeAdapterStage.ValidationSeed).Take(moe.AdapterValidation).SelectMany(ScenesOf)));
     }
 
     [Fact]

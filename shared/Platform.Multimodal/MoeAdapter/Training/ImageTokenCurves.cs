@@ -11,7 +11,7 @@ namespace Platform.Multimodal.MoeAdapter.Training;
 /// The initialisation comparison of the image-token embeddings (GW vs random): the partial-LoRA adapter
 /// (<see cref="ImageTokenAdapter"/>, base frozen) trained for a few steps on seen drawing requests answered by the
 /// base's sentence and the picture's image tokens ("here is a small red circle at the top left." begin, 64 codes,
-/// end), loss on the image tokens only; one loss curve per initialisation and seed.
+/// end, &lt;|im_end|&gt;; <see cref="ImageTokenSequences"/>), loss on the image tokens and the stop; one loss curve per initialisation and seed.
 /// </summary>
 public sealed class ImageTokenCurves(LlamaForCausalLM baseModel, VqTokenizer vq, DemoChat chat, ImageVocabulary vocabulary, Action<string> log)
 {
@@ -25,35 +25,10 @@ public sealed class ImageTokenCurves(LlamaForCausalLM baseModel, VqTokenizer vq,
         while (true) yield return generator.Request();
     }
 
-    /// <summary>ids [B, T] and labels [B, T] (-100 except on the image run) of a batch of requests.</summary>
-    public (Tensor Ids, Tensor Labels) Batch(IReadOnlyList<WorldDialogue> requests)
-    {
-        using var scope = NewDisposeScope();
-        Tensor codes;
-        using (no_grad()) codes = vq.Encode(LmBatch.RenderImages(requests.Select(r => r.Turns[1].OutputScene!).ToList()));
-        var flat = codes.contiguous().data<long>().ToArray();
-        int per = vocabulary.CodesPerImage;
-        var rows = new List<(int[] Ids, int ImageStart)>();
-        for (int i = 0; i < requests.Count; i++)
-        {
-            var text = MoeBaseStage.TextOnly(requests[i])!;
-            var prompt = chat.Encode([text.Turns[0]], addGenerationPrompt: true).Ids;
-            var sentence = chat.Tokenizer.Encode(text.Turns[1].Text + " ");
-            var picture = vocabulary.Picture(flat.AsSpan(i * per, per));
-            var ids = prompt.Concat(sentence).Concat(picture).Append(chat.ImEnd).ToArray();
-            rows.Add((ids, prompt.Length + sentence.Count));
-        }
-        int t = rows.Max(r => r.Ids.Length);
-        var idData = new long[rows.Count * t];
-        var labelData = Enumerable.Repeat(-100L, rows.Count * t).ToArray();
-        for (int i = 0; i < rows.Count; i++)
-            for (int j = 0; j < rows[i].Ids.Length; j++)
-            {
-                idData[i * t + j] = rows[i].Ids[j];
-                if (j >= rows[i].ImageStart && j < rows[i].ImageStart + per + 2) labelData[i * t + j] = rows[i].Ids[j];
-            }
-        return (tensor(idData, [rows.Count, t]).MoveToOuterDisposeScope(), tensor(labelData, [rows.Count, t]).MoveToOuterDisposeScope());
-    }
+    private readonly ImageTokenSequences _sequences = new(chat, vocabulary);
+
+    /// <summary>ids [B, T] and labels [B, T] (-100 except on the image run and the stop after it) of a batch of requests.</summary>
+    public (Tensor Ids, Tensor Labels) Batch(IReadOnlyList<WorldDialogue> requests) => _sequences.Batch(requests, ImageTokenSequences.Codes(vq, requests));
 
     /// <summary>Trains a fresh adapter from <paramref name="rows"/> for <paramref name="steps"/> steps; the image-token loss of every step.</summary>
     public float[] Run(float[,] rows, int seed, int steps, int batchSize, double lr = 3e-3, CancellationToken ct = default)

@@ -17,12 +17,12 @@ public static class MoeModelFiles
 
 /// <summary>
 /// Trains the MoE adapter family stage by stage into one folder (default models/demo-moe): the VQ image tokenizer
-/// (<see cref="VqTokenizerStage"/>), then the text-only MoE base (<see cref="MoeBaseStage"/>). A run of some stages reads the earlier stages'
+/// (<see cref="VqTokenizerStage"/>), the text-only MoE base (<see cref="MoeBaseStage"/>), then the image adapter on the frozen base (<see cref="MoeAdapterStage"/>). A run of some stages reads the earlier stages'
 /// outputs from the folder; every stage seeds torch itself, so a stage alone trains as in the full run.
 /// </summary>
 public sealed class MoeFamilyTrainer(MoeTrainOptions options, Action<string> log)
 {
-    public static readonly IReadOnlyList<string> Stages = [VqTokenizerStage.Name, MoeBaseStage.Name];
+    public static readonly IReadOnlyList<string> Stages = [VqTokenizerStage.Name, MoeBaseStage.Name, MoeAdapterStage.Name];
 
     private readonly Stopwatch _clock = Stopwatch.StartNew();
 
@@ -50,6 +50,11 @@ public sealed class MoeFamilyTrainer(MoeTrainOptions options, Action<string> log
         if (run.Contains(MoeBaseStage.Name))
         {
             using var lm = new MoeBaseStage(options, Log).Train(folder, cancellationToken);
+        }
+        if (run.Contains(MoeAdapterStage.Name))
+        {
+            using var adapter = new MoeAdapterStage(options, Log).Train(folder, cancellationToken);
+            adapter.BaseModel.Dispose();
         }
         Log($"done: {folder}");
     }

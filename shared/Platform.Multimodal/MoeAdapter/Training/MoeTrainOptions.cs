@@ -22,6 +22,16 @@ public sealed record MoeTrainOptions
     [Range(1, 4096)] public int BaseBatch { get; init; } = 16;
     [Range(2, 64)] public int Experts { get; init; } = 4;
     [Range(1, 64)] public int ExpertsPerToken { get; init; } = 2;
+    [Range(0, 1_000_000)] public int AdapterSteps { get; init; } = 1500;
+    [Range(1, 4096)] public int AdapterBatch { get; init; } = 16;
+    [Range(1e-6, 1.0)] public double AdapterLr { get; init; } = 5e-3;
+    [Range(1, 1024)] public int AdapterRank { get; init; } = 8;
+    [Range(0.0, 1e6)] public double AdapterAlpha { get; init; } = 16;
+    /// <summary>Initial code embeddings: random by default (models/demo-moe/gw_comparison.json: GW did not reach random's
+    /// loss sooner on any of 3 seeds); <see cref="ImageTokenInit.GromovWasserstein"/> on request.</summary>
+    public ImageTokenInit AdapterInit { get; init; } = ImageTokenInit.Random;
+    /// <summary>Validation requests (seen pairs and phrasings, their own seed) scored before and after training.</summary>
+    [Range(1, 4096)] public int AdapterValidation { get; init; } = 64;
     /// <summary>Torch intra-op threads (1: see <see cref="Platform.Multimodal.Training.TrainOptions.Threads"/>).</summary>
     [Range(0, 64)] public int Threads { get; init; } = 1;
 
@@ -29,6 +39,6 @@ public sealed record MoeTrainOptions
     public static MoeTrainOptions Quick(string output, string denseModel) => new()
     {
         OutputFolder = output, DenseModel = denseModel, VqSteps = 3, VqBatch = 4, VqCodebook = 16, VqCodeDim = 8, VqChannels = 8,
-        BaseSteps = 3, BaseBatch = 2,
+        BaseSteps = 3, BaseBatch = 2, AdapterSteps = 3, AdapterBatch = 2, AdapterRank = 2, AdapterValidation = 2,
     };
 }

@@ -27,6 +27,13 @@ public sealed class MoeFamilyTrainerTests : IDisposable
         new MoeFamilyTrainer(MoeTrainOptions.Quick(_folder, DemoModelFixture.Folder()), log.Add).Run();
         Assert.Contains(log, l => l.Contains("vq check"));
         Assert.Contains(log, l => l.Contains("base routing, layer 0"));
+        Assert.Contains(log, l => l.Contains("trainable weights") && l.Contains("% of base + adapter"));
+        using (var lm = MoeAdapterStage.LoadBase(_folder))
+        {
+            using var adapter = Platform.Inference.Models.Moe.ImageTokenAdapter.Load(lm, _folder);
+            Assert.NotNull(adapter);
+            Assert.Equal(16 + 2, adapter.NewTokens);
+        }
 
         using var vq = MoeFamilyTrainer.LoadVq(_folder);
         using var onnx = new OnnxVqDecoder(Path.Combine(_folder, MoeModelFiles.VqDecoderOnnx));
@@ -44,8 +51,8 @@ public sealed class MoeFamilyTrainerTests : IDisposable
     [Fact]
     public void Run_UnknownStage_ThrowsListingStages()
     {
-        var e = Assert.Throws<ArgumentException>(() => new MoeFamilyTrainer(MoeTrainOptions.Quick(_folder, "none"), _ => { }).Run(stages: ["adapter"]));
-        Assert.Contains("vq, base", e.Message);
+        var e = Assert.Throws<ArgumentException>(() => new MoeFamilyTrainer(MoeTrainOptions.Quick(_folder, "none"), _ => { }).Run(stages: ["lora"]));
+        Assert.Contains("vq, base, adapter", e.Message);
     }
 
     [Fact]
@@ -53,6 +60,31 @@ public sealed class MoeFamilyTrainerTests : IDisposable
     {
         var e = Assert.Throws<FileNotFoundException>(() => new MoeFamilyTrainer(MoeTrainOptions.Quick(_folder, Path.Combine(_folder, "missing")), _ => { }).Run(stages: ["base"]));
         Assert.Contains("missing", e.Message);
+    }
+
+    [Fact]
+    public void Run_AdapterWithoutBase_ThrowsNamingFile()
+    {
+        var e = Assert.Throws<FileNotFoundException>(() => new MoeFamilyTrainer(MoeTrainOptions.Quick(_folder, "none"), _ => { }).Run(stages: ["adapter"]));
+        Assert.Contains("model.safetensors", e.Message);
+    }
+
+    [Fact]
+    public void AdapterStage_SameSeed_SameAdapterAndBaseUntouched()
+    {
+        var a = Path.Combine(_folder, "a");
+        var b = Path.Combine(_folder, "b");
+        new MoeFamilyTrainer(MoeTrainOptions.Quick(a, DemoModelFixture.Folder()), _ => { }).Run(stages: ["vq", "base"]);
+        Directory.CreateDirectory(b);
+        foreach (var file in Directory.GetFiles(a)) File.Copy(file, Path.Combine(b, Path.GetFileName(file)));
+        var baseBytes = File.ReadAllBytes(Path.Combine(a, "model.safetensors"));
+        new MoeFamilyTrainer(MoeTrainOptions.Quick(a, DemoModelFixture.Folder()), _ => { }).Run(stages: ["adapter"]);
+        new MoeFamilyTrainer(MoeTrainOptions.Quick(b, DemoModelFixture.Folder()), _ => { }).Run(stages: ["adapter"]);
+        var weights = Platform.Inference.Models.Moe.ImageTokenAdapterConfig.WeightsFileName;
+        Assert.Equal(File.ReadAllBytes(Path.Combine(a, weights)), File.ReadAllBytes(Path.Combine(b, weights)));
+        Assert.Equal(baseBytes, File.ReadAllBytes(Path.Combine(a, "model.safetensors")));
+        var config = Platform.Inference.Models.Moe.ImageTokenAdapterConfig.TryRead(a)!;
+        Assert.Equal((Platform.Inference.Loading.ModelLoader.ReadConfig(a).VocabSize, 16, 2), (config.BaseVocabSize, config.CodebookSize, config.LoraRank));
     }
 
     [Fact]
