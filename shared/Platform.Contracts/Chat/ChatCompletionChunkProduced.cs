@@ -10,6 +10,8 @@ namespace Platform.Contracts.Chat;
 /// when set, is an image slot the model produced right after <see cref="TextDelta"/> (multimodal models).
 /// <see cref="Logprobs"/> (when the request asked for them) has one entry per token in this chunk, in order.
 /// <see cref="ToolCalls"/>, on the last chunk (finish reason "tool_calls"), are the function calls the model made.
+/// <see cref="Picture"/>, when set, is a picture an image-token model drew right after <see cref="TextDelta"/>, already
+/// decoded to a PNG by its worker (GILL models use <see cref="Image"/>, drawn later by ImageGen).
 /// </summary>
 public sealed record ChatCompletionChunkProduced(
     Guid RequestId,
@@ -19,4 +21,5 @@ public sealed record ChatCompletionChunkProduced(
     string? FinishReason,
     ImageSlotStates? Image = null,
     IReadOnlyList<GeneratedTokenLogprob>? Logprobs = null,
-    IReadOnlyList<ChatToolCall>? ToolCalls = null);
+    IReadOnlyList<ChatToolCall>? ToolCalls = null,
+    DecodedPicture? Picture = null);
