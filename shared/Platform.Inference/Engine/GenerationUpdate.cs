@@ -14,6 +14,9 @@ public sealed record GenerationUpdate
     public int CompletionTokens { get; init; }
     /// <summary>Set when the model produced a GILL image slot at this point of the text.</summary>
     public ImageSlot? Image { get; init; }
+    /// <summary>Set on the update of the step that generated an image-token model's end-of-image token: the picture's
+    /// codes. A run stopped inside a picture (length, cancellation) gives none.</summary>
+    public GeneratedPicture? Picture { get; init; }
     /// <summary>With <see cref="GenerationRequest.ReturnLogits"/>: the logits row the (first) token of this update was chosen from.</summary>
     public float[]? Logits { get; init; }
     /// <summary>With <see cref="GenerationRequest.Logprobs"/>: one entry per token of <see cref="TokenIds"/>.</summary>

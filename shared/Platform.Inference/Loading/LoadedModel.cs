@@ -1,6 +1,7 @@
 using Platform.Inference.Chat;
 using Platform.Inference.Models;
 using Platform.Inference.Models.Llama;
+using Platform.Inference.Models.Moe;
 using Platform.Inference.Tokenization;
 using static TorchSharp.torch;
 
@@ -20,9 +21,21 @@ public sealed class LoadedModel : IDisposable
     public required IReadOnlyList<int> EosTokenIds { get; init; }
     /// <summary>Words before a picture's [IMG] tokens reported with its image slot (<see cref="Loading.ImageSlotContext"/>).</summary>
     public int ImageSlotContext { get; init; }
+    /// <summary>The image adapter of an image-token model (image_adapter_config.json + image_adapter.safetensors beside
+    /// the base files), attached to <see cref="Model"/>; null for a text-only model.</summary>
+    public ImageTokenAdapter? ImageAdapter { get; init; }
+    /// <summary>The appended image vocabulary of an image-token model; null for a text-only model.</summary>
+    public ImageVocabulary? ImageVocabulary { get; init; }
+    /// <summary>Tokens every forward of a Mixture-of-Experts model routed, per layer, expert and modality (a row is
+    /// Image when its input id is at least the base vocabulary); null for a dense model.</summary>
+    public ModalityRoutingStatistics? Routing => Model.Routing;
 
     public static LoadedModel Load(string folder, string device = "cpu", string? chatTemplate = null) =>
         ModelLoader.Load(folder, device, chatTemplate);
 
-    public void Dispose() => Model.Dispose();
+    public void Dispose()
+    {
+        ImageAdapter?.Dispose();
+        Model.Dispose();
+    }
 }

@@ -71,14 +71,22 @@ public static class ModelLoader
         catch (Exception e) { throw new ModelLoadException($"device '{device}' is not available: {e.Message}", e); }
 
         var model = new LlamaForCausalLM(config);
+        ImageTokenAdapter? adapter = null;
+        ImageTokenAdapterConfig? adapterConfig;
         try
         {
             LoadWeights(model, folder);
             model.eval();
-            if (dev.type != DeviceType.CPU) model.to(dev);
+            (adapter, adapterConfig) = LoadImageAdapter(model, folder);
+            if (dev.type != DeviceType.CPU)
+            {
+                model.to(dev);
+                adapter?.to(dev);
+            }
         }
         catch
         {
+            adapter?.Dispose();
             model.Dispose();
             throw;
         }
@@ -89,8 +97,68 @@ public static class ModelLoader
         {
             Folder = folder, Config = config, Model = model, Tokenizer = tokenizer, ChatTemplate = template,
             GenerationConfig = generationConfig, Device = dev, EosTokenIds = eos.Distinct().ToArray(),
-            ImageSlotContext = imageSlotContext,
+            ImageSlotContext = imageSlotContext, ImageAdapter = adapter, ImageVocabulary = adapterConfig?.Vocabulary,
         };
+    }
+
+    /// <summary>
+    /// The image adapter of an image-token model folder (image_adapter_config.json and image_adapter.safetensors beside
+    /// the base files), loaded, attached and in use by <paramref name="model"/>; (null, null) for a folder without the
+    /// config. Every problem is a <see cref="ModelLoadException"/> naming the file.
+    /// </summary>
+    public static (ImageTokenAdapter? Adapter, ImageTokenAdapterConfig? Config) LoadImageAdapter(LlamaForCausalLM model, string folder)
+    {
+        var configPath = Path.Combine(folder, ImageTokenAdapterConfig.FileName);
+        var weightsPath = Path.Combine(folder, ImageTokenAdapterConfig.WeightsFileName);
+        ImageTokenAdapterConfig? config;
+        try { config = ImageTokenAdapterConfig.TryRead(folder); }
+        catch (InvalidDataException e) { throw new ModelLoadException(e.Message, e); }
+        if (config is null)
+        {
+            if (File.Exists(weightsPath)) throw new ModelLoadException($"{weightsPath}: image adapter weights without {ImageTokenAdapterConfig.FileName}");
+            return (null, null);
+        }
+        if (model.Config is not MoeConfig) throw new ModelLoadException($"{configPath}: an image adapter needs a Mixture-of-Experts model; config.json describes {model.Config.Architecture}");
+        if (!File.Exists(weightsPath)) throw new ModelLoadException($"{weightsPath}: file not found (the weights {ImageTokenAdapterConfig.FileName} describes)");
+        if (config.BaseVocabSize != model.Config.VocabSize)
+            throw new ModelLoadException($"{configPath}: base_vocab_size {config.BaseVocabSize} is not config.json's vocab_size {model.Config.VocabSize}");
+        if (config.BeginToken == config.EndToken) throw new ModelLoadException($"{configPath}: begin_token and end_token are both '{config.BeginToken}'");
+        ImageTokenAdapter? adapter = null;
+        try
+        {
+            adapter = new ImageTokenAdapter(model, config.Vocabulary.NewTokens, config.LoraRank, config.LoraAlpha);
+            CheckAdapterTensors(adapter, weightsPath);
+            using (no_grad()) adapter.load_safetensors(weightsPath, strict: true);
+            adapter.eval();
+            adapter.Attach(true);
+            model.UseImageAdapter(adapter);
+            return (adapter, config);
+        }
+        catch (Exception e)
+        {
+            adapter?.Dispose();
+            if (e is ModelLoadException) throw;
+            throw new ModelLoadException($"{weightsPath}: cannot load the image adapter: {e.Message.Split('\n')[0]}", e);
+        }
+    }
+
+    /// <summary>The weights file's tensors against the adapter's state dict (names and shapes), before any data is read.</summary>
+    private static void CheckAdapterTensors(ImageTokenAdapter adapter, string path)
+    {
+        var expected = adapter.state_dict().ToDictionary(kv => kv.Key, kv => kv.Value.shape, StringComparer.Ordinal);
+        SafetensorsHeader header;
+        try { header = SafetensorsHeader.Read(path); }
+        catch (ModelLoadException) { throw; }
+        catch (Exception e) { throw new ModelLoadException($"{path}: not a safetensors file ({e.Message})", e); }
+        foreach (var (name, entry) in header.Tensors)
+        {
+            if (!expected.TryGetValue(name, out var shape))
+                throw new ModelLoadException($"{path}: unexpected tensor '{name}' (not in the image adapter {ImageTokenAdapterConfig.FileName} describes)");
+            if (!shape.SequenceEqual(entry.Shape))
+                throw new ModelLoadException($"{path}: tensor '{name}' has shape [{string.Join(", ", entry.Shape)}] but {ImageTokenAdapterConfig.FileName} and config.json imply [{string.Join(", ", shape)}]");
+        }
+        var missing = expected.Keys.Where(k => !header.Tensors.ContainsKey(k)).ToList();
+        if (missing.Count > 0) throw new ModelLoadException($"{path}: missing tensors {string.Join(", ", missing.Take(5))}{(missing.Count > 5 ? $" and {missing.Count - 5} more" : "")}");
     }
 
     /// <summary>Checks every file's keys and shapes against the module, then loads with PyBridge (strict).</summary>

@@ -38,17 +38,26 @@ public sealed partial class LlamaForCausalLM : nn.Module<Tensor, Tensor>
     {
         if (IsQuantized && is_grad_enabled())
             throw new InvalidOperationException("this model's weights are quantized for inference: run it under no_grad");
-        if (inputs.Backend == LlamaBackend.RowKernels) return DecodeRows(inputs);
-        using var scope = NewDisposeScope();
-        var (lastLayer, normed) = model.Forward(inputs);
-        Tensor? logits = null;
-        if (!inputs.SkipLogits)
+        bool anyImage = BeginRows(inputs);
+        try
         {
-            var h = inputs.LogitPositions is { } lp ? Select(normed, lp) : normed;
-            logits = RowKernels.Linear(h, LmHeadWeight, null, _headQ).MoveToOuterDisposeScope();
+            if (inputs.Backend == LlamaBackend.RowKernels) return DecodeRows(inputs);
+            using var scope = NewDisposeScope();
+            bool imageTokens = _imageAdapter is not null && inputs.InputIds is not null;
+            var (lastLayer, normed) = model.Forward(imageTokens && anyImage && inputs.InputsEmbeds is null
+                ? inputs with { InputsEmbeds = EmbedTokens(inputs.InputIds!) } : inputs);
+            Tensor? logits = null;
+            if (!inputs.SkipLogits)
+            {
+                var h = inputs.LogitPositions is { } lp ? Select(normed, lp) : normed;
+                logits = RowKernels.Linear(h, LmHeadWeight, null, _headQ);
+                if (imageTokens) logits = AppendImageLogits(logits, h);
+                logits = logits.MoveToOuterDisposeScope();
+            }
+            Tensor? hidden = inputs.HiddenStatePositions is { } hp ? Select(lastLayer, hp).MoveToOuterDisposeScope() : null;
+            return new LlamaOutput(logits, hidden);
         }
-        Tensor? hidden = inputs.HiddenStatePositions is { } hp ? Select(lastLayer, hp).MoveToOuterDisposeScope() : null;
-        return new LlamaOutput(logits, hidden);
+        finally { EndRows(inputs); }
     }
 
     /// <summary>x [B, T, H] at positions [B, P] -> [B, P, H].</summary>
@@ -110,10 +119,31 @@ public sealed partial class LlamaForCausalLM : nn.Module<Tensor, Tensor>
         {
             using var scope = NewDisposeScope();
             r.Begin(cw.Cache, cw.FirstSlot, cw.Starts, get_num_threads());
-            model.DecodeRows(inputs.InputsEmbeds is null ? inputs.InputIds : null, inputs.InputsEmbeds, r);
-            var logits = empty([rows, 1, head.shape[0]]);
-            RowKernels.Gemm(head, _headQ, null, r.Used(r.Normed, Config.HiddenSize), RowKernels.Floats(logits), rows, r.Threads);
-            return new LlamaOutput(logits.MoveToOuterDisposeScope(), null);
+            var adapter = inputs.InputIds is not null ? _imageAdapter : null;
+            model.DecodeRows(inputs.InputsEmbeds is null ? inputs.InputIds : null, inputs.InputsEmbeds, r, adapter?.new_embeddings.detach());
+            int vocab = (int)head.shape[0];
+            var normed = r.Used(r.Normed, Config.HiddenSize);
+            if (adapter is null)
+            {
+                var logits = empty([rows, 1, vocab]);
+                RowKernels.Gemm(head, _headQ, null, normed, RowKernels.Floats(logits), rows, r.Threads);
+                return new LlamaOutput(logits.MoveToOuterDisposeScope(), null);
+            }
+            // Base rows exactly as without the adapter, then the new head's rows, side by side in each logits row.
+            var newHead = adapter.new_lm_head.detach();
+            int added = (int)newHead.shape[0], width = vocab + added;
+            var all = empty([rows, 1, width]);
+            var baseLogits = r.Scratch(0, rows * vocab);
+            var newLogits = r.Scratch(1, rows * added);
+            RowKernels.Gemm(head, _headQ, null, normed, baseLogits, rows, r.Threads);
+            RowKernels.Gemm(newHead, null, normed, newLogits, rows, r.Threads);
+            var dst = RowKernels.Floats(all);
+            for (int row = 0; row < rows; row++)
+            {
+                baseLogits.Slice(row * vocab, vocab).CopyTo(dst.Slice(row * width, vocab));
+                newLogits.Slice(row * added, added).CopyTo(dst.Slice(row * width + vocab, added));
+            }
+            return new LlamaOutput(all.MoveToOuterDisposeScope(), null);
         }
     }
 }

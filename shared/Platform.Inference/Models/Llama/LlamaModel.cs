@@ -92,7 +92,9 @@ public sealed class LlamaModel : nn.Module
     /// Span decode (<see cref="RowKernels"/>) of one new token per row: the embedding rows (or the given input
     /// embeddings [rows, 1, hidden]), every layer, and the final norm into <see cref="RowDecode.Normed"/>.
     /// </summary>
-    internal void DecodeRows(Tensor? inputIds, Tensor? inputsEmbeds, RowDecode r)
+    /// <param name="newEmbeddings">[N, hidden] rows of the ids from the vocabulary size on (an image adapter's
+    /// new tokens), or null.</param>
+    internal void DecodeRows(Tensor? inputIds, Tensor? inputsEmbeds, RowDecode r, Tensor? newEmbeddings = null)
     {
         int h = _config.HiddenSize;
         var x = r.Used(r.Hidden, h);
@@ -100,12 +102,15 @@ public sealed class LlamaModel : nn.Module
         else
         {
             var table = RowKernels.Floats(embed_tokens.weight!);
+            var added = newEmbeddings is null ? default : RowKernels.Floats(newEmbeddings);
+            long size = _config.VocabSize + (newEmbeddings?.shape[0] ?? 0);
             var ids = inputIds!.data<long>();
             for (int row = 0; row < r.Rows; row++)
             {
                 long id = ids[row];
-                if (id < 0 || id >= _config.VocabSize) throw new ArgumentOutOfRangeException(nameof(inputIds), $"token id {id} is outside the vocabulary (0..{_config.VocabSize - 1})");
-                table.Slice((int)(id * h), h).CopyTo(x.Slice(row * h, h));
+                if (id < 0 || id >= size) throw new ArgumentOutOfRangeException(nameof(inputIds), $"token id {id} is outside the vocabulary (0..{size - 1})");
+                var source = id < _config.VocabSize ? table.Slice((int)(id * h), h) : added.Slice((int)((id - _config.VocabSize) * h), h);
+                source.CopyTo(x.Slice(row * h, h));
             }
         }
         var d = _config.HeadDimension;

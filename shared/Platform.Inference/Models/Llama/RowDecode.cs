@@ -75,6 +75,15 @@ internal sealed class RowDecode
         if (_scores.Length < _capacity * _scoresPerRow) _scores = new float[_capacity * _scoresPerRow];
     }
 
+    private readonly float[][] _scratch = [[], []];
+
+    /// <summary>Scratch buffer <paramref name="which"/> (0 or 1) of at least <paramref name="length"/> floats, kept between steps.</summary>
+    public Span<float> Scratch(int which, int length)
+    {
+        if (_scratch[which].Length < length) _scratch[which] = new float[length];
+        return _scratch[which].AsSpan(0, length);
+    }
+
     /// <summary>The first <see cref="Rows"/> rows of a [capacity, width] buffer.</summary>
     public Span<float> Used(float[] buffer, int width) => buffer.AsSpan(0, Rows * width);
 }

@@ -114,7 +114,7 @@ public sealed class ImageTokenAdapter : nn.Module
         }
     }
 
-    private static SparseMoeBlock? SparseBlockOf(DecoderLayer layer) => layer switch
+    internal static SparseMoeBlock? SparseBlockOf(DecoderLayer layer) => layer switch
     {
         MixtralDecoderLayer m => m.Moe,
         OlmoeDecoderLayer o => o.mlp,

@@ -138,8 +138,23 @@ public abstract class SparseMoeBlock : nn.Module
             output = inference ? output.index_add_(0, index, y.mul_(w), 1) : output.index_add(0, index, y * w, 1);
         }
         if (Extra(x2) is { } extra) output = inference ? output.add_(extra) : output + extra;
-        RoutingObserver?.Invoke(Array.ConvertAll(ids, id => (int)id));
+        if (RoutingObserver is not null || _recorder is not null)
+        {
+            var chosenIds = Array.ConvertAll(ids, id => (int)id);
+            RoutingObserver?.Invoke(chosenIds);
+            _recorder?.Record(_recorderLayer, chosenIds, _topK, AdapterRows);
+        }
         return output.view(x.shape).MoveToOuterDisposeScope();
+    }
+
+    private RoutingRecorder? _recorder;
+    private int _recorderLayer;
+
+    /// <summary>Routing statistics of the model's forwards (<see cref="LlamaForCausalLM.Routing"/>): this block is sparse layer <paramref name="layer"/>.</summary>
+    internal void AttachRecorder(RoutingRecorder recorder, int layer)
+    {
+        _recorder = recorder;
+        _recorderLayer = layer;
     }
 
     /// <summary>Moves the experts into the stacked inference layout (per-expert weights become views: no extra memory).</summary>
@@ -186,8 +201,8 @@ public abstract class SparseMoeBlock : nn.Module
     internal void DecodeRows(ReadOnlySpan<float> x, Span<float> output, RowDecode r)
     {
         int rows = r.Rows, h = _hidden, n = _intermediate, k = _topK;
-        if (Adapter is not null && AdapterRows is { } ar && ar.Contains(true))
-            throw new InvalidOperationException("the image-token adapter runs on the torch backend (LlamaBackend.Torch)");
+        var adapted = Adapter is not null && AdapterRows is { } ar && Array.IndexOf(ar, true) >= 0 ? ar : null;
+        if (adapted is not null && adapted.Length != rows) throw new ArgumentException($"AdapterRows has {adapted.Length} rows, the input {rows}");
         if (_x.Length < rows * h)
         {
             _logits = new float[rows * _experts];
@@ -219,8 +234,12 @@ public abstract class SparseMoeBlock : nn.Module
             if (count == 0) continue;
             for (int j = 0; j < count; j++) x.Slice(_order[first + j] / k * h, h).CopyTo(_x.AsSpan(j * h, h));
             RowKernels.Gemm(_gateUpOf[e], null, _x.AsSpan(0, count * h), _gu.AsSpan(0, count * 2 * n), count, r.Threads);
+            // The expert's image rows (if any) add their low-rank terms; its text rows keep exactly the base values.
+            int adaptedRows = adapted is null ? 0 : GatherAdapted(adapted, first, count, k);
+            if (adaptedRows > 0) AddLowRank(LoRAOf(e).GateUpA, LoRAOf(e).GateUpB, _x, h, _gu, 2 * n, adaptedRows, r.Threads);
             for (int j = 0; j < count; j++) SwiGlu.Apply(_gu.AsSpan(j * 2 * n, 2 * n), _act.AsSpan(j * n, n));
             RowKernels.Gemm(_downOf[e], null, _act.AsSpan(0, count * n), _y.AsSpan(0, count * h), count, r.Threads);
+            if (adaptedRows > 0) AddLowRank(LoRAOf(e).DownA, LoRAOf(e).DownB, _act, n, _y, h, adaptedRows, r.Threads);
             for (int j = 0; j < count; j++)
             {
                 int pair = _order[first + j];
@@ -229,6 +248,63 @@ public abstract class SparseMoeBlock : nn.Module
             }
         }
         ExtraRows(x, output, r);
-        RoutingObserver?.Invoke(_chosen.AsSpan(0, rows * k).ToArray());
+        if (RoutingObserver is not null || _recorder is not null)
+        {
+            var chosenIds = _chosen.AsSpan(0, rows * k).ToArray();
+            RoutingObserver?.Invoke(chosenIds);
+            _recorder?.Record(_recorderLayer, chosenIds, k, AdapterRows);
+        }
+    }
+
+    // Per-expert views of the adapter's LoRA matrices for the span GEMMs, rebuilt when the adapter changes.
+    private ExpertLoRA? _loraFor;
+    private (Tensor GateUpA, Tensor GateUpB, Tensor DownA, Tensor DownB)[] _lora = [];
+    private int[] _adaptedAt = [];
+    private float[] _loraIn = [], _loraMid = [], _loraOut = [];
+
+    private (Tensor GateUpA, Tensor GateUpB, Tensor DownA, Tensor DownB) LoRAOf(int e)
+    {
+        if (!ReferenceEquals(_loraFor, Adapter))
+        {
+            foreach (var v in _lora) { v.GateUpA.Dispose(); v.GateUpB.Dispose(); v.DownA.Dispose(); v.DownB.Dispose(); }
+            var a = Adapter!;
+            _lora = Enumerable.Range(0, _experts).Select(i => (
+                a.gate_up_A.detach()[i].contiguous().DetachFromDisposeScope(), a.gate_up_B.detach()[i].contiguous().DetachFromDisposeScope(),
+                a.down_A.detach()[i].contiguous().DetachFromDisposeScope(), a.down_B.detach()[i].contiguous().DetachFromDisposeScope())).ToArray();
+            _loraFor = a;
+        }
+        return _lora[e];
+    }
+
+    /// <summary>The positions j (within this expert's gathered rows first..first+count) of image rows, into _adaptedAt; their count.</summary>
+    private int GatherAdapted(bool[] adapted, int first, int count, int k)
+    {
+        if (_adaptedAt.Length < count) _adaptedAt = new int[Math.Max(count, 2 * _adaptedAt.Length)];
+        int m = 0;
+        for (int j = 0; j < count; j++)
+            if (adapted[_order[first + j] / k]) _adaptedAt[m++] = j;
+        return m;
+    }
+
+    /// <summary>
+    /// y[j] += scale * B (A x[j]) for the <paramref name="m"/> adapted rows j of the expert's gathered rows (x [count,
+    /// inWidth], y [count, outWidth]): one GEMM through A [r, in] and one through B [out, r] for all of them, so each
+    /// expert's LoRA is read once per step.
+    /// </summary>
+    private void AddLowRank(Tensor a, Tensor b, float[] x, int inWidth, float[] y, int outWidth, int m, int threads)
+    {
+        int rank = (int)a.shape[0];
+        if (_loraIn.Length < m * inWidth) _loraIn = new float[m * inWidth];
+        if (_loraMid.Length < m * rank) _loraMid = new float[m * rank];
+        if (_loraOut.Length < m * outWidth) _loraOut = new float[m * outWidth];
+        for (int i = 0; i < m; i++) x.AsSpan(_adaptedAt[i] * inWidth, inWidth).CopyTo(_loraIn.AsSpan(i * inWidth, inWidth));
+        RowKernels.Gemm(a, null, _loraIn.AsSpan(0, m * inWidth), _loraMid.AsSpan(0, m * rank), m, threads);
+        RowKernels.Gemm(b, null, _loraMid.AsSpan(0, m * rank), _loraOut.AsSpan(0, m * outWidth), m, threads);
+        float scale = (float)Adapter!.Scale;
+        for (int i = 0; i < m; i++)
+        {
+            var row = y.AsSpan(_adaptedAt[i] * outWidth, outWidth);
+            TensorPrimitives.MultiplyAdd(_loraOut.AsSpan(i * outWidth, outWidth), scale, row, row);
+        }
     }
 }
