@@ -124,7 +124,7 @@ public sealed partial class TextEngine
     private void CheckVocabulary(IReadOnlyList<int> tokens)
     {
         foreach (var t in tokens)
-            if (t < 0 || t >= _model.Config.VocabSize) throw new ArgumentException($"prompt token {t} is outside the vocabulary (0..{_model.Config.VocabSize - 1})");
+            if (t < 0 || t >= _model.Model.OutputVocabulary) throw new ArgumentException($"prompt token {t} is outside the vocabulary (0..{_model.Model.OutputVocabulary - 1})");
     }
 
     private static Dictionary<int, float[]>? LayoutRows(SetLayout layout)
@@ -142,6 +142,11 @@ public sealed partial class TextEngine
     /// <summary>With <see cref="GenerationRequest.Logprobs"/>: the chosen token's log-probability and the top alternatives.</summary>
     private TokenLogprob? LogprobRow(Sequence seq, Tensor logits, int row, int token) =>
         seq.Request.Logprobs is { } top
-            ? LogprobCalculator.Compute(logits.view(logits.shape[0], -1)[row], seq.Sampling.Options.Temperature, token, top, _model.Tokenizer)
+            ? LogprobCalculator.Compute(logits.view(logits.shape[0], -1)[row], seq.Sampling.Options.Temperature, token, top, TokenBytes)
             : null;
+
+    /// <summary>The bytes a logprob reports for a token: the tokenizer's, or an image token's name (<see cref="PictureConstraint.TokenText"/>).</summary>
+    private byte[] TokenBytes(int id) => _model.ImageVocabulary is { } v && id >= v.BaseVocabulary
+        ? System.Text.Encoding.UTF8.GetBytes(PictureConstraint.TokenText(v, _model.ImageAdapterConfig, id))
+        : _model.Tokenizer.TokenBytes(id).ToArray();
 }

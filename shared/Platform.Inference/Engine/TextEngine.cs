@@ -109,9 +109,11 @@ public sealed partial class TextEngine : ITextEngine
         ValidateRequest(request);
         if (request.Sampling.LogitBias is { } bias)
             foreach (var id in bias.Keys)
-                if (id < 0 || id >= _model.Config.VocabSize) throw new ArgumentException($"logit_bias token {id} is outside the vocabulary (0..{_model.Config.VocabSize - 1})");
+                if (id < 0 || id >= _model.Model.OutputVocabulary) throw new ArgumentException($"logit_bias token {id} is outside the vocabulary (0..{_model.Model.OutputVocabulary - 1})");
         var (tokens, rows, isChat, layout) = BuildPrompt(request);
         CheckFitsCache(tokens.Length);
+        // An image-token model's pictures are always constrained; a prompt whose image tokens are malformed is refused.
+        var pictures = _model.ImageVocabulary is { } iv ? new PictureConstraint(iv, _model.ImageAdapterConfig!.GridSize, tokens) : null;
         var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var stops = new HashSet<int>(request.IgnoreEos ? request.StopTokenIds : request.StopTokenIds.Concat(_model.EosTokenIds));
         if (isChat && !request.IgnoreEos)
@@ -126,6 +128,7 @@ public sealed partial class TextEngine : ITextEngine
             Sampling = new SamplingState(request.Sampling, tokens)
             {
                 Constraint = request.Grammar is { } grammar ? new Constraints.TokenConstraint(grammar, _model.Tokenizer, stops, cts.Token) : null,
+                Pictures = pictures,
             },
             Text = new TextStreamAssembler(request.StopStrings, _model.Tokenizer.Kind == TokenizerKind.SentencePiece),
             StopTokens = stops,
@@ -203,7 +206,7 @@ public sealed partial class TextEngine : ITextEngine
         {
             tokens = given.ToArray();
             foreach (var t in tokens)
-                if (t < 0 || t >= _model.Config.VocabSize) throw new ArgumentException($"prompt token {t} is outside the vocabulary (0..{_model.Config.VocabSize - 1})");
+                if (t < 0 || t >= _model.Model.OutputVocabulary) throw new ArgumentException($"prompt token {t} is outside the vocabulary (0..{_model.Model.OutputVocabulary - 1})");
         }
         else if (request.Prompt is { } prompt)
         {
@@ -400,14 +403,15 @@ public sealed partial class TextEngine : ITextEngine
             foreach (var (pos, values) in given)
             {
                 if (pos < seq.Prefilled || pos >= seq.Prefilled + n) continue;
-                embeds ??= _model.Model.model.embed_tokens.forward(idTensor).clone();
+                embeds ??= _model.Model.EmbedTokens(idTensor).clone();
                 embeds[row, pos - seq.Prefilled].copy_(tensor(values, device: _model.Device));
             }
         }
         var last = rows.Select(r => r.Seq.Prefilled + r.Tokens == r.Seq.PrefillTokens.Length).ToArray();
         var output = _model.Model.Forward(new LlamaInputs
         {
-            InputIds = embeds is null ? idTensor : null,
+            // With spliced rows the ids still name each row's token (image rows for the adapter, routing by modality).
+            InputIds = idTensor,
             InputsEmbeds = embeds,
             Cache = new CacheWrite { Cache = _cache, FirstSlot = first, Starts = starts, Lengths = rows.Select(r => (long)r.Tokens).ToArray() },
             MaxPosition = starts.Max() + width - 1,
@@ -444,7 +448,7 @@ public sealed partial class TextEngine : ITextEngine
         Tensor? embeds = null;
         if (seq.PromptEmbeddingRows is { } rows && rows.Keys.Any(k => k >= seq.Prefilled && k < seq.Prefilled + n))
         {
-            embeds = _model.Model.model.embed_tokens.forward(idTensor).clone();
+            embeds = _model.Model.EmbedTokens(idTensor).clone();
             foreach (var (pos, row) in rows)
                 if (pos >= seq.Prefilled && pos < seq.Prefilled + n)
                     embeds[0, pos - seq.Prefilled].copy_(tensor(row, device: _model.Device));
@@ -457,7 +461,8 @@ public sealed partial class TextEngine : ITextEngine
             : null;
         var output = _model.Model.Forward(new LlamaInputs
         {
-            InputIds = embeds is null ? idTensor : null,
+            // With spliced rows the ids still name each row's token (image rows for the adapter, routing by modality).
+            InputIds = idTensor,
             InputsEmbeds = embeds,
             Cache = new CacheWrite { Cache = _cache, FirstSlot = seq.Slot, Starts = [seq.CacheLength] },
             // A prompt with sets brings its own positions and mask (Set-Based Prompting); otherwise causal by cache index.
@@ -627,6 +632,21 @@ public sealed partial class TextEngine : ITextEngine
         if (seq.StopTokens.Contains(token))
         {
             seq.Finish("stop");
+            return;
+        }
+        if (_model.ImageVocabulary is { } iv && token >= iv.BaseVocabulary)
+        {
+            // An image token adds no text; the end-of-image token's update carries the picture. A picture ends the text
+            // before it, so begin-of-image's update releases what the text stream still held (a stop string's possible
+            // start, an incomplete character): it comes before the picture, as in the completion.
+            seq.Emit(new GenerationUpdate
+            {
+                TextDelta = token == iv.BeginOfImage ? seq.Text.Flush() : "",
+                TokenIds = [token], PromptTokens = seq.PromptTokens.Length, CompletionTokens = seq.Generated, Logits = logits,
+                Logprobs = logprob is null ? null : [logprob], Picture = seq.Sampling.Pictures?.TakeCompleted(),
+            });
+            if (seq.Generated >= seq.Request.MaxNewTokens || seq.CacheLength + 1 >= MaxContextTokens) seq.Finish("length");
+            else seq.PendingToken = token;
             return;
         }
         if (seq.Request.ReportImageSlots && _imageTokens.Length > 0 && token == _imageTokens[0])

@@ -15,7 +15,11 @@ public static class LogprobCalculator
     public const int MaxTop = 20;
 
     /// <param name="logits">[V] (or [1, V]) the row the token was chosen from, after <see cref="Sampler.Choose"/> adjusted it.</param>
-    public static TokenLogprob Compute(Tensor logits, float temperature, int chosen, int top, TextTokenizer tokenizer)
+    public static TokenLogprob Compute(Tensor logits, float temperature, int chosen, int top, TextTokenizer tokenizer) =>
+        Compute(logits, temperature, chosen, top, id => tokenizer.TokenBytes(id).ToArray());
+
+    /// <param name="tokenBytes">The bytes reported for a token id (tokens past the tokenizer's, e.g. image tokens, name themselves).</param>
+    public static TokenLogprob Compute(Tensor logits, float temperature, int chosen, int top, Func<int, byte[]> tokenBytes)
     {
         using var scope = NewDisposeScope();
         var row = logits.view(-1).to(ScalarType.Float32);
@@ -28,9 +32,10 @@ public static class LogprobCalculator
             var (values, ids) = logp.topk(Math.Min(top, (int)logp.shape[0]));
             var v = values.to(CPU).data<float>().ToArray();
             var i = ids.to(CPU).data<long>().ToArray();
+            // A token masked to -infinity (constrained decoding, an image-token model's pictures) cannot come next: not an alternative.
             for (int k = 0; k < v.Length; k++)
-                alternatives.Add(new TopLogprob((int)i[k], tokenizer.TokenBytes((int)i[k]).ToArray(), v[k]));
+                if (!float.IsNegativeInfinity(v[k])) alternatives.Add(new TopLogprob((int)i[k], tokenBytes((int)i[k]), v[k]));
         }
-        return new TokenLogprob(chosen, tokenizer.TokenBytes(chosen).ToArray(), chosenLogprob, alternatives);
+        return new TokenLogprob(chosen, tokenBytes(chosen), chosenLogprob, alternatives);
     }
 }

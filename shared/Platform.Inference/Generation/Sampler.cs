@@ -19,7 +19,10 @@ public static class Sampler
         int b = (int)logits.shape[0];
         // Constrained rows first: a masked token stays at -infinity through every later step.
         for (int r = 0; r < b; r++)
+        {
             if (rows[r].Constraint is { } constraint) constraint.Mask(logits[r]);
+            rows[r].Pictures?.Mask(logits[r]);
+        }
         for (int r = 0; r < b; r++)
         {
             var s = rows[r];
@@ -122,6 +125,8 @@ public sealed class SamplingState
     public SamplingOptions Options { get; }
     /// <summary>Constrained decoding of this sequence (structured output, tool calls), or null.</summary>
     public ITokenConstraint? Constraint { get; init; }
+    /// <summary>An image-token model's picture structure (<see cref="PictureConstraint"/>), or null.</summary>
+    public PictureConstraint? Pictures { get; init; }
     public bool IsGreedy => Options.Temperature <= 0f;
     public IReadOnlyCollection<int> History => _history;
     public long[] HistoryIds() => _history.Select(x => (long)x).ToArray();
@@ -133,6 +138,7 @@ public sealed class SamplingState
     public void Observe(int token)
     {
         Constraint?.Advance(token);
+        Pictures?.Advance(token);
         if (Options.RepetitionPenalty != 1f) _history.Add(token);
         if (Options.PresencePenalty != 0f || Options.FrequencyPenalty != 0f)
             _counts[token] = _counts.GetValueOrDefault(token) + 1;

@@ -26,6 +26,8 @@ public sealed class LoadedModel : IDisposable
     public ImageTokenAdapter? ImageAdapter { get; init; }
     /// <summary>The appended image vocabulary of an image-token model; null for a text-only model.</summary>
     public ImageVocabulary? ImageVocabulary { get; init; }
+    /// <summary>image_adapter_config.json of an image-token model (grid size, token names, LoRA rank); null for a text-only model.</summary>
+    public ImageTokenAdapterConfig? ImageAdapterConfig { get; init; }
     /// <summary>Tokens every forward of a Mixture-of-Experts model routed, per layer, expert and modality (a row is
     /// Image when its input id is at least the base vocabulary); null for a dense model.</summary>
     public ModalityRoutingStatistics? Routing => Model.Routing;

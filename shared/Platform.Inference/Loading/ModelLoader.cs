@@ -97,7 +97,7 @@ public static class ModelLoader
         {
             Folder = folder, Config = config, Model = model, Tokenizer = tokenizer, ChatTemplate = template,
             GenerationConfig = generationConfig, Device = dev, EosTokenIds = eos.Distinct().ToArray(),
-            ImageSlotContext = imageSlotContext, ImageAdapter = adapter, ImageVocabulary = adapterConfig?.Vocabulary,
+            ImageSlotContext = imageSlotContext, ImageAdapter = adapter, ImageVocabulary = adapterConfig?.Vocabulary, ImageAdapterConfig = adapterConfig,
         };
     }
 

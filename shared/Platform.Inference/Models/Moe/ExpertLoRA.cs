@@ -30,9 +30,13 @@ public sealed class ExpertLoRA : nn.Module
     }
 
     /// <summary>Expert <paramref name="e"/> with its adapter on rows x [n, H]: silu(g) * u through the adapted down projection.</summary>
-    internal Tensor Expert(int e, Tensor x, Tensor gate, Tensor up, Tensor down, int intermediate)
+    internal Tensor Expert(int e, Tensor x, Tensor gate, Tensor up, Tensor down, int intermediate) =>
+        Expert(e, x, cat([gate, up], 0), down, intermediate);
+
+    /// <summary>The same with the expert's gate and up rows already stacked [2I, H] (the inference layout: no copy).</summary>
+    internal Tensor Expert(int e, Tensor x, Tensor gateUp, Tensor down, int intermediate)
     {
-        var gu = nn.functional.linear(x, cat([gate, up], 0)) + Scale * nn.functional.linear(nn.functional.linear(x, gate_up_A[e]), gate_up_B[e]);
+        var gu = nn.functional.linear(x, gateUp) + Scale * nn.functional.linear(nn.functional.linear(x, gate_up_A[e]), gate_up_B[e]);
         var h = nn.functional.silu(gu.narrow(-1, 0, intermediate)) * gu.narrow(-1, intermediate, intermediate);
         return nn.functional.linear(h, down) + Scale * nn.functional.linear(nn.functional.linear(h, down_A[e]), down_B[e]);
     }

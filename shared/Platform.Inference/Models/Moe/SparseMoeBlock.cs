@@ -111,9 +111,14 @@ public abstract class SparseMoeBlock : nn.Module
                 // Image rows of this expert through the adapter; its other rows stay on the base path below.
                 var imageRows = rows[e].Where(r => adapted[r]).ToArray();
                 var imageSlots = slots[e].Where((_, j) => adapted[rows[e][j]]).ToArray();
-                var (g, u, d) = ExpertWeights(e);
                 var imageIndex = tensor(imageRows, device: x2.device);
-                var ya = Adapter!.Expert(e, x2.index_select(0, imageIndex), g, u, d, _intermediate);
+                Tensor ya;
+                if (inference && _gateUp is not null) ya = Adapter!.Expert(e, x2.index_select(0, imageIndex), _gateUpOf[e], _downOf[e], _intermediate);
+                else
+                {
+                    var (g, u, d) = ExpertWeights(e);
+                    ya = Adapter!.Expert(e, x2.index_select(0, imageIndex), g, u, d, _intermediate);
+                }
                 var wa = flatWeights.index_select(0, tensor(imageSlots, device: x2.device)).unsqueeze(1);
                 output = output.index_add(0, imageIndex, ya * wa, 1);
                 var textSlots = slots[e].Where((_, j) => !adapted[rows[e][j]]).ToList();
