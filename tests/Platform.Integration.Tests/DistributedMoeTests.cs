@@ -82,7 +82,7 @@ public class DistributedMoeTests(DistributedMoeFixture platform) : IClassFixture
         Require();
         var client = new ChatClient(platform.Model, new ApiKeyCredential("unused"),
             new OpenAIClientOptions { Endpoint = new Uri(platform.Gateway.Address, "/v1") });
-        ChatCompletion completion = await client.CompleteChatAsync([new UserChatMessage("draw a red circle.")],
+        ChatCompletion completion = await client.CompleteChatAsync([new UserChatMessage("draw a blue square.")],
             new ChatCompletionOptions { Temperature = 0, MaxOutputTokenCount = 40 });
 
         var urls = System.Text.RegularExpressions.Regex.Matches(completion.Content[0].Text, @"!\[image\]\(([^)]+)\)").Select(m => m.Groups[1].Value).ToList();

@@ -4,7 +4,7 @@ namespace Platform.Contracts.Chat;
 
 /// <summary>
 /// Streamed output: one or more coalesced decode steps. <see cref="Sequence"/> starts at 0 and increases by one per
-/// message so the receiver can restore order. An empty <see cref="TextDelta"/> with no <see cref="FinishReason"/> and
+/// message so the receiver can restore order. An empty <see cref="TextDelta"/> with no <see cref="FinishReason"/>, no <see cref="Picture"/> and
 /// no <see cref="Image"/> is a heartbeat that proves the worker is alive. The last chunk has <see cref="FinishReason"/>
 /// set ("stop", "length"). <see cref="CompletionTokens"/> is the running total for the sequence. <see cref="Image"/>,
 /// when set, is an image slot the model produced right after <see cref="TextDelta"/> (multimodal models).

@@ -43,7 +43,7 @@ public sealed partial class ImageTokenChatTests(MoeGatewayFixture fixture) : ICl
         var response = await Http.PostAsJsonAsync("/v1/chat/completions", new
         {
             model = MoeGatewayFixture.Drawing,
-            messages = new[] { new { role = "user", content = "draw a red circle." } },
+            messages = new[] { new { role = "user", content = "draw a blue square." } },
             temperature = 0,
             max_tokens = 40,
         });

@@ -42,14 +42,23 @@ public static class ImageTokenFolder
         var config = new ImageTokenAdapterConfig { BaseVocabSize = BaseVocabulary, CodebookSize = Codebook, GridSize = Grid, LoraRank = 4, LoraAlpha = 8 };
         using (var m = ModelLoader.Load(baseFolder))
         {
-            manual_seed(seed);
             using var adapter = new ImageTokenAdapter(m.Model, config.Vocabulary.NewTokens, config.LoraRank, config.LoraAlpha);
+            // Every value from the test's own generator: the global torch generator is shared by test classes that run
+            // at the same time, so values drawn from it would differ from run to run.
+            using var g = new Generator((ulong)seed);
             using (no_grad())
             {
-                foreach (var lora in adapter.experts_lora)
+                var h = Config().HiddenSize;
+                foreach (var (name, p) in adapter.named_parameters())
                 {
-                    lora.gate_up_B.normal_(0, 0.2);
-                    lora.down_B.normal_(0, 0.2);
+                    var scale = name switch
+                    {
+                        "new_embeddings" => 0.1,
+                        "new_lm_head" => 1 / Math.Sqrt(h),
+                        _ when name.EndsWith("_B", StringComparison.Ordinal) => 0.2,
+                        _ => 1 / Math.Sqrt(p.shape[^1]),
+                    };
+                    p.copy_(randn(p.shape, generator: g) * scale);
                 }
                 adapter.new_lm_head[0].mul_(beginScale);
             }
@@ -61,15 +70,15 @@ public static class ImageTokenFolder
         return folder;
     }
 
-    /// <summary>A random VQ tokenizer of the adapter's grid and codebook (weights moved off their init so pictures vary).</summary>
+    /// <summary>A random VQ tokenizer of the adapter's grid and codebook, from its own generator.</summary>
     public static VqTokenizer RandomVq(int seed)
     {
-        manual_seed(seed);
         var vq = new VqTokenizer(new VqTokenizerConfig { GridSize = Grid, CodebookSize = Codebook, CodeDim = 8, HiddenChannels = 8 });
+        using var g = new Generator((ulong)seed);
         using (no_grad())
         {
-            foreach (var p in vq.parameters()) p.add_(randn_like(p) * 0.2);
-            vq.codebook.embedding.copy_(randn_like(vq.codebook.embedding));
+            foreach (var p in vq.parameters()) p.copy_(randn(p.shape, generator: g) * (p.dim() > 1 ? 0.3 : 0.1));
+            vq.codebook.embedding.copy_(randn(vq.codebook.embedding.shape, generator: g));
         }
         vq.eval();
         return vq;

@@ -30,9 +30,9 @@ public sealed class RoutingEndpointTests(MoeGatewayFixture fixture) : IClassFixt
         var response = await Http.PostAsJsonAsync("/v1/chat/completions", new
         {
             model = MoeGatewayFixture.Drawing,
-            messages = new[] { new { role = "user", content = "draw a green triangle at the top right." } },
+            messages = new[] { new { role = "user", content = "draw a blue square." } },
             temperature = 0,
-            max_tokens = 30,
+            max_tokens = 40,
         });
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
