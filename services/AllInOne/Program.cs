@@ -3,6 +3,7 @@ using Gateway.Batch;
 using Gateway.WebUi;
 using ImageGen;
 using Judge;
+using MoeAdapter;
 using Platform.Batch;
 using Platform.ServiceDefaults.Bus;
 using TextLlm;
@@ -13,6 +14,7 @@ builder.AddGateway();          // HTTP edge: OpenAI API, images, model directory
 builder.AddTextLlmWorker();    // the text worker with the models of the registry
 builder.AddImageGenWorker();   // the multimodal image worker
 builder.AddJudgeWorker(requireModels: false); // the judge worker (demo-judge)
+builder.AddMoeAdapterWorker(requireModels: false); // the MoE worker (demo-moe: text and pictures as image tokens)
 builder.AddGatewayBatch();     // Files and Batch APIs, batch items through the chat endpoint
 builder.AddPlatformBus();      // last: one bus from every service's contribution
 

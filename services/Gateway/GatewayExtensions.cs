@@ -28,6 +28,9 @@ public static class GatewayExtensions
         builder.AddGatewayJudge();
         builder.AddGatewaySecurity(); // API keys, tenants, rate limits, CORS, connection limits
         builder.Services.AddSingleton<Gateway.Embeddings.EmbeddingsClient>();
+        builder.Services.AddOptions<Gateway.Moe.RoutingApiOptions>().Bind(builder.Configuration.GetSection(Gateway.Moe.RoutingApiOptions.Section))
+            .ValidateDataAnnotations().ValidateOnStart();
+        builder.Services.AddSingleton<Gateway.Moe.RoutingClient>();
         return builder;
     }
 
@@ -42,6 +45,7 @@ public static class GatewayExtensions
         v1.MapPost("/embeddings", Gateway.Embeddings.EmbeddingsEndpoint.HandleAsync);
         v1.MapGet("/models", ModelsEndpoint.List);
         v1.MapGet("/models/{id}", ModelsEndpoint.Get);
+        v1.MapGet("/models/{id}/routing", Gateway.Moe.RoutingEndpoint.GetAsync);
         v1.MapImages();
         v1.MapJudge();
         return app;

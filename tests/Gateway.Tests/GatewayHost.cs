@@ -1,6 +1,7 @@
 using ImageGen;
 using TextLlm;
 using Judge;
+using MoeAdapter;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Platform.Inference.Models;
@@ -50,6 +51,7 @@ public sealed class GatewayHost : IAsyncDisposable
         builder.AddTextLlmWorker();   // all-in-one, as services/AllInOne composes it
         builder.AddImageGenWorker();
         builder.AddJudgeWorker(requireModels: false);
+        builder.AddMoeAdapterWorker(requireModels: false);
         if (batch) Gateway.Batch.GatewayBatchExtensions.AddGatewayBatch(builder);
         configureServices?.Invoke(builder.Services);
         builder.AddPlatformBus();

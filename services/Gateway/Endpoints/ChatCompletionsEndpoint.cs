@@ -67,7 +67,8 @@ public static class ChatCompletionsEndpoint
                 return ApiError.From(ex).ToResult(http);
             }
         }
-        var multimodal = model.Model.AcceptsImages;
+        // GILL models and image-token models both answer with pictures; only GILL models read them.
+        var multimodal = ImageResults.DrawsImages(model.Model);
         var baseUrl = imageResults.BaseUrl(http);
 
         var sessions = new List<ChatCompletionSession>(r.N);
@@ -103,6 +104,8 @@ public static class ChatCompletionsEndpoint
                 if (chunk.ToolCalls is { Count: > 0 } made) calls[index] = made;
                 if (chunk.Image is not null)
                     answers[index].AddImage(await imageResults.ProduceAsync(r.Model, chunk.Image, null, baseUrl, http.RequestAborted));
+                if (chunk.Picture is not null)
+                    answers[index].AddImage(await imageResults.StoreAsync(chunk.Picture, baseUrl, http.RequestAborted));
             }
             var choices = sessions.Select((s, i) => new ChatChoiceDto(i, calls[i] is { } made
                     // OpenAI's shape for calls: content null unless the model wrote text before them.
@@ -180,9 +183,12 @@ public static class ChatCompletionsEndpoint
                 if (chunk.TextDelta.Length > 0 || logprobs is not null)
                     await WriteEventAsync(response, Chunk(index, new DeltaDto(Content: chunk.TextDelta,
                         Parts: images is null || chunk.TextDelta.Length == 0 ? null : [OutputPartDto.ForText(chunk.TextDelta)]), null, logprobs), ct);
-                if (chunk.Image is not null && images is not null)
+                if ((chunk.Image is not null || chunk.Picture is not null) && images is not null)
                 {
-                    var image = await images.ProduceAsync(r.Model, chunk.Image, null, baseUrl, ct);
+                    // A GILL slot is drawn by ImageGen now; an image-token model's picture arrives decoded.
+                    var image = chunk.Picture is { } picture
+                        ? await images.StoreAsync(picture, baseUrl, ct)
+                        : await images.ProduceAsync(r.Model, chunk.Image!, null, baseUrl, ct);
                     await WriteEventAsync(response, Chunk(index, new DeltaDto(Content: image.Markdown,
                         Parts: [OutputPartDto.ForImage(image.Url, image.Produced.Decision)]), null), ct);
                 }

@@ -33,6 +33,23 @@ public sealed class ImageResults(ImageGenClient imageGen, IImageStore store, IOp
         var id = await store.AddAsync(produced.Png, ct);
         return new StoredImage(id, $"{baseUrl}/v1/images/{id}.png", produced);
     }
+
+    /// <summary>A picture an image-token model drew (already a PNG, decoded by its worker): stored like ImageGen's.
+    /// Such a model always generates (it has no gallery to retrieve from), so its decision is "generate".</summary>
+    public async Task<StoredImage> StoreAsync(DecodedPicture picture, string baseUrl, CancellationToken ct)
+    {
+        var id = await store.AddAsync(picture.Png, ct);
+        var produced = new ImageProduced(Guid.NewGuid(), "generate", 0f, picture.Png, picture.Width, picture.Height, null, null);
+        return new StoredImage(id, $"{baseUrl}/v1/images/{id}.png", produced);
+    }
+
+    /// <summary>Whether the model draws pictures in its answers: GILL models (image slots drawn by ImageGen) or
+    /// image-token models (pictures decoded by their worker).</summary>
+    public static bool DrawsImages(Platform.Contracts.Models.ServedModel model) => model.AcceptsImages || DrawsImageTokens(model);
+
+    /// <summary>An image-token model (MoeAdapter): its chunks carry decoded pictures.</summary>
+    public static bool DrawsImageTokens(Platform.Contracts.Models.ServedModel model) =>
+        model.Capabilities?.Contains(Platform.Contracts.Moe.ImageTokenQueues.Capability) ?? false;
 }
 
 /// <summary>A produced image kept in the <see cref="IImageStore"/>.</summary>

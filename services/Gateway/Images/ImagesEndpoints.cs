@@ -33,7 +33,9 @@ public static class ImagesEndpoints
     /// as /v1/chat/completions (greedy unless the <c>temperature</c> extension says otherwise), and the first image slot
     /// of each answer is drawn by ImageGen with the decision forced to "generate" (the API promises a generated image,
     /// not a retrieved one). With <c>best_of</c> and <c>judge</c> (extension) the judge picks one of that many
-    /// sampled pictures (<see cref="Gateway.Judge.ImageBestOf"/>).
+    /// sampled pictures (<see cref="Gateway.Judge.ImageBestOf"/>). An image-token model (demo-moe) draws the picture
+    /// itself: its first picture is the result, each of <c>n</c> sampled at temperature 1 unless the request sets one,
+    /// and an answer without a picture is a 422 that quotes what the model wrote.
     /// </summary>
     public static async Task<Results<JsonHttpResult<ImageGenerationResponseDto>, JsonHttpResult<ErrorBodyDto>>> GenerateAsync(
         HttpContext http,
@@ -81,9 +83,13 @@ public static class ImagesEndpoints
         if (model is null)
             return ApiError.From(new ChatCompletionException(ChatErrorCodes.ModelNotFound,
                 $"The model '{modelName}' does not exist or no worker serves it.", "model")).ToResult(http);
-        if (!model.Model.AcceptsImages)
+        if (!ImageResults.DrawsImages(model.Model))
             return ApiError.Invalid($"The model '{modelName}' cannot generate images.", "model", "image_generation_not_supported").ToResult(http);
+        // An image-token model draws by sampling its image tokens: without a temperature, n pictures are n samples at 1.
+        if (dto.Temperature is null && ImageResults.DrawsImageTokens(model.Model)) temperature = 1f;
 
+        var imageTokens = ImageResults.DrawsImageTokens(model.Model);
+        var maxTokens = imageTokens ? o.ImageTokenGenerationMaxTokens : o.GenerationMaxTokens;
         var instruction = RenderInstruction(dto.Prompt);
         var baseUrl = images.BaseUrl(http);
         try
@@ -97,7 +103,7 @@ public static class ImagesEndpoints
                 // request fails only when no candidate drew one.
                 var sampled = await Task.WhenAll(Enumerable.Range(0, count).Select(async _ =>
                 {
-                    try { return (Image: await GenerateOneAsync(client, images, modelName, instruction, o.GenerationMaxTokens, temperature, baseUrl, http.RequestAborted), Error: (string?)null); }
+                    try { return (Image: await GenerateOneAsync(client, images, modelName, instruction, maxTokens, temperature, baseUrl, http.RequestAborted, imageTokens), Error: (string?)null); }
                     catch (ChatCompletionException ex) when (ex.Code == ChatErrorCodes.ServerError) { return (Image: (StoredImage?)null, Error: ex.Message); }
                 }));
                 var drawn = sampled.Select((c, i) => (c.Image, Index: i)).Where(c => c.Image is not null).ToList();
@@ -113,14 +119,22 @@ public static class ImagesEndpoints
                 return TypedResults.Json(new ImageGenerationResponseDto(time.GetUtcNow().ToUnixTimeSeconds(), [Dto(drawn[best].Image!)], candidates), OpenAiJson.Options);
             }
             var results = await Task.WhenAll(Enumerable.Range(0, n).Select(_ =>
-                GenerateOneAsync(client, images, modelName, instruction, o.GenerationMaxTokens, temperature, baseUrl, http.RequestAborted)));
+                GenerateOneAsync(client, images, modelName, instruction, maxTokens, temperature, baseUrl, http.RequestAborted, imageTokens)));
             return TypedResults.Json(new ImageGenerationResponseDto(time.GetUtcNow().ToUnixTimeSeconds(), results.Select(Dto).ToList()), OpenAiJson.Options);
+        }
+        catch (ChatCompletionException ex) when (ex.Code == NothingDrawn)
+        {
+            // The request was served; the model chose to answer in words. Not a server fault: say what it wrote.
+            return new ApiError(StatusCodes.Status422UnprocessableEntity, ex.Message, ApiError.InvalidRequest, "prompt", NothingDrawn).ToResult(http);
         }
         catch (ChatCompletionException ex)
         {
             return ApiError.From(ex).ToResult(http);
         }
     }
+
+    /// <summary>The error code of an image-token model's answer that holds no picture.</summary>
+    public const string NothingDrawn = "image_not_generated";
 
     /// <summary>The demo world's instruction phrasing: "draw a large red circle at the middle center."</summary>
     public static string RenderInstruction(string prompt)
@@ -131,7 +145,7 @@ public static class ImagesEndpoints
     }
 
     private static async Task<StoredImage> GenerateOneAsync(ChatCompletionClient client, ImageResults images, string model,
-        string instruction, int maxTokens, float temperature, string baseUrl, CancellationToken ct)
+        string instruction, int maxTokens, float temperature, string baseUrl, CancellationToken ct, bool imageTokens = false)
     {
         await using var session = await client.StartAsync(new ChatCompletionStart(model, [new ChatTurn("user", instruction)], maxTokens,
             new SamplingParameters(temperature, 1f, null), []), ct);
@@ -141,8 +155,9 @@ public static class ImagesEndpoints
             text.Append(chunk.TextDelta);
             // The first slot is the picture; disposing the session then stops the rest of the answer on the worker.
             if (chunk.Image is not null) return await images.ProduceAsync(model, chunk.Image, "generate", baseUrl, ct);
+            if (chunk.Picture is not null) return await images.StoreAsync(chunk.Picture, baseUrl, ct);
         }
-        throw new ChatCompletionException(ChatErrorCodes.ServerError,
+        throw new ChatCompletionException(imageTokens ? NothingDrawn : ChatErrorCodes.ServerError,
             $"The model answered without an image ({session.FinishReason}): \"{text}\".");
     }
 }

@@ -15,6 +15,8 @@ namespace TextLlm.Generation;
 /// Updates are handled on the thread that delivers them (no hand-off to a second loop), and the deadlines are kept by
 /// one timer per request that is re-armed only when a deadline moves earlier, so a token costs no extra thread hop and
 /// no timer of its own: on small CPU hosts every extra wake-up per token competes with the engine's OpenMP threads.
+/// An image-token model's worker passes <c>pictures</c>: it turns the update that ends a picture into the PNG the chunk
+/// carries, which leaves at once (like a GILL image slot) so text and pictures stay in order.
 /// </remarks>
 public static class ChunkPump
 {
@@ -27,9 +29,10 @@ public static class ChunkPump
         TimeSpan maxDelay,
         int maxTokens,
         TimeSpan heartbeat,
-        CancellationToken cancellationToken)
+        CancellationToken cancellationToken,
+        Func<GenerationUpdate, DecodedPicture?>? pictures = null)
     {
-        var state = new State(requestId, send, maxDelay, maxTokens, heartbeat);
+        var state = new State(requestId, send, maxDelay, maxTokens, heartbeat, pictures);
         try
         {
             await using (var e = updates.GetAsyncEnumerator(cancellationToken))
@@ -63,6 +66,7 @@ public static class ChunkPump
         private readonly int _maxTokens;
         private readonly long _heartbeat;
         private readonly Timer _timer;
+        private readonly Func<GenerationUpdate, DecodedPicture?>? _pictures;
         // Sends are not awaited one by one: over a broker each waits for its publisher confirm, and chunks carry a
         // sequence number the receiver orders by, so up to MaxInFlightSends overlap; all are awaited at the end.
         private readonly Queue<Task> _inFlight = new();
@@ -76,13 +80,16 @@ public static class ChunkPump
         private bool _stopped;
         private string? _finish;
         private ImageSlotStates? _image;
+        private DecodedPicture? _picture;
         private IReadOnlyList<ChatToolCall>? _toolCalls;
         private long _lastSend;
         private long _firstBuffered;
         private long _timerDue; // Stopwatch timestamp the timer is armed for; long.MaxValue when disarmed
 
-        public State(Guid requestId, Func<ChatCompletionChunkProduced, Task> send, TimeSpan maxDelay, int maxTokens, TimeSpan heartbeat)
+        public State(Guid requestId, Func<ChatCompletionChunkProduced, Task> send, TimeSpan maxDelay, int maxTokens, TimeSpan heartbeat,
+            Func<GenerationUpdate, DecodedPicture?>? pictures)
         {
+            _pictures = pictures;
             _requestId = requestId;
             _send = send;
             _maxDelay = ToTicks(maxDelay);
@@ -99,6 +106,8 @@ public static class ChunkPump
         /// <summary>Takes one engine update; returns true after the last one (its finish reason was sent).</summary>
         public async ValueTask<bool> OnUpdateAsync(GenerationUpdate u)
         {
+            // Decoded outside the lock: the timer's heartbeats must not wait for the VQ decoder.
+            var picture = _pictures?.Invoke(u);
             Task? wait = null;
             bool last;
             lock (_gate)
@@ -115,10 +124,11 @@ public static class ChunkPump
                         _logprobs.Add(new GeneratedTokenLogprob(t.Bytes, t.Logprob, t.Top.Select(a => new AlternativeTokenLogprob(a.Bytes, a.Logprob)).ToList()));
                 if (u.Image is { } slot) // an image slot leaves at once, after the text before it, so text and images stay in order
                     _image = new ImageSlotStates(slot.Tokens, slot.Hidden, slot.HiddenStates, slot.InputEmbeddings);
+                if (picture is not null) _picture = picture;
                 if (u.ToolCalls is { } calls) _toolCalls = calls.Select(c => new ChatToolCall(c.Id, c.Name, c.ArgumentsJson)).ToList();
                 last = _finish is not null;
 
-                if (last || _image is not null
+                if (last || _image is not null || _picture is not null
                     || (_buffered > 0 && (_firstTokenPending || _buffered >= _maxTokens || now - _firstBuffered >= _maxDelay)))
                 {
                     if (_inFlight.Count >= MaxInFlightSends) wait = _inFlight.Dequeue();
@@ -166,8 +176,9 @@ public static class ChunkPump
         private void FlushLocked(long now)
         {
             _inFlight.Enqueue(SendSafely(new ChatCompletionChunkProduced(_requestId, _sequence++, _text.ToString(), _completion, _finish, _image,
-                _logprobs.Count > 0 ? _logprobs.ToList() : null, _toolCalls, _finish is not null ? _cachedPrompt : null)));
+                _logprobs.Count > 0 ? _logprobs.ToList() : null, _toolCalls, _finish is not null ? _cachedPrompt : null, _picture)));
             _toolCalls = null;
+            _picture = null;
             _image = null;
             _logprobs.Clear();
             if (_buffered > 0) _firstTokenPending = false;

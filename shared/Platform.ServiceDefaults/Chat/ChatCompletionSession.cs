@@ -180,7 +180,7 @@ public sealed class ChatCompletionSession : IAsyncDisposable
                     _metrics.InterTokenLatency.WithLabels(Model)
                         .Observe(Stopwatch.GetElapsedTime(_firstTokenAt, _lastTokenAt).TotalSeconds / (_completionTokens - 1));
             }
-            if (chunk.TextDelta.Length > 0 || chunk.FinishReason is not null || chunk.Image is not null || chunk.Logprobs is { Count: > 0 })
+            if (chunk.TextDelta.Length > 0 || chunk.FinishReason is not null || chunk.Image is not null || chunk.Picture is not null || chunk.Logprobs is { Count: > 0 })
                 yield return chunk;
         }
     }

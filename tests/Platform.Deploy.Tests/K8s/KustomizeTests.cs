@@ -16,7 +16,7 @@ public sealed class KustomizeTests
     }
 
     [SkippableFact]
-    public void Kustomize_Production_RunsTwoGatewaysJudgeBrokerDatabaseAndDapr()
+    public void Kustomize_Production_RunsTwoGatewaysJudgeMoeBrokerDatabaseAndDapr()
     {
         DeployTools.Require();
         var yaml = DeployTools.Kustomize("k8s/overlays/production");
@@ -24,9 +24,11 @@ public sealed class KustomizeTests
         Assert.Equal(2, report.Kinds["StatefulSet"]);
         Assert.Equal(2, report.Kinds["PodDisruptionBudget"]);
         Assert.Equal(1, report.Kinds["HorizontalPodAutoscaler"]);
-        // gateway, the TextLlm pool, ImageGen and the judge workers, each its own Dapr app-id.
-        Assert.Equal(4, report.DaprAppIds.Count);
+        // gateway, the TextLlm pool, ImageGen, the judge and the MoE workers, each its own Dapr app-id.
+        Assert.Equal(5, report.DaprAppIds.Count);
         Assert.Contains("platform-judge:0.1.0", yaml);
+        Assert.Contains("platform-moe-adapter:0.1.0", yaml);
+        Assert.Contains("MoeAdapter__Models__0: demo-moe", yaml);
         // The gateways need API keys: the admin key comes from the platform-admin Secret.
         Assert.Contains("name: Security__AdminKey", yaml);
         Assert.Contains("name: platform-admin", yaml);
