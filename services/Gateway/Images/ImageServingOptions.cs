@@ -46,6 +46,7 @@ public sealed class ImageServingOptions
     /// <summary>Completion tokens the language model may spend before its image slot.</summary>
     [Range(8, 4096)] public int GenerationMaxTokens { get; set; } = 64;
 
-    /// <summary>The same for an image-token model, whose picture itself is tokens (demo-moe: 66, begin + 8x8 codes + end).</summary>
-    [Range(8, 65536)] public int ImageTokenGenerationMaxTokens { get; set; } = 256;
+    /// <summary>The same for an image-token model, whose picture itself is tokens (demo-moe: 66, begin + 8x8 codes + end);
+    /// null (the default): as many as the model's context leaves after the prompt, capped by the worker's default.</summary>
+    [Range(8, 65536)] public int? ImageTokenGenerationMaxTokens { get; set; }
 }

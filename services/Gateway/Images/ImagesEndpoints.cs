@@ -145,7 +145,7 @@ public static class ImagesEndpoints
     }
 
     private static async Task<StoredImage> GenerateOneAsync(ChatCompletionClient client, ImageResults images, string model,
-        string instruction, int maxTokens, float temperature, string baseUrl, CancellationToken ct, bool imageTokens = false)
+        string instruction, int? maxTokens, float temperature, string baseUrl, CancellationToken ct, bool imageTokens = false)
     {
         await using var session = await client.StartAsync(new ChatCompletionStart(model, [new ChatTurn("user", instruction)], maxTokens,
             new SamplingParameters(temperature, 1f, null), []), ct);
