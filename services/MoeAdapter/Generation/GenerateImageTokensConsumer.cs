@@ -26,14 +26,7 @@ public sealed class GenerateImageTokensConsumer(
         var m = context.Message;
         var o = options.Value;
         var workerId = engines.WorkerId;
-        if (context.ReceiveContext.Redelivered)
-        {
-            // Only a worker that died gives a message back; its client may already hold part of the answer.
-            const string reason = "The worker that took this request stopped before finishing it; retry the request.";
-            await context.RespondAsync(new ChatCompletionRejected(m.RequestId, workerId, ChatErrorCodes.WorkerUnavailable, reason, null));
-            await (await context.GetSendEndpoint(m.StreamAddress)).Send(new ChatCompletionFailed(m.RequestId, ChatErrorCodes.WorkerUnavailable, reason));
-            return;
-        }
+        if (await GenerationStream.RejectRedeliveredAsync(context, workerId)) return;
         if (!engines.Models.TryGetValue(m.Model, out var model))
         {
             await Reject(context, ChatErrorCodes.ModelNotFound, $"The model '{m.Model}' is not served by worker '{workerId}'.", "model");
@@ -51,11 +44,7 @@ public sealed class GenerateImageTokensConsumer(
             Prompt = m.Messages.Count == 0 ? m.Prompt : null,
             PromptTokens = m.Messages.Count == 0 ? m.PromptTokens : null,
             Logprobs = m.Logprobs,
-            Sampling = new SamplingOptions
-            {
-                Temperature = m.Sampling.Temperature, TopP = m.Sampling.TopP, Seed = m.Sampling.Seed,
-                PresencePenalty = m.Sampling.PresencePenalty, FrequencyPenalty = m.Sampling.FrequencyPenalty, LogitBias = m.Sampling.LogitBias,
-            },
+            Sampling = GenerationStream.Sampling(m),
             StopStrings = m.Stop,
             IgnoreEos = m.Sampling.IgnoreEos,
             RequestId = m.RequestId.ToString(),
@@ -76,15 +65,12 @@ public sealed class GenerateImageTokensConsumer(
             await Reject(context, ChatErrorCodes.InvalidRequest, ex.Message, param);
             return;
         }
-        var room = engine.MaxContextTokens - promptTokens;
-        if (room < 1 || m.MaxTokens > room)
+        if (GenerationStream.ContextRoomError(engine.MaxContextTokens, promptTokens, m.MaxTokens, param) is { } tooLong)
         {
-            await Reject(context, ChatErrorCodes.ContextLengthExceeded,
-                $"This model's maximum context length is {engine.MaxContextTokens} tokens. However, you requested " +
-                $"{promptTokens + (m.MaxTokens ?? 1)} tokens ({promptTokens} in the {param}, {m.MaxTokens ?? 1} in the completion).", param);
+            await Reject(context, ChatErrorCodes.ContextLengthExceeded, tooLong, param);
             return;
         }
-        request = request with { MaxNewTokens = m.MaxTokens ?? Math.Min(room, o.DefaultMaxTokens) };
+        request = request with { MaxNewTokens = m.MaxTokens ?? Math.Min(engine.MaxContextTokens - promptTokens, o.DefaultMaxTokens) };
 
         using var registration = active.Register(m.RequestId, context.CancellationToken);
         var stream = await context.GetSendEndpoint(m.StreamAddress);
@@ -105,33 +91,10 @@ public sealed class GenerateImageTokensConsumer(
         }
         // Sent while the engine prefills; the receiver registered the request first, so early chunks wait there in order.
         var accepted = context.RespondAsync(new ChatCompletionAccepted(m.RequestId, workerId, bus.Address, promptTokens));
-        try
-        {
-            await ChunkPump.RunAsync(updates, m.RequestId,
-                chunk => stream.Send(chunk, CancellationToken.None),
-                TimeSpan.FromMilliseconds(o.CoalesceMaxDelayMs), o.CoalesceMaxTokens, TimeSpan.FromMilliseconds(o.HeartbeatIntervalMs),
-                registration.Token,
-                model.Pictures is { } pictures ? u => u.Picture is { } p ? pictures.Decode(p.GridSize, p.Codes) : null : null);
-        }
-        catch (OperationCanceledException) when (registration.Token.IsCancellationRequested)
-        {
-            logger.LogInformation("Request {RequestId} was cancelled", m.RequestId);
-            if (context.CancellationToken.IsCancellationRequested)
-                await TrySendFailure(stream, m.RequestId, ChatErrorCodes.WorkerUnavailable, "The worker is shutting down.");
-        }
-        catch (Exception ex)
-        {
-            logger.LogError(ex, "Request {RequestId} failed while generating", m.RequestId);
-            await TrySendFailure(stream, m.RequestId, ChatErrorCodes.ServerError, $"Generation failed: {ex.Message}");
-        }
-        try
-        {
-            await accepted;
-        }
-        catch (Exception ex)
-        {
-            logger.LogWarning(ex, "Could not send the acceptance of request {RequestId}", m.RequestId);
-        }
+        await GenerationStream.RunAsync(updates, m.RequestId, stream, accepted,
+            TimeSpan.FromMilliseconds(o.CoalesceMaxDelayMs), o.CoalesceMaxTokens, TimeSpan.FromMilliseconds(o.HeartbeatIntervalMs),
+            registration.Token, context.CancellationToken, logger,
+            model.Pictures is { } pictures ? u => u.Picture is { } p ? pictures.Decode(p.GridSize, p.Codes) : null : null);
     }
 
     /// <summary>The parts of a request an image-token model does not serve, with the field to name.</summary>
@@ -150,16 +113,4 @@ public sealed class GenerateImageTokensConsumer(
 
     private async Task Reject(ConsumeContext<GenerateChatCompletion> context, string code, string message, string? param) =>
         await context.RespondAsync(new ChatCompletionRejected(context.Message.RequestId, engines.WorkerId, code, message, param));
-
-    private async Task TrySendFailure(ISendEndpoint stream, Guid requestId, string code, string message)
-    {
-        try
-        {
-            await stream.Send(new ChatCompletionFailed(requestId, code, message), CancellationToken.None);
-        }
-        catch (Exception ex)
-        {
-            logger.LogWarning(ex, "Could not report the failure of request {RequestId}", requestId);
-        }
-    }
 }

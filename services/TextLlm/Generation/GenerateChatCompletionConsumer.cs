@@ -25,15 +25,7 @@ public sealed class GenerateChatCompletionConsumer(
     {
         var m = context.Message;
         var o = options.Value;
-        if (context.ReceiveContext.Redelivered)
-        {
-            // The broker gives a message back only when the worker holding it died. Its client may already have part
-            // of the answer from that worker, which cannot be continued here, so the request ends with a clear error.
-            const string reason = "The worker that took this request stopped before finishing it; retry the request.";
-            await context.RespondAsync(new ChatCompletionRejected(m.RequestId, identity.WorkerId, ChatErrorCodes.WorkerUnavailable, reason, null));
-            await (await context.GetSendEndpoint(m.StreamAddress)).Send(new ChatCompletionFailed(m.RequestId, ChatErrorCodes.WorkerUnavailable, reason));
-            return;
-        }
+        if (await GenerationStream.RejectRedeliveredAsync(context, identity.WorkerId)) return;
         if (!engines.Engines.TryGetValue(m.Model, out var engine))
         {
             await Reject(context, ChatErrorCodes.ModelNotFound, $"The model '{m.Model}' is not served by worker '{identity.WorkerId}'.", "model");
@@ -64,11 +56,7 @@ public sealed class GenerateChatCompletionConsumer(
             ReportImageSlots = multimodal && m.Messages.Count > 0,
             // The gateway refuses set markers typed by users, so markers here come from its set-parts extension.
             UseSetMarkers = m.Messages.Any(t => SetMarkers.ContainsAny(t.Content)),
-            Sampling = new SamplingOptions
-            {
-                Temperature = m.Sampling.Temperature, TopP = m.Sampling.TopP, Seed = m.Sampling.Seed,
-                PresencePenalty = m.Sampling.PresencePenalty, FrequencyPenalty = m.Sampling.FrequencyPenalty, LogitBias = m.Sampling.LogitBias,
-            },
+            Sampling = GenerationStream.Sampling(m),
             StopStrings = m.Stop,
             IgnoreEos = m.Sampling.IgnoreEos,
             RequestId = m.RequestId.ToString(),
@@ -101,16 +89,13 @@ public sealed class GenerateChatCompletionConsumer(
             await Reject(context, ChatErrorCodes.InvalidRequest, ex.Message, m.Messages.Count == 0 ? "prompt" : "messages");
             return;
         }
-        var room = engine.MaxContextTokens - promptTokens;
-        if (room < 1 || m.MaxTokens > room)
+        var param = m.Messages.Count == 0 ? "prompt" : "messages";
+        if (GenerationStream.ContextRoomError(engine.MaxContextTokens, promptTokens, m.MaxTokens, param) is { } tooLong)
         {
-            await Reject(context, ChatErrorCodes.ContextLengthExceeded,
-                $"This model's maximum context length is {engine.MaxContextTokens} tokens. However, you requested " +
-                $"{promptTokens + (m.MaxTokens ?? 1)} tokens ({promptTokens} in the {(m.Messages.Count == 0 ? "prompt" : "messages")}, {m.MaxTokens ?? 1} in the completion).",
-                m.Messages.Count == 0 ? "prompt" : "messages");
+            await Reject(context, ChatErrorCodes.ContextLengthExceeded, tooLong, param);
             return;
         }
-        request = request with { MaxNewTokens = m.MaxTokens ?? Math.Min(room, o.DefaultMaxTokens) };
+        request = request with { MaxNewTokens = m.MaxTokens ?? Math.Min(engine.MaxContextTokens - promptTokens, o.DefaultMaxTokens) };
         IReadOnlyList<PromptTokenLogprob>? promptLogprobs = null;
         if (m.PromptLogprobs)
         {
@@ -147,47 +132,11 @@ public sealed class GenerateChatCompletionConsumer(
         }
         var accepted = context.RespondAsync(new ChatCompletionAccepted(m.RequestId, identity.WorkerId, identity.ControlAddress, promptTokens,
             promptLogprobs));
-        try
-        {
-            await ChunkPump.RunAsync(updates, m.RequestId,
-                chunk => stream.Send(chunk, CancellationToken.None),
-                TimeSpan.FromMilliseconds(o.CoalesceMaxDelayMs), o.CoalesceMaxTokens, TimeSpan.FromMilliseconds(o.HeartbeatIntervalMs),
-                registration.Token);
-        }
-        catch (OperationCanceledException) when (registration.Token.IsCancellationRequested)
-        {
-            logger.LogInformation("Request {RequestId} was cancelled", m.RequestId);
-            if (context.CancellationToken.IsCancellationRequested)
-                await TrySendFailure(stream, m.RequestId, ChatErrorCodes.WorkerUnavailable, "The worker is shutting down.");
-        }
-        catch (Exception ex)
-        {
-            logger.LogError(ex, "Request {RequestId} failed while generating", m.RequestId);
-            await TrySendFailure(stream, m.RequestId, ChatErrorCodes.ServerError, $"Generation failed: {ex.Message}");
-        }
-        try
-        {
-            await accepted;
-        }
-        catch (Exception ex)
-        {
-            // The requester then fails on its own timeout; the chunks it may have got are discarded with the request.
-            logger.LogWarning(ex, "Could not send the acceptance of request {RequestId}", m.RequestId);
-        }
+        await GenerationStream.RunAsync(updates, m.RequestId, stream, accepted,
+            TimeSpan.FromMilliseconds(o.CoalesceMaxDelayMs), o.CoalesceMaxTokens, TimeSpan.FromMilliseconds(o.HeartbeatIntervalMs),
+            registration.Token, context.CancellationToken, logger);
     }
 
     private async Task Reject(ConsumeContext<GenerateChatCompletion> context, string code, string message, string? param) =>
         await context.RespondAsync(new ChatCompletionRejected(context.Message.RequestId, identity.WorkerId, code, message, param));
-
-    private async Task TrySendFailure(ISendEndpoint stream, Guid requestId, string code, string message)
-    {
-        try
-        {
-            await stream.Send(new ChatCompletionFailed(requestId, code, message), CancellationToken.None);
-        }
-        catch (Exception ex)
-        {
-            logger.LogWarning(ex, "Could not report the failure of request {RequestId}", requestId);
-        }
-    }
 }
