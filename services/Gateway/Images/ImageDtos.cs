@@ -29,6 +29,9 @@ public sealed record ImageGenerationRequestDto
     public string? Judge { get; init; }
     /// <summary>Sampling temperature of the drawing instruction's answer (an extension): 0 (greedy) by default, 1 with <see cref="BestOf"/>.</summary>
     public float? Temperature { get; init; }
+    /// <summary>Sampling seed (an extension, as chat completions' <c>seed</c>): picture i of n (or candidate i of
+    /// <see cref="BestOf"/>) samples with seed + i, so a request with a seed draws the same pictures again.</summary>
+    public long? Seed { get; init; }
     /// <summary>Fields this record does not name; answered with a 400 naming the field (<see cref="Validation.RequestFields"/>).</summary>
     [System.Text.Json.Serialization.JsonExtensionData]
     public Dictionary<string, System.Text.Json.JsonElement>? UnknownFields { get; set; }

@@ -92,6 +92,8 @@ public static class ImagesEndpoints
         var maxTokens = imageTokens ? o.ImageTokenGenerationMaxTokens : o.GenerationMaxTokens;
         var instruction = RenderInstruction(dto.Prompt);
         var baseUrl = images.BaseUrl(http);
+        // Picture i samples with seed + i, the rule chat completions apply to their n choices.
+        SamplingParameters Sampling(int i) => new(temperature, 1f, dto.Seed is { } s ? unchecked((ulong)s + (ulong)i) : null);
         try
         {
             GeneratedImageDto Dto(StoredImage img) => format == "url"
@@ -101,9 +103,9 @@ public static class ImagesEndpoints
             {
                 // A sampled answer may end without a picture: that candidate is listed unrated (it ranks last); the
                 // request fails only when no candidate drew one.
-                var sampled = await Task.WhenAll(Enumerable.Range(0, count).Select(async _ =>
+                var sampled = await Task.WhenAll(Enumerable.Range(0, count).Select(async i =>
                 {
-                    try { return (Image: await GenerateOneAsync(client, images, modelName, instruction, maxTokens, temperature, baseUrl, http.RequestAborted, imageTokens), Error: (string?)null); }
+                    try { return (Image: await GenerateOneAsync(client, images, modelName, instruction, maxTokens, Sampling(i), baseUrl, http.RequestAborted, imageTokens), Error: (string?)null); }
                     catch (ChatCompletionException ex) when (ex.Code == ChatErrorCodes.ServerError) { return (Image: (StoredImage?)null, Error: ex.Message); }
                 }));
                 var drawn = sampled.Select((c, i) => (c.Image, Index: i)).Where(c => c.Image is not null).ToList();
@@ -118,8 +120,8 @@ public static class ImagesEndpoints
                         : new Gateway.Judge.ImageBestOfCandidateDto(i, rated[i].Rating, rated[i].Critique, B64Json: Convert.ToBase64String(img.Produced.Png))).ToList();
                 return TypedResults.Json(new ImageGenerationResponseDto(time.GetUtcNow().ToUnixTimeSeconds(), [Dto(drawn[best].Image!)], candidates), OpenAiJson.Options);
             }
-            var results = await Task.WhenAll(Enumerable.Range(0, n).Select(_ =>
-                GenerateOneAsync(client, images, modelName, instruction, maxTokens, temperature, baseUrl, http.RequestAborted, imageTokens)));
+            var results = await Task.WhenAll(Enumerable.Range(0, n).Select(i =>
+                GenerateOneAsync(client, images, modelName, instruction, maxTokens, Sampling(i), baseUrl, http.RequestAborted, imageTokens)));
             return TypedResults.Json(new ImageGenerationResponseDto(time.GetUtcNow().ToUnixTimeSeconds(), results.Select(Dto).ToList()), OpenAiJson.Options);
         }
         catch (ChatCompletionException ex) when (ex.Code == NothingDrawn)
@@ -145,10 +147,10 @@ public static class ImagesEndpoints
     }
 
     private static async Task<StoredImage> GenerateOneAsync(ChatCompletionClient client, ImageResults images, string model,
-        string instruction, int? maxTokens, float temperature, string baseUrl, CancellationToken ct, bool imageTokens = false)
+        string instruction, int? maxTokens, SamplingParameters sampling, string baseUrl, CancellationToken ct, bool imageTokens = false)
     {
         await using var session = await client.StartAsync(new ChatCompletionStart(model, [new ChatTurn("user", instruction)], maxTokens,
-            new SamplingParameters(temperature, 1f, null), []), ct);
+            sampling, []), ct);
         var text = new System.Text.StringBuilder();
         await foreach (var chunk in session.ReadAsync(ct))
         {

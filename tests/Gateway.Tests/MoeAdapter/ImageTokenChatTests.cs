@@ -83,27 +83,65 @@ public sealed partial class ImageTokenChatTests(MoeGatewayFixture fixture) : ICl
         foreach (var p in pictures) await AssertPictureAsync(WorldImages.MarkdownImages(p)[0]);
     }
 
-    [Fact]
-    public async Task GenerateImages_N2_ReturnsTwoSampledPngs()
+    /// <summary>POST /v1/images/generations with a seed: the tiny random model draws only where begin-of-image wins,
+    /// and an unseeded sample at temperature 1 may answer in words first (a 422), so the tests fix the samples.</summary>
+    private async Task<List<JsonElement>> GenerateSeededAsync(string prompt, int n, string format, long seed)
     {
-        GeneratedImageCollection images = await Images(MoeGatewayFixture.Drawing).GenerateImagesAsync("a large blue circle at the middle center", 2,
-            new ImageGenerationOptions { ResponseFormat = GeneratedImageFormat.Bytes });
+        var response = await Http.PostAsJsonAsync("/v1/images/generations", new { model = MoeGatewayFixture.Drawing, prompt, n, response_format = format, seed });
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var json = await response.Content.ReadFromJsonAsync<JsonElement>();
+        return json.GetProperty("data").EnumerateArray().ToList();
+    }
 
-        Assert.Equal(2, images.Count);
-        foreach (var image in images)
+    [Fact]
+    public async Task GenerateImages_N2WithSeed_ReturnsTwoSampledPngs()
+    {
+        var data = await GenerateSeededAsync("a large blue circle at the middle center", 2, "b64_json", seed: 3);
+
+        Assert.Equal(2, data.Count);
+        foreach (var image in data)
         {
-            var (width, height, _) = ImageCodec.DecodeRgb(image.ImageBytes.ToArray());
+            var (width, height, _) = ImageCodec.DecodeRgb(Convert.FromBase64String(image.GetProperty("b64_json").GetString()!));
             Assert.Equal((64, 64), (width, height));
-            Assert.Equal("draw a large blue circle at the middle center.", image.RevisedPrompt);
+            Assert.Equal("draw a large blue circle at the middle center.", image.GetProperty("revised_prompt").GetString());
         }
+    }
+
+    [Fact]
+    public async Task GenerateImages_SameSeed_DrawsTheSamePictures()
+    {
+        static List<string> Pngs(List<JsonElement> data) => data.Select(d => d.GetProperty("b64_json").GetString()!).ToList();
+        var first = Pngs(await GenerateSeededAsync("a small red square at the top left", 2, "b64_json", seed: 3));
+        var again = Pngs(await GenerateSeededAsync("a small red square at the top left", 2, "b64_json", seed: 3));
+
+        Assert.Equal(first, again);
+        Assert.NotEqual(first[0], first[1]); // picture i samples with seed + i
     }
 
     [Fact]
     public async Task GenerateImage_Url_ServesTheStoredPicture()
     {
-        GeneratedImage image = await Images(MoeGatewayFixture.Drawing).GenerateImageAsync("a small green square at the top left",
-            new ImageGenerationOptions { ResponseFormat = GeneratedImageFormat.Uri });
-        await AssertPictureAsync(image.ImageUri);
+        var data = await GenerateSeededAsync("a small green square at the top left", 1, "url", seed: 3);
+        await AssertPictureAsync(new Uri(data.Single().GetProperty("url").GetString()!));
+    }
+
+    [Fact]
+    public async Task GenerateImage_OpenAiSdk_ReturnsAPngOrSaysItDrewNothing()
+    {
+        // Unseeded at temperature 1 (the images API's default for image-token models): the SDK gets a PNG, or, when the
+        // sample answers in words, the 422 naming image_not_generated; never another error.
+        try
+        {
+            GeneratedImage image = await Images(MoeGatewayFixture.Drawing).GenerateImageAsync("a large blue circle at the middle center",
+                new ImageGenerationOptions { ResponseFormat = GeneratedImageFormat.Bytes });
+            var (width, height, _) = ImageCodec.DecodeRgb(image.ImageBytes.ToArray());
+            Assert.Equal((64, 64), (width, height));
+        }
+        catch (ClientResultException ex)
+        {
+            Assert.Equal(422, ex.Status);
+            Assert.Contains("image_not_generated", ex.Message);
+        }
     }
 
     [Fact]
