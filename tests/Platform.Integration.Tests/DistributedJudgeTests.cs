@@ -9,29 +9,17 @@ namespace Platform.Integration.Tests;
 /// The judge in distributed mode: a gateway (HostWorkers=false) and two Judge processes on RabbitMQ serving one judge
 /// model's queue as competing consumers (one engine slot each). The judge model name is unique per run.
 /// </summary>
-public sealed class DistributedJudgeFixture : IAsyncLifetime
+public sealed class DistributedJudgeFixture : DistributedFixture
 {
-    private readonly string _folder = Path.Combine(Path.GetTempPath(), "judge-it-" + Guid.NewGuid().ToString("N")[..8]);
-    private readonly List<ServiceProcess> _processes = [];
-
     public string Judge { get; } = "it-judge-" + Guid.NewGuid().ToString("N")[..8];
-    public ServiceProcess Gateway { get; private set; } = null!;
-    public bool Started { get; private set; }
 
-    public async Task InitializeAsync()
+    protected override IEnumerable<string> ModelsToWaitFor => [Judge];
+
+    protected override Task<ServiceProcess> StartProcessesAsync()
     {
-        try { RabbitMqBroker.Require(); }
-        catch (Exception) { return; }
-        var judge = TinyModelFactory.Create(Path.Combine(_folder, "judge"),
+        var judge = TinyModelFactory.Create(Path.Combine(Folder, "judge"),
             TinyModelFactory.TinyConfig() with { TieWordEmbeddings = false, MaxPositionEmbeddings = 4096 }, TokenizerKind.SentencePiece, seed: 9, chatTemplate: null);
-        var bus = new Dictionary<string, string>
-        {
-            ["Bus__Transport"] = "RabbitMq",
-            ["Bus__RabbitMq__Host"] = RabbitMqBroker.Host,
-            ["Bus__RabbitMq__Port"] = RabbitMqBroker.Port.ToString(),
-            ["Logging__LogLevel__Default"] = "Warning",
-        };
-        Dictionary<string, string> Worker(string id) => new(bus)
+        Dictionary<string, string> Worker(string id) => new(BusSettings())
         {
             [$"Models__{Judge}__Path"] = judge,
             [$"Models__{Judge}__Kind"] = "judge",
@@ -43,29 +31,10 @@ public sealed class DistributedJudgeFixture : IAsyncLifetime
             ["Judge__MaxTokens"] = "8",
             ["Judge__AnnounceIntervalSeconds"] = "2",
         };
-        Gateway = Track(ServiceProcess.Start("gateway", "GatewayDll", new Dictionary<string, string>(bus) { ["Gateway__HostWorkers"] = "false" }));
+        var gateway = Track(ServiceProcess.Start("gateway", "GatewayDll", new Dictionary<string, string>(BusSettings()) { ["Gateway__HostWorkers"] = "false" }));
         Track(ServiceProcess.Start("judge-a", "JudgeDll", Worker("judge-a")));
         Track(ServiceProcess.Start("judge-b", "JudgeDll", Worker("judge-b")));
-        var timeout = TimeSpan.FromSeconds(120);
-        foreach (var p in _processes) await p.WaitHealthyAsync(timeout);
-        using var deadline = new CancellationTokenSource(timeout);
-        while (!(await Gateway.Http.GetStringAsync("/v1/models", deadline.Token)).Contains(Judge, StringComparison.Ordinal))
-            await Task.Delay(100, deadline.Token);
-        Started = true;
-    }
-
-    private ServiceProcess Track(ServiceProcess p)
-    {
-        _processes.Add(p);
-        return p;
-    }
-
-    public string Logs() => string.Join("\n", _processes.Select(p => $"--- {p.Name}\n{p.Log}"));
-
-    public async Task DisposeAsync()
-    {
-        foreach (var p in _processes) await p.DisposeAsync();
-        try { Directory.Delete(_folder, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        return Task.FromResult(gateway);
     }
 }
 

@@ -12,29 +12,17 @@ namespace Platform.Integration.Tests;
 /// The MoE worker in distributed mode: a gateway (HostWorkers=false) and a MoeAdapter process on RabbitMQ serving a
 /// tiny random image-token model (unique name per run, so its queues are its own).
 /// </summary>
-public sealed class DistributedMoeFixture : IAsyncLifetime
+public sealed class DistributedMoeFixture : DistributedFixture
 {
-    private readonly string _folder = Path.Combine(Path.GetTempPath(), "moe-it-" + Guid.NewGuid().ToString("N")[..8]);
-    private readonly List<ServiceProcess> _processes = [];
-
     public string Model { get; } = "it-moe-" + Guid.NewGuid().ToString("N")[..8];
-    public ServiceProcess Gateway { get; private set; } = null!;
-    public bool Started { get; private set; }
 
-    public async Task InitializeAsync()
+    protected override IEnumerable<string> ModelsToWaitFor => [Model];
+
+    protected override Task<ServiceProcess> StartProcessesAsync()
     {
-        try { RabbitMqBroker.Require(); }
-        catch (Exception) { return; }
-        var folder = ImageTokenFolder.Create(Path.Combine(_folder, "model"), beginScale: 40f);
-        var bus = new Dictionary<string, string>
-        {
-            ["Bus__Transport"] = "RabbitMq",
-            ["Bus__RabbitMq__Host"] = RabbitMqBroker.Host,
-            ["Bus__RabbitMq__Port"] = RabbitMqBroker.Port.ToString(),
-            ["Logging__LogLevel__Default"] = "Warning",
-        };
-        Gateway = Track(ServiceProcess.Start("gateway", "GatewayDll", new Dictionary<string, string>(bus) { ["Gateway__HostWorkers"] = "false" }));
-        Track(ServiceProcess.Start("moe-a", "MoeAdapterDll", new Dictionary<string, string>(bus)
+        var folder = ImageTokenFolder.Create(Path.Combine(Folder, "model"), beginScale: 40f);
+        var gateway = Track(ServiceProcess.Start("gateway", "GatewayDll", new Dictionary<string, string>(BusSettings()) { ["Gateway__HostWorkers"] = "false" }));
+        Track(ServiceProcess.Start("moe-a", "MoeAdapterDll", new Dictionary<string, string>(BusSettings())
         {
             [$"Models__{Model}__Path"] = folder,
             [$"Models__{Model}__Kind"] = "moe",
@@ -45,26 +33,7 @@ public sealed class DistributedMoeFixture : IAsyncLifetime
             ["MoeAdapter__InstanceId"] = "moe-a",
             ["MoeAdapter__AnnounceIntervalSeconds"] = "2",
         }));
-        var timeout = TimeSpan.FromSeconds(120);
-        foreach (var p in _processes) await p.WaitHealthyAsync(timeout);
-        using var deadline = new CancellationTokenSource(timeout);
-        while (!(await Gateway.Http.GetStringAsync("/v1/models", deadline.Token)).Contains(Model, StringComparison.Ordinal))
-            await Task.Delay(100, deadline.Token);
-        Started = true;
-    }
-
-    private ServiceProcess Track(ServiceProcess p)
-    {
-        _processes.Add(p);
-        return p;
-    }
-
-    public string Logs() => string.Join("\n", _processes.Select(p => $"--- {p.Name}\n{p.Log}"));
-
-    public async Task DisposeAsync()
-    {
-        foreach (var p in _processes) await p.DisposeAsync();
-        try { Directory.Delete(_folder, recursive: true); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+        return Task.FromResult(gateway);
     }
 }
 

@@ -12,13 +12,9 @@ namespace Platform.Integration.Tests;
 /// The multimodal path distributed over RabbitMQ: gateway (HostWorkers=false), a TextLlm worker and an ImageGen
 /// worker, each its own process, serving the trained demo model under a name unique to the run.
 /// </summary>
-public sealed class DistributedMultimodalFixture : IAsyncLifetime
+public sealed class DistributedMultimodalFixture : DistributedFixture
 {
-    private readonly List<ServiceProcess> _processes = [];
-
     public string Model { get; } = "demo-it-" + Guid.NewGuid().ToString("N")[..8];
-    public ServiceProcess Gateway { get; private set; } = null!;
-    public bool Started { get; private set; }
 
     public static string DemoFolder([System.Runtime.CompilerServices.CallerFilePath] string sourceFile = "")
     {
@@ -27,20 +23,16 @@ public sealed class DistributedMultimodalFixture : IAsyncLifetime
         throw new DirectoryNotFoundException("Platform.sln not found above the test sources.");
     }
 
-    public async Task InitializeAsync()
+    protected override IEnumerable<string> ModelsToWaitFor => [Model];
+
+    protected override Task<ServiceProcess> StartProcessesAsync()
     {
-        try { RabbitMqBroker.Require(); }
-        catch (Exception) { return; } // each test reports skip or failure through RabbitMqBroker.Require()
-        var bus = new Dictionary<string, string>
+        var bus = new Dictionary<string, string>(BusSettings())
         {
-            ["Bus__Transport"] = "RabbitMq",
-            ["Bus__RabbitMq__Host"] = RabbitMqBroker.Host,
-            ["Bus__RabbitMq__Port"] = RabbitMqBroker.Port.ToString(),
-            ["Logging__LogLevel__Default"] = "Warning",
             [$"Models__{Model}__Path"] = DemoFolder(),
             [$"Models__{Model}__Multimodal"] = "true",
         };
-        Gateway = Track(ServiceProcess.Start("gateway", "GatewayDll", new Dictionary<string, string>(bus) { ["Gateway__HostWorkers"] = "false" }));
+        var gateway = Track(ServiceProcess.Start("gateway", "GatewayDll", new Dictionary<string, string>(bus) { ["Gateway__HostWorkers"] = "false" }));
         Track(ServiceProcess.Start("textllm", "TextLlmDll", new Dictionary<string, string>(bus)
         {
             ["TextLlm__Models__0"] = Model,
@@ -48,27 +40,7 @@ public sealed class DistributedMultimodalFixture : IAsyncLifetime
             ["TextLlm__AnnounceIntervalSeconds"] = "2",
         }));
         Track(ServiceProcess.Start("imagegen", "ImageGenDll", new Dictionary<string, string>(bus) { ["ImageGen__Models__0"] = Model }));
-
-        var timeout = TimeSpan.FromSeconds(120);
-        foreach (var p in _processes) await p.WaitHealthyAsync(timeout);
-        using var deadline = new CancellationTokenSource(timeout);
-        while (!JsonNode.Parse(await Gateway.Http.GetStringAsync("/v1/models", deadline.Token))!["data"]!.AsArray()
-                   .Any(m => m!["id"]!.GetValue<string>() == Model))
-            await Task.Delay(100, deadline.Token);
-        Started = true;
-    }
-
-    private ServiceProcess Track(ServiceProcess p)
-    {
-        _processes.Add(p);
-        return p;
-    }
-
-    public string Logs() => string.Join("\n", _processes.Select(p => $"--- {p.Name}\n{p.Log}"));
-
-    public async Task DisposeAsync()
-    {
-        foreach (var p in _processes) await p.DisposeAsync();
+        return Task.FromResult(gateway);
     }
 }
 
