@@ -19,7 +19,7 @@ internal static class Cli
 {
     public static int Run(string[] args)
     {
-        if (args.Length == 0 || args[0] is "-h" or "--help")
+        if (args.Length == 0 || args[0] is "-h" or "--help" || args.Skip(1).Any(a => a is "-h" or "--help"))
         {
             Console.WriteLine("usage: Platform.Train all --out DIR [--quick] [--stages decoder,visual,tokenizer,lm,heads] [--steps N] [--decoder-steps N] [--visual-steps N] [--lm-steps N] [--head-steps N] [--seed S] [--threads T]\n" +
                               "       Platform.Train eval --model DIR [--quick] [--json PATH] [--samples N] [--concurrency C] [--threads T]\n" +
@@ -27,14 +27,18 @@ internal static class Cli
                               "       Platform.Train moe-eval --model DIR [--checks vq,routing,draw] [--count N] [--draw N] [--routing-count N] [--seed S]\n" +
                               "       Platform.Train moe-eval --url URL [--served-model demo-moe] [--draw N]\n" +
                               "       Platform.Train moe-gw --model DIR [--seeds 3] [--steps N] [--batch B] [--json PATH]\n" +
-                              "       Platform.Train samples [--count N] [--seed S]");
+                              "       Platform.Train samples [--count N] [--seed S]\n" +
+                              "       Platform.Train judge --out DIR [--steps N] [--batch B] [--seed S] [--threads T]\n" +
+                              "       Platform.Train judge-eval --url URL [--model demo-judge] [--pairs N] [--ratings N] [--media text,image,caption] [--concurrency C]\n" +
+                              "       Platform.Train judge-bestof --url URL [--model demo] [--judge demo-judge] [--requests N] [--candidates 8] [--concurrency C]");
             return args.Length == 0 ? 2 : 0;
         }
-        var flags = Parse(args.Skip(1).ToArray());
         using var cts = new CancellationTokenSource();
         Console.CancelKeyPress += (_, e) => { e.Cancel = true; cts.Cancel(); };
         try
         {
+            // Inside the try: a malformed flag is a one-line error, not an unhandled exception.
+            var flags = Parse(args.Skip(1).ToArray());
             switch (args[0])
             {
                 case "all":
