@@ -90,7 +90,7 @@ public static class GgufTokenizer
         int? bos = Id("tokenizer.ggml.bos_token_id", 1), eos = Id("tokenizer.ggml.eos_token_id", 2);
         int unknown = Id("tokenizer.ggml.unknown_token_id", 0) ?? 0;
         Id("tokenizer.ggml.padding_token_id", null);
-        return TokenizerLoader.SentencePiece(gguf.Path, "tokenizer.ggml.tokens", tokens, scores, types.Select(t => (SentencePieceType)t).ToArray(),
+        return TokenizerLoader.SentencePiece(gguf.Path, "tokenizer.ggml.tokens", tokens, scores, types.Select(t => (GgufTokenType)t).ToArray(),
             new Dictionary<string, int>(), byteFallback: true, unknown, bos, eos,
             addBos: Bool(gguf, "tokenizer.ggml.add_bos_token") ?? true, addEos: Bool(gguf, "tokenizer.ggml.add_eos_token") ?? false,
             addSpacePrefix: Bool(gguf, "tokenizer.ggml.add_space_prefix") ?? true, removeExtraWhitespaces: false);

@@ -171,7 +171,7 @@ public sealed record GgufVocabulary(
             bool piece = i < proto.Pieces.Count;
             tokens[i] = piece ? proto.Pieces[i] : $"[PAD{i}]";
             scores[i] = piece ? proto.Scores[i] : -1000f;
-            types[i] = (int)(piece ? proto.Types[i] : SentencePieceType.Unused);
+            types[i] = (int)(piece ? proto.Types[i] : GgufTokenType.Unused);
         }
 
         using var tokConfig = OptionalJson(Path.Combine(modelFolder, "tokenizer_config.json"));

@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using Platform.Inference.Gguf;
 using Platform.Inference.Models.Llama;
 using Platform.Inference.Tokenization;
 using TorchSharp.PyBridge;
@@ -185,7 +186,7 @@ public static class TinyModelFactory
 
         // byte_fallback on; unk 0, bos 1, eos 2, no pad; identity normalizer with a dummy prefix, spaces kept as they are.
         var proto = new SentencePieceModelProto(pieces.Select(p => p.Piece).ToList(), pieces.Select(p => p.Score).ToList(),
-            pieces.Select(p => (SentencePieceType)p.Type).ToList(), ByteFallback: true, RemoveExtraWhitespaces: false);
+            pieces.Select(p => (GgufTokenType)p.Type).ToList(), ByteFallback: true, RemoveExtraWhitespaces: false);
         File.WriteAllBytes(path, proto.ToBytes());
         return pieces.Count;
     }

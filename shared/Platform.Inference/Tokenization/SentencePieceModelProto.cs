@@ -1,17 +1,7 @@
 using System.Text;
+using Platform.Inference.Gguf;
 
 namespace Platform.Inference.Tokenization;
-
-/// <summary>The piece types of sentencepiece_model.proto (SentencePiece.Type); GGUF's tokenizer.ggml.token_type uses the same numbers.</summary>
-public enum SentencePieceType
-{
-    Normal = 1,
-    Unknown = 2,
-    Control = 3,
-    UserDefined = 4,
-    Unused = 5,
-    Byte = 6,
-}
 
 /// <summary>
 /// The fields of a SentencePiece ModelProto (google/sentencepiece src/sentencepiece_model.proto) that an LLM
@@ -24,7 +14,7 @@ public enum SentencePieceType
 public sealed record SentencePieceModelProto(
     IReadOnlyList<string> Pieces,
     IReadOnlyList<float> Scores,
-    IReadOnlyList<SentencePieceType> Types,
+    IReadOnlyList<GgufTokenType> Types,
     int ModelType = SentencePieceModelProto.Bpe,
     bool ByteFallback = false,
     int UnknownId = 0,
@@ -51,7 +41,7 @@ public sealed record SentencePieceModelProto(
     {
         var pieces = new List<string>();
         var scores = new List<float>();
-        var types = new List<SentencePieceType>();
+        var types = new List<GgufTokenType>();
         var proto = new SentencePieceModelProto(pieces, scores, types, ModelType: Unigram);
         try
         {
@@ -85,17 +75,17 @@ public sealed record SentencePieceModelProto(
         return proto;
     }
 
-    private static (string, float, SentencePieceType) ReadPiece(Reader r)
+    private static (string, float, GgufTokenType) ReadPiece(Reader r)
     {
         string piece = "";
         float score = 0;
-        var type = SentencePieceType.Normal;
+        var type = GgufTokenType.Normal;
         while (r.More)
         {
             var (field, wire) = r.Tag();
             if (field == 1 && wire == 2) piece = r.String();
             else if (field == 2 && wire == 5) score = r.Float();
-            else if (field == 3 && wire == 0) type = (SentencePieceType)(int)r.Varint();
+            else if (field == 3 && wire == 0) type = (GgufTokenType)(int)r.Varint();
             else r.Skip(wire);
         }
         if (!Enum.IsDefined(type)) throw new InvalidDataException($"piece '{piece}' has type {(int)type}");

@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using Microsoft.ML.Tokenizers;
 using Platform.Inference.Engine;
+using Platform.Inference.Gguf;
 
 namespace Platform.Inference.Tokenization;
 
@@ -148,7 +149,7 @@ public static class TokenizerLoader
     /// </summary>
     /// <param name="piecesName">What holds the pieces, for error messages (a metadata key or file field).</param>
     internal static TextTokenizer SentencePiece(string source, string piecesName, IReadOnlyList<string> pieces, IReadOnlyList<float> scores,
-        IReadOnlyList<SentencePieceType> types, IReadOnlyDictionary<string, int> addedSpecial, bool byteFallback, int unknownId,
+        IReadOnlyList<GgufTokenType> types, IReadOnlyDictionary<string, int> addedSpecial, bool byteFallback, int unknownId,
         int? bos, int? eos, bool addBos, bool addEos, bool addSpacePrefix, bool removeExtraWhitespaces)
     {
         var vocab = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -157,10 +158,10 @@ public static class TokenizerLoader
         {
             switch (types[id])
             {
-                case SentencePieceType.Control or SentencePieceType.Unknown or SentencePieceType.UserDefined:
+                case GgufTokenType.Control or GgufTokenType.Unknown or GgufTokenType.UserDefined:
                     if (pieces[id].Length > 0) special[pieces[id]] = id;
                     break;
-                case SentencePieceType.Unused:
+                case GgufTokenType.Unused:
                     break;
                 default:
                     vocab[pieces[id]] = id;

@@ -26,7 +26,7 @@ public sealed class SentencePieceGgufFixture : IDisposable
         {
             Pieces = [.. proto.Pieces, "▁▁", "▁▁▁▁", UserDefined],
             Scores = [.. proto.Scores, -0.5f, -0.6f, 0f],
-            Types = [.. proto.Types, SentencePieceType.Normal, SentencePieceType.Normal, SentencePieceType.UserDefined],
+            Types = [.. proto.Types, GgufTokenType.Normal, GgufTokenType.Normal, GgufTokenType.UserDefined],
         };
         File.WriteAllBytes(path, proto.ToBytes());
         Gguf = Path.Combine(_dir, "tiny-spm.gguf");

@@ -1,3 +1,4 @@
+using Platform.Inference.Gguf;
 using Platform.Inference.Models;
 using Platform.Inference.Tokenization;
 
@@ -13,7 +14,7 @@ public sealed class SentencePieceModelProtoTests : IDisposable
     public void Parse_WrittenModel_SameFields()
     {
         var proto = new SentencePieceModelProto(["<unk>", "<s>", "▁a", "<0x00>"], [0, 0, -1.5f, 0],
-            [SentencePieceType.Unknown, SentencePieceType.Control, SentencePieceType.Normal, SentencePieceType.Byte],
+            [GgufTokenType.Unknown, GgufTokenType.Control, GgufTokenType.Normal, GgufTokenType.Byte],
             ByteFallback: true, UnknownId: 0, BosId: 1, EosId: -1, PadId: 3, AddDummyPrefix: false, RemoveExtraWhitespaces: false);
 
         var read = SentencePieceModelProto.Parse(proto.ToBytes(), "test");
@@ -36,9 +37,9 @@ public sealed class SentencePieceModelProtoTests : IDisposable
         Assert.Equal(SentencePieceModelProto.Bpe, proto.ModelType);
         Assert.True(proto.ByteFallback);
         Assert.Equal((1, 2, -1), (proto.BosId, proto.EosId, proto.PadId));
-        Assert.Equal(SentencePieceType.Control, proto.Types[1]);
+        Assert.Equal(GgufTokenType.Control, proto.Types[1]);
         Assert.Equal("<0x41>", proto.Pieces[3 + 0x41]);
-        Assert.Equal(SentencePieceType.Byte, proto.Types[3 + 0x41]);
+        Assert.Equal(GgufTokenType.Byte, proto.Types[3 + 0x41]);
     }
 
     [Theory]
