@@ -99,6 +99,41 @@ public sealed class GgufSentencePieceTests(SentencePieceGgufFixture f) : IClassF
         Assert.Equal(ours, TokenizerLoader.Load(f.Folder).Encode(text)); // the folder the file came from tokenizes alike
     }
 
+    /// <summary>
+    /// 300 texts drawn with a fixed seed from the corpus' characters, runs of spaces, newlines, characters outside the
+    /// vocabulary and the special tokens: merge orders, byte fallback and splitting meet in many combinations.
+    /// </summary>
+    private static List<string> RandomTexts()
+    {
+        string[] parts = [.. TinyModelFactory.Corpus.EnumerateRunes().Select(r => r.ToString()).Distinct(),
+            " ", "  ", "   ", "\n", "\t", "ÿ", "🦙", "\u00A0", "<s>", "</s>", SentencePieceGgufFixture.UserDefined, "aa", "the ", "ing"];
+        var random = new Random(20240601);
+        return Enumerable.Range(0, 300).Select(_ => string.Concat(Enumerable.Range(0, random.Next(1, 40)).Select(_ => parts[random.Next(parts.Length)]))).ToList();
+    }
+
+    [Fact]
+    public void Encode_RandomTexts_SameIdsAsLlamaCpp()
+    {
+        var texts = RandomTexts();
+        var tok = GgufTokenizer.Load(GgufReader.Open(f.Gguf));
+
+        var theirs = LlamaCppOracle.TokenizeAll(f.Gguf, texts, addBos: false, special: true);
+
+        for (int i = 0; i < texts.Count; i++)
+            Assert.True(theirs[i].SequenceEqual(tok.Encode(texts[i])), $"text {i} {System.Text.Json.JsonSerializer.Serialize(texts[i])}: llama.cpp [{string.Join(", ", theirs[i])}], ours [{string.Join(", ", tok.Encode(texts[i]))}]");
+    }
+
+    [Fact]
+    public void Decode_RandomTexts_SameTextAsLlamaCpp()
+    {
+        var tok = GgufTokenizer.Load(GgufReader.Open(f.Gguf));
+        var ids = RandomTexts().Select(t => tok.Encode(t)).ToList();
+
+        var theirs = LlamaCppOracle.DetokenizeAll(f.Gguf, ids);
+
+        for (int i = 0; i < ids.Count; i++) Assert.Equal(theirs[i], tok.Decode(ids[i]));
+    }
+
     [Fact]
     public void Encode_RunsOfSpaces_UseTheSpacePiecesLeftmostFirst()
     {
