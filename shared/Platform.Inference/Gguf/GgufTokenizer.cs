@@ -34,7 +34,7 @@ public static class GgufTokenizer
         if (types.FirstOrDefault(t => !Enum.IsDefined((GgufTokenType)t), 0) is int bad and not 0)
             throw new ModelLoadException($"{gguf.Path}: tokenizer.ggml.token_type has the value {bad} (1..6 are defined)");
         if (model == "llama") return LoadSentencePiece(gguf, tokens, types);
-        var merges = md.TryGetValue("tokenizer.ggml.merges", out var mg) ? mg.AsArray<string>() : [];
+        var merges = Array<string>(gguf, "tokenizer.ggml.merges") ?? [];
 
         var vocab = new JsonObject();
         var added = new JsonArray();
