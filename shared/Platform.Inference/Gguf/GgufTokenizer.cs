@@ -93,7 +93,25 @@ public static class GgufTokenizer
         return TokenizerLoader.SentencePiece(gguf.Path, "tokenizer.ggml.tokens", tokens, scores, types.Select(t => (GgufTokenType)t).ToArray(),
             new Dictionary<string, int>(), byteFallback: true, unknown, bos, eos,
             addBos: Bool(gguf, "tokenizer.ggml.add_bos_token") ?? true, addEos: Bool(gguf, "tokenizer.ggml.add_eos_token") ?? false,
-            addSpacePrefix: Bool(gguf, "tokenizer.ggml.add_space_prefix") ?? true, removeExtraWhitespaces: false);
+            addSpacePrefix: Bool(gguf, "tokenizer.ggml.add_space_prefix") ?? true, removeExtraWhitespaces: false,
+            rightStripped: Phi3RightStripped(gguf, tokens, types));
+    }
+
+    /// <summary>
+    /// llama.cpp sets one token attribute by model name (llama-vocab.cpp, "set attributes by model/tokenizer/architecture
+    /// name"): in a file whose general.name contains "phi-3" or "phi3" every special token except &lt;unk&gt;, &lt;s&gt; and
+    /// &lt;|endoftext|&gt; swallows the whitespace after it, as Phi-3's own added tokens do (rstrip) in Hugging Face.
+    /// </summary>
+    private static HashSet<int>? Phi3RightStripped(GgufReader gguf, string[] tokens, int[] types)
+    {
+        string name = gguf.Metadata.TryGetValue("general.name", out var n) && n.Type == GgufValueType.String ? n.AsString().ToLowerInvariant() : "";
+        if (!name.Contains("phi-3", StringComparison.Ordinal) && !name.Contains("phi3", StringComparison.Ordinal)) return null;
+        var ids = new HashSet<int>();
+        for (int id = 0; id < tokens.Length; id++)
+            if ((GgufTokenType)types[id] is GgufTokenType.Control or GgufTokenType.UserDefined or GgufTokenType.Unknown || tokens[id] == "</s>")
+                ids.Add(id);
+        ids.RemoveWhere(id => tokens[id] is "<unk>" or "<s>" or "<|endoftext|>");
+        return ids;
     }
 
     private static T[]? Array<T>(GgufReader gguf, string key)

@@ -23,7 +23,7 @@ public sealed class SentencePieceBpe
     private readonly Dictionary<string, int> _pieceToId = new(StringComparer.Ordinal);
     private readonly float[] _scores;
     private readonly int[] _byteIds = new int[256];
-    private readonly (string Text, int Id)[] _specials;
+    private readonly (string Text, int Id, bool LStrip, bool RStrip)[] _specials;
     private readonly bool _byteFallback, _addSpacePrefix, _removeExtraWhitespaces;
     private readonly int _unknownId;
 
@@ -32,8 +32,12 @@ public sealed class SentencePieceBpe
     /// <param name="specialTokens">Texts matched literally in the input before encoding (control, user-defined, unknown).</param>
     /// <param name="byteFallback">Characters outside the vocabulary become byte pieces; otherwise the unknown id, one per run.</param>
     /// <param name="removeExtraWhitespaces">SentencePiece's normalizer option: trim and collapse runs of spaces (llama.cpp never does).</param>
+    /// <param name="leftStripped">Special token ids that swallow the whitespace before them (llama.cpp's LLAMA_TOKEN_ATTR_LSTRIP,
+    /// Hugging Face's AddedToken.lstrip).</param>
+    /// <param name="rightStripped">Special token ids that swallow the whitespace after them (LLAMA_TOKEN_ATTR_RSTRIP, AddedToken.rstrip).</param>
     public SentencePieceBpe(IReadOnlyList<string> pieces, IReadOnlyList<float> scores, IReadOnlyDictionary<string, int> specialTokens,
-        bool byteFallback, int unknownId, bool addSpacePrefix, bool removeExtraWhitespaces = false)
+        bool byteFallback, int unknownId, bool addSpacePrefix, bool removeExtraWhitespaces = false,
+        IReadOnlySet<int>? leftStripped = null, IReadOnlySet<int>? rightStripped = null)
     {
         if (scores.Count != pieces.Count) throw new ArgumentException($"{scores.Count} scores for {pieces.Count} pieces", nameof(scores));
         for (int id = 0; id < pieces.Count; id++) _pieceToId[pieces[id]] = id;
@@ -49,7 +53,7 @@ public sealed class SentencePieceBpe
         // llama.cpp sorts its special-token cache by text length, longest first, and splits on each in turn.
         _specials = specialTokens.Where(kv => kv.Key.Length > 0)
             .OrderByDescending(kv => Encoding.UTF8.GetByteCount(kv.Key)).ThenBy(kv => kv.Value)
-            .Select(kv => (kv.Key, kv.Value)).ToArray();
+            .Select(kv => (kv.Key, kv.Value, leftStripped?.Contains(kv.Value) == true, rightStripped?.Contains(kv.Value) == true)).ToArray();
     }
 
     /// <summary>The first byte value with no piece to fall back to (null when every byte has one).</summary>
@@ -81,7 +85,7 @@ public sealed class SentencePieceBpe
     private List<(int Start, int Length, int Special)> Partition(string text)
     {
         var fragments = new List<(int Start, int Length, int Special)> { (0, text.Length, -1) };
-        foreach (var (special, id) in _specials)
+        foreach (var (special, id, lstrip, rstrip) in _specials)
         {
             for (int f = 0; f < fragments.Count; f++)
             {
@@ -93,9 +97,12 @@ public sealed class SentencePieceBpe
                 var split = new List<(int, int, int)>();
                 while (at >= 0)
                 {
-                    if (at > start) split.Add((start, at - start, -1));
+                    int left = at - start;
+                    if (lstrip) while (left > 0 && IsCSpace(text[start + left - 1])) left--;
+                    if (left > 0) split.Add((start, left, -1));
                     split.Add((at, special.Length, id));
                     start = at + special.Length;
+                    if (rstrip) while (start < end && IsCSpace(text[start])) start++;
                     at = start < end ? text.IndexOf(special, start, end - start, StringComparison.Ordinal) : -1;
                 }
                 if (start < end) split.Add((start, end - start, -1));
@@ -106,6 +113,9 @@ public sealed class SentencePieceBpe
         }
         return fragments;
     }
+
+    /// <summary>C's isspace in the "C" locale, which llama.cpp strips with.</summary>
+    private static bool IsCSpace(char c) => c is ' ' or '\t' or '\n' or '\v' or '\f' or '\r';
 
     private static string CollapseSpaces(string s)
     {

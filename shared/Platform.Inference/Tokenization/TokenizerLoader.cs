@@ -129,17 +129,22 @@ public static class TokenizerLoader
             throw new ModelLoadException($"{path}: treat_whitespace_as_suffix / escape_whitespaces = false are not supported");
 
         var added = new Dictionary<string, int>(StringComparer.Ordinal);
+        HashSet<int> lstrip = [], rstrip = [];
         if (config is { ValueKind: JsonValueKind.Object } c && c.TryGetProperty("added_tokens_decoder", out var decoder) && decoder.ValueKind == JsonValueKind.Object)
             foreach (var p in decoder.EnumerateObject())
                 if (int.TryParse(p.Name, out var id) && Str(p.Value, "content") is { } content && p.Value.TryGetProperty("special", out var sp) && sp.ValueKind == JsonValueKind.True)
+                {
                     added[content] = id;
+                    if (ReadBool(p.Value, "lstrip") == true) lstrip.Add(id);
+                    if (ReadBool(p.Value, "rstrip") == true) rstrip.Add(id);
+                }
         int? ProtoId(int id) => id >= 0 && id < proto.Pieces.Count ? id : null;
         var pieceIds = new Dictionary<string, int>(StringComparer.Ordinal);
         for (int i = 0; i < proto.Pieces.Count; i++) pieceIds[proto.Pieces[i]] = i;
         var (bos, eos) = SpecialIds(config, added, pieceIds);
         return SentencePiece(path, "tokenizer.model pieces", proto.Pieces, proto.Scores, proto.Types, added, proto.ByteFallback, proto.UnknownId,
             bos ?? ProtoId(proto.BosId), eos ?? ProtoId(proto.EosId), ReadBool(config, "add_bos_token") ?? true, ReadBool(config, "add_eos_token") ?? false,
-            proto.AddDummyPrefix, proto.RemoveExtraWhitespaces);
+            proto.AddDummyPrefix, proto.RemoveExtraWhitespaces, lstrip, rstrip);
     }
 
     /// <summary>
@@ -148,9 +153,12 @@ public static class TokenizerLoader
     /// matched literally in text and decoded as their text; unused pieces decode to nothing.
     /// </summary>
     /// <param name="piecesName">What holds the pieces, for error messages (a metadata key or file field).</param>
+    /// <param name="leftStripped">Special token ids that swallow the whitespace before them.</param>
+    /// <param name="rightStripped">Special token ids that swallow the whitespace after them.</param>
     internal static TextTokenizer SentencePiece(string source, string piecesName, IReadOnlyList<string> pieces, IReadOnlyList<float> scores,
         IReadOnlyList<GgufTokenType> types, IReadOnlyDictionary<string, int> addedSpecial, bool byteFallback, int unknownId,
-        int? bos, int? eos, bool addBos, bool addEos, bool addSpacePrefix, bool removeExtraWhitespaces)
+        int? bos, int? eos, bool addBos, bool addEos, bool addSpacePrefix, bool removeExtraWhitespaces,
+        IReadOnlySet<int>? leftStripped = null, IReadOnlySet<int>? rightStripped = null)
     {
         var vocab = new Dictionary<string, int>(StringComparer.Ordinal);
         var special = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -169,7 +177,7 @@ public static class TokenizerLoader
             }
         }
         foreach (var (text, id) in addedSpecial) special[text] = id;
-        var spm = new SentencePieceBpe(pieces, scores, special, byteFallback, unknownId, addSpacePrefix, removeExtraWhitespaces);
+        var spm = new SentencePieceBpe(pieces, scores, special, byteFallback, unknownId, addSpacePrefix, removeExtraWhitespaces, leftStripped, rightStripped);
         if (byteFallback && spm.FirstByteWithoutPiece is int missing)
             throw new ModelLoadException($"{source}: {piecesName} have no byte-fallback piece <0x{missing:X2}> (nor the character itself), so text with characters outside the vocabulary cannot be encoded");
         return new TextTokenizer(spm, vocab, special, bos, eos, addBos, addEos, stripLeadingSpace: addSpacePrefix);

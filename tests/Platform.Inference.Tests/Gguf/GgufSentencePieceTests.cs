@@ -9,7 +9,8 @@ namespace Platform.Inference.Tests.Gguf;
 /// <summary>
 /// A tiny Llama with a SentencePiece tokenizer.model, exported once to a GGUF file with a "llama" vocabulary. Beyond
 /// the corpus-trained pieces the model has what real SentencePiece vocabularies have: runs of spaces ("▁▁", "▁▁▁▁",
-/// so equal-score pairs compete), and a user-defined piece.
+/// so equal-score pairs compete), a user-defined piece and Phi-3's &lt;|endoftext|&gt; control piece. The same folder
+/// is exported a second time under a name with "phi3" in it, which makes llama.cpp strip whitespace after special tokens.
 /// </summary>
 public sealed class SentencePieceGgufFixture : IDisposable
 {
@@ -24,17 +25,25 @@ public sealed class SentencePieceGgufFixture : IDisposable
         var proto = SentencePieceModelProto.Read(path);
         proto = proto with
         {
-            Pieces = [.. proto.Pieces, "▁▁", "▁▁▁▁", UserDefined],
-            Scores = [.. proto.Scores, -0.5f, -0.6f, 0f],
-            Types = [.. proto.Types, GgufTokenType.Normal, GgufTokenType.Normal, GgufTokenType.UserDefined],
+            Pieces = [.. proto.Pieces, "▁▁", "▁▁▁▁", UserDefined, "<|endoftext|>"],
+            Scores = [.. proto.Scores, -0.5f, -0.6f, 0f, 0f],
+            Types = [.. proto.Types, GgufTokenType.Normal, GgufTokenType.Normal, GgufTokenType.UserDefined, GgufTokenType.Control],
         };
         File.WriteAllBytes(path, proto.ToBytes());
         Gguf = Path.Combine(_dir, "tiny-spm.gguf");
         Export = HfGgufExporter.ExportFolder(Folder, Gguf);
+        // general.name is the folder's name.
+        string phi3 = Path.Combine(_dir, "Tiny-Phi3-SPM");
+        Directory.CreateDirectory(phi3);
+        foreach (var file in Directory.GetFiles(Folder)) File.Copy(file, Path.Combine(phi3, Path.GetFileName(file)));
+        Phi3Gguf = Path.Combine(_dir, "tiny-phi3.gguf");
+        HfGgufExporter.ExportFolder(phi3, Phi3Gguf);
     }
 
     public string Folder { get; }
     public string Gguf { get; }
+    /// <summary>The same vocabulary in a file whose general.name contains "phi3".</summary>
+    public string Phi3Gguf { get; }
     public GgufExportResult Export { get; }
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
@@ -132,6 +141,19 @@ public sealed class GgufSentencePieceTests(SentencePieceGgufFixture f) : IClassF
         var theirs = LlamaCppOracle.DetokenizeAll(f.Gguf, ids);
 
         for (int i = 0; i < ids.Count; i++) Assert.Equal(theirs[i], tok.Decode(ids[i]));
+    }
+
+    [Theory]
+    [InlineData("<|endoftext|>\nhello</s>\n  world<tool> \t x<s> y<unk> z")]
+    [InlineData("<s><|endoftext|>  A cat sat.\n</s>\n")]
+    public void Encode_Phi3NamedFile_WhitespaceAfterSpecialTokensDroppedAsInLlamaCpp(string text)
+    {
+        var phi3 = GgufTokenizer.Load(GgufReader.Open(f.Phi3Gguf)).Encode(text);
+        var other = GgufTokenizer.Load(GgufReader.Open(f.Gguf)).Encode(text);
+
+        Assert.Equal(LlamaCppOracle.Tokenize(f.Phi3Gguf, text, addBos: false, special: true), phi3);
+        Assert.NotEqual(other, phi3);
+        Assert.Equal(LlamaCppOracle.Tokenize(f.Gguf, text, addBos: false, special: true), other);
     }
 
     [Fact]

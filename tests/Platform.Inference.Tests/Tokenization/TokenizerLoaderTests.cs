@@ -42,6 +42,20 @@ public sealed class TokenizerLoaderTests : IDisposable
     }
 
     [Fact]
+    public void Load_AddedTokenWithRstrip_WhitespaceAfterItIsDropped()
+    {
+        ModelPath();
+        var plain = TokenizerLoader.Load(_dir);
+        File.WriteAllText(Path.Combine(_dir, "tokenizer_config.json"),
+            """{"added_tokens_decoder": {"2": {"content": "</s>", "special": true, "rstrip": true}}}""");
+
+        var stripping = TokenizerLoader.Load(_dir);
+
+        Assert.Equal(stripping.Encode("a</s>b"), stripping.Encode("a</s> \n\t b"));
+        Assert.NotEqual(plain.Encode("a</s>b"), plain.Encode("a</s> \n\t b"));
+    }
+
+    [Fact]
     public void Load_TruncatedModel_ThrowsModelLoadExceptionNamingTheFile()
     {
         string path = ModelPath();
