@@ -27,7 +27,7 @@ public sealed partial class TextEngine : ITextEmbedder, IPromptScorer
         for (int i = 0; i < inputs.Count; i++)
         {
             if (inputs[i].Length == 0) throw new ArgumentException($"input {i} is empty");
-            result.Add(CheckEmbeddingTokens(tok.Encode(inputs[i], addBos: tok.AddBos).ToArray(), i));
+            result.Add(CheckEmbeddingTokens(tok.Encode(inputs[i], addBos: tok.AddBos, addEos: tok.AddEos).ToArray(), i));
         }
         return result;
     }

@@ -130,7 +130,7 @@ public sealed partial class TextEngine : ITextEngine
                 Constraint = request.Grammar is { } grammar ? new Constraints.TokenConstraint(grammar, _model.Tokenizer, stops, cts.Token) : null,
                 Pictures = pictures,
             },
-            Text = new TextStreamAssembler(request.StopStrings, _model.Tokenizer.Kind == TokenizerKind.SentencePiece),
+            Text = new TextStreamAssembler(request.StopStrings, _model.Tokenizer.StripsLeadingSpace),
             StopTokens = stops,
             Cancellation = cts.Token,
         };
@@ -210,7 +210,7 @@ public sealed partial class TextEngine : ITextEngine
         }
         else if (request.Prompt is { } prompt)
         {
-            tokens = tok.Encode(prompt, addBos: tok.AddBos).ToArray();
+            tokens = tok.Encode(prompt, addBos: tok.AddBos, addEos: tok.AddEos).ToArray();
         }
         else if (request.Messages is { Count: > 0 } messages)
         {

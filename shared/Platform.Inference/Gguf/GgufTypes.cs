@@ -29,7 +29,8 @@ public enum GgufTensorType : uint
     Q8_0 = 8,
 }
 
-/// <summary>llama.cpp's token types (llama.h, enum llama_token_type), stored in tokenizer.ggml.token_type.</summary>
+/// <summary>llama.cpp's token types (llama.h, enum llama_token_type), stored in tokenizer.ggml.token_type: the numbers
+/// of SentencePiece's piece types (sentencepiece_model.proto, SentencePiece.Type), which <see cref="Tokenization.SentencePieceModelProto"/> reads with them.</summary>
 public enum GgufTokenType
 {
     Normal = 1,

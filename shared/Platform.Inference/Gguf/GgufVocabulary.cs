@@ -1,12 +1,14 @@
 using System.Text.Json;
+using Platform.Inference.Tokenization;
 
 namespace Platform.Inference.Gguf;
 
 /// <summary>
 /// The tokenizer.ggml.* metadata for a byte-level BPE ("gpt2" type) vocabulary, built from a Hugging Face
-/// tokenizer.json (+ tokenizer_config.json, config.json), following what llama.cpp's convert_hf_to_gguf.py
-/// writes for such models (_set_vocab_gpt2 / get_vocab_base and gguf-py's SpecialVocab), so an exported file
-/// can be run with text in llama.cpp, not only with token ids.
+/// tokenizer.json, or a SentencePiece ("llama" type) one from a tokenizer.model (+ tokenizer_config.json,
+/// config.json), following what llama.cpp's convert_hf_to_gguf.py writes for such models (_set_vocab_gpt2 /
+/// get_vocab_base, _set_vocab_sentencepiece, and gguf-py's SpecialVocab), so an exported file can be run with text
+/// in llama.cpp, not only with token ids.
 /// </summary>
 public sealed record GgufVocabulary(
     string Model,
@@ -21,34 +23,48 @@ public sealed record GgufVocabulary(
     bool AddBosToken,
     string? ChatTemplate)
 {
+    /// <summary>SentencePiece ("llama"): the merge priority of each token (tokenizer.ggml.scores).</summary>
+    public IReadOnlyList<float>? Scores { get; init; }
+    public bool AddEosToken { get; init; }
+    /// <summary>SentencePiece: the dummy-prefix space (tokenizer.ggml.add_space_prefix, the model's add_dummy_prefix).</summary>
+    public bool? AddSpacePrefix { get; init; }
+
     /// <summary>Writes the tokenizer.ggml.* (and tokenizer.chat_template) keys.</summary>
     public void WriteTo(GgufWriter writer)
     {
         writer.AddString("tokenizer.ggml.model", Model);
         writer.AddString("tokenizer.ggml.pre", Pre);
         writer.AddStringArray("tokenizer.ggml.tokens", Tokens);
+        if (Scores is not null) writer.AddFloat32Array("tokenizer.ggml.scores", Scores);
         writer.AddInt32Array("tokenizer.ggml.token_type", TokenTypes);
-        writer.AddStringArray("tokenizer.ggml.merges", Merges);
+        if (Model == "gpt2") writer.AddStringArray("tokenizer.ggml.merges", Merges);
         if (BosTokenId is { } bos) writer.AddUInt32("tokenizer.ggml.bos_token_id", (uint)bos);
         if (EosTokenId is { } eos) writer.AddUInt32("tokenizer.ggml.eos_token_id", (uint)eos);
         if (PaddingTokenId is { } pad) writer.AddUInt32("tokenizer.ggml.padding_token_id", (uint)pad);
         if (UnknownTokenId is { } unk) writer.AddUInt32("tokenizer.ggml.unknown_token_id", (uint)unk);
         writer.AddBool("tokenizer.ggml.add_bos_token", AddBosToken);
+        writer.AddBool("tokenizer.ggml.add_eos_token", AddEosToken);
+        if (AddSpacePrefix is { } space) writer.AddBool("tokenizer.ggml.add_space_prefix", space);
         if (!string.IsNullOrEmpty(ChatTemplate)) writer.AddString("tokenizer.chat_template", ChatTemplate);
     }
 
     /// <summary>
-    /// Reads <c>tokenizer.json</c> in <paramref name="modelFolder"/> and pads the vocabulary to
-    /// <paramref name="vocabSize"/> (the embedding's row count, which llama.cpp requires to equal the token count).
-    /// Throws <see cref="NotSupportedException"/> for tokenizers that are not byte-level BPE (the caller may then
-    /// fall back to a vocabulary-less file) and <see cref="InvalidDataException"/> for malformed files.
+    /// Reads <c>tokenizer.json</c> (byte-level BPE) or <c>tokenizer.model</c> (SentencePiece BPE) in
+    /// <paramref name="modelFolder"/> and pads the vocabulary to <paramref name="vocabSize"/> (the embedding's row
+    /// count, which llama.cpp requires to equal the token count). Throws <see cref="NotSupportedException"/> for
+    /// other tokenizers (the caller may then fall back to a vocabulary-less file), <see cref="FileNotFoundException"/>
+    /// when there is neither file and <see cref="InvalidDataException"/> for malformed files.
     /// </summary>
     public static GgufVocabulary FromHuggingFace(string modelFolder, int vocabSize)
     {
-        string tokPath = Path.Combine(modelFolder, "tokenizer.json");
-        if (!File.Exists(tokPath)) throw new FileNotFoundException($"No tokenizer.json in {modelFolder}.", tokPath);
+        string tokPath = Path.Combine(modelFolder, "tokenizer.json"), spPath = Path.Combine(modelFolder, "tokenizer.model");
+        // The folder's own tokenizer as TokenizerLoader picks it: a byte-level BPE tokenizer.json, else tokenizer.model.
+        if (!File.Exists(tokPath))
+            return File.Exists(spPath) ? FromSentencePiece(modelFolder, vocabSize)
+                : throw new FileNotFoundException($"No tokenizer.json or tokenizer.model in {modelFolder}.", tokPath);
         using var tokDoc = ParseJson(tokPath);
         var root = tokDoc.RootElement;
+        if (!UsesByteLevel(root) && File.Exists(spPath)) return FromSentencePiece(modelFolder, vocabSize);
         if (!root.TryGetProperty("model", out var model) || model.ValueKind != JsonValueKind.Object)
             throw new InvalidDataException($"{tokPath}: no \"model\" object.");
         string modelType = model.TryGetProperty("type", out var mt) ? mt.GetString() ?? "" : "";
@@ -124,11 +140,68 @@ public sealed record GgufVocabulary(
         int? Special(string name) =>
             LookupToken(tokConfig?.RootElement, name + "_token", byText) ?? IdFromConfig(config?.RootElement, name + "_token_id", vocabSize);
 
-        bool addBos = tokConfig?.RootElement.TryGetProperty("add_bos_token", out var ab) == true && ab.ValueKind == JsonValueKind.True;
+        bool addBos = TokenizerLoader.ReadBool(tokConfig?.RootElement, "add_bos_token") ?? false;
         string? template = ReadChatTemplate(modelFolder, tokConfig?.RootElement);
 
         return new GgufVocabulary("gpt2", DetectPreTokenizer(root), tokens, types, merges,
-            Special("bos"), Special("eos"), Special("pad"), Special("unk"), addBos, template);
+            Special("bos"), Special("eos"), Special("pad"), Special("unk"), addBos, template)
+        { AddEosToken = TokenizerLoader.ReadBool(tokConfig?.RootElement, "add_eos_token") ?? false };
+    }
+
+    /// <summary>
+    /// A SentencePiece tokenizer.model as a "llama" vocabulary, as convert_hf_to_gguf.py's _create_vocab_sentencepiece
+    /// writes it: the pieces with their scores and types by id, tokenizer_config.json's added_tokens_decoder entries
+    /// over them (special: Control, otherwise UserDefined with U+2581 written as a space; score -1000), embedding rows
+    /// without a piece as "[PAD{id}]" Unused (score -1000), pre "default". Beyond the converter, user-defined pieces of
+    /// the model keep their type (it writes them Normal) and add_space_prefix states the model's add_dummy_prefix.
+    /// </summary>
+    private static GgufVocabulary FromSentencePiece(string modelFolder, int vocabSize)
+    {
+        string spPath = Path.Combine(modelFolder, "tokenizer.model");
+        var proto = SentencePieceModelProto.Read(spPath);
+        if (proto.ModelType != SentencePieceModelProto.Bpe)
+            throw new NotSupportedException($"{spPath}: a SentencePiece model of type {proto.ModelType} is not BPE ({SentencePieceModelProto.Bpe}); llama.cpp's \"llama\" vocabulary is BPE.");
+        if (proto.Pieces.Count > vocabSize)
+            throw new InvalidDataException($"{spPath}: {proto.Pieces.Count} pieces do not fit the model's vocab_size {vocabSize}.");
+        var tokens = new string[vocabSize];
+        var scores = new float[vocabSize];
+        var types = new int[vocabSize];
+        for (int i = 0; i < vocabSize; i++)
+        {
+            bool piece = i < proto.Pieces.Count;
+            tokens[i] = piece ? proto.Pieces[i] : $"[PAD{i}]";
+            scores[i] = piece ? proto.Scores[i] : -1000f;
+            types[i] = (int)(piece ? proto.Types[i] : GgufTokenType.Unused);
+        }
+
+        using var tokConfig = OptionalJson(Path.Combine(modelFolder, "tokenizer_config.json"));
+        using var config = OptionalJson(Path.Combine(modelFolder, "config.json"));
+        if (tokConfig?.RootElement is { ValueKind: JsonValueKind.Object } tc && tc.TryGetProperty("added_tokens_decoder", out var added) && added.ValueKind == JsonValueKind.Object)
+        {
+            foreach (var p in added.EnumerateObject())
+            {
+                if (!int.TryParse(p.Name, out int id) || id < 0 || id >= vocabSize) continue;
+                string content = p.Value.TryGetProperty("content", out var c) ? c.GetString() ?? "" : "";
+                bool special = p.Value.TryGetProperty("special", out var sp) && sp.ValueKind == JsonValueKind.True;
+                tokens[id] = special ? content : content.Replace('\u2581', ' ');
+                types[id] = (int)(special ? GgufTokenType.Control : GgufTokenType.UserDefined);
+                scores[id] = -1000f;
+            }
+        }
+        var byText = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (int i = 0; i < vocabSize; i++) byText[tokens[i]] = i;
+        int? Special(string name, int protoId) =>
+            LookupToken(tokConfig?.RootElement, name + "_token", byText) ?? IdFromConfig(config?.RootElement, name + "_token_id", vocabSize)
+            ?? (protoId >= 0 && protoId < vocabSize ? protoId : null);
+
+        return new GgufVocabulary("llama", "default", tokens, types, [],
+            Special("bos", proto.BosId), Special("eos", proto.EosId), Special("pad", proto.PadId), Special("unk", proto.UnknownId),
+            TokenizerLoader.ReadBool(tokConfig?.RootElement, "add_bos_token") ?? true, ReadChatTemplate(modelFolder, tokConfig?.RootElement))
+        {
+            Scores = scores,
+            AddEosToken = TokenizerLoader.ReadBool(tokConfig?.RootElement, "add_eos_token") ?? false,
+            AddSpacePrefix = proto.AddDummyPrefix,
+        };
     }
 
     /// <summary>

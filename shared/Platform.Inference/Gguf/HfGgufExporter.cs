@@ -16,7 +16,7 @@ namespace Platform.Inference.Gguf;
 public sealed record GgufExportResult(string Path, string Architecture, int TensorCount, long FileBytes, string VocabularyModel, string? VocabularyNote);
 
 /// <summary>
-/// Exports a Hugging Face Llama / Mistral / Qwen2 / Qwen3 / Phi-3 (and Mixture-of-Experts) checkpoint (config.json + safetensors + tokenizer.json) to a
+/// Exports a Hugging Face Llama / Mistral / Qwen2 / Qwen3 / Phi-3 (and Mixture-of-Experts) checkpoint (config.json + safetensors + tokenizer.json or tokenizer.model) to a
 /// float32 GGUF file that llama.cpp runs, following llama.cpp's convert_hf_to_gguf.py (LlamaModel, Qwen2Model):
 /// the same metadata keys (gguf-py/gguf/constants.py), the same tensor names (tensor_mapping.py) and the same
 /// q/k permutation for the "llama" architecture.

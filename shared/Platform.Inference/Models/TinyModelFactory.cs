@@ -2,6 +2,7 @@ using System.Text;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using Platform.Inference.Gguf;
 using Platform.Inference.Models.Llama;
 using Platform.Inference.Tokenization;
 using TorchSharp.PyBridge;
@@ -166,8 +167,7 @@ public static class TinyModelFactory
     }
 
     /// <summary>
-    /// Writes a SentencePiece BPE ModelProto (sentencepiece_model.proto) by hand: the library's protobuf classes
-    /// are internal to Microsoft.ML.Tokenizers and the fields needed are few. Pieces: &lt;unk&gt;, &lt;s&gt;, &lt;/s&gt;,
+    /// Writes a SentencePiece BPE ModelProto (sentencepiece_model.proto, <see cref="SentencePieceModelProto"/>). Pieces: &lt;unk&gt;, &lt;s&gt;, &lt;/s&gt;,
     /// the 256 byte-fallback pieces, then merged pieces scored by merge rank.
     /// </summary>
     public static int WriteSentencePieceModel(string path, int mergeCount, int maxTokens = int.MaxValue)
@@ -184,43 +184,10 @@ public static class TinyModelFactory
         foreach (var (a, b) in TrainBpe(words, mergeCount))
             if (pieces.Count < maxTokens && known.Add(a + b)) pieces.Add((a + b, score -= 1, 1));
 
-        using var ms = new MemoryStream();
-        foreach (var (piece, s, type) in pieces)
-        {
-            var body = new MemoryStream();
-            Proto.String(body, 1, piece);
-            Proto.Float(body, 2, s);
-            Proto.Varint(body, 3, (ulong)type);
-            Proto.Bytes(ms, 1, body.ToArray());
-        }
-        var trainer = new MemoryStream();
-        Proto.Varint(trainer, 3, 2);              // model_type = BPE
-        Proto.Varint(trainer, 35, 1);             // byte_fallback = true
-        Proto.Varint(trainer, 40, 0);             // unk_id
-        Proto.Varint(trainer, 41, 1);             // bos_id
-        Proto.Varint(trainer, 42, 2);             // eos_id
-        Proto.Varint(trainer, 43, unchecked((ulong)-1L)); // pad_id = -1
-        Proto.Bytes(ms, 2, trainer.ToArray());
-        var normalizer = new MemoryStream();
-        Proto.String(normalizer, 1, "identity");
-        Proto.Varint(normalizer, 3, 1);           // add_dummy_prefix
-        Proto.Varint(normalizer, 4, 0);           // remove_extra_whitespaces
-        Proto.Varint(normalizer, 5, 1);           // escape_whitespaces
-        Proto.Bytes(ms, 3, normalizer.ToArray());
-        File.WriteAllBytes(path, ms.ToArray());
+        // byte_fallback on; unk 0, bos 1, eos 2, no pad; identity normalizer with a dummy prefix, spaces kept as they are.
+        var proto = new SentencePieceModelProto(pieces.Select(p => p.Piece).ToList(), pieces.Select(p => p.Score).ToList(),
+            pieces.Select(p => (GgufTokenType)p.Type).ToList(), ByteFallback: true, RemoveExtraWhitespaces: false);
+        File.WriteAllBytes(path, proto.ToBytes());
         return pieces.Count;
-    }
-
-    private static class Proto
-    {
-        public static void Varint(Stream s, int field, ulong value) { Raw(s, (ulong)(field << 3)); Raw(s, value); }
-        public static void Float(Stream s, int field, float value) { Raw(s, (ulong)((field << 3) | 5)); s.Write(BitConverter.GetBytes(value)); }
-        public static void String(Stream s, int field, string value) => Bytes(s, field, Encoding.UTF8.GetBytes(value));
-        public static void Bytes(Stream s, int field, byte[] value) { Raw(s, (ulong)((field << 3) | 2)); Raw(s, (ulong)value.Length); s.Write(value); }
-        private static void Raw(Stream s, ulong v)
-        {
-            while (v >= 0x80) { s.WriteByte((byte)(v | 0x80)); v >>= 7; }
-            s.WriteByte((byte)v);
-        }
     }
 }

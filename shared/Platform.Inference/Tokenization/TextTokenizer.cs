@@ -7,13 +7,13 @@ public enum TokenizerKind
 {
     /// <summary>tokenizer.json with a byte-level BPE model (GPT-2, Llama 3, Qwen2, SmolLM).</summary>
     ByteLevelBpe,
-    /// <summary>tokenizer.model, a SentencePiece BPE model (Llama 2, Mistral).</summary>
+    /// <summary>A SentencePiece BPE model: tokenizer.model (Llama 2, Mistral) or a GGUF "llama" vocabulary.</summary>
     SentencePiece,
 }
 
 /// <summary>
-/// The engine's tokenizer: encoding is done by Microsoft.ML.Tokenizers (BpeTokenizer / LlamaTokenizer); this
-/// wrapper adds what streaming needs and the library does not expose per token: the exact bytes of each
+/// The engine's tokenizer: byte-level BPE encoding is done by Microsoft.ML.Tokenizers' BpeTokenizer, SentencePiece
+/// by <see cref="SentencePieceBpe"/>; this wrapper adds what streaming needs and the library does not expose per token: the exact bytes of each
 /// token id (byte-level BPE tokens may hold part of a UTF-8 character), and the special-token table.
 /// </summary>
 public sealed class TextTokenizer
@@ -21,12 +21,28 @@ public sealed class TextTokenizer
     private readonly byte[][] _tokenBytes;
     private readonly Dictionary<string, int> _tokenToId;
     private readonly string[] _idToToken;
+    private readonly Func<string, IReadOnlyList<int>> _encode;
 
-    internal TextTokenizer(Tokenizer inner, TokenizerKind kind, IReadOnlyDictionary<string, int> vocabulary,
+    internal TextTokenizer(BpeTokenizer bpe, IReadOnlyDictionary<string, int> vocabulary,
         IReadOnlyDictionary<string, int> specialTokens, int? bosId, int? eosId, bool addBos)
+        : this(text => bpe.EncodeToIds(text), TokenizerKind.ByteLevelBpe, vocabulary, specialTokens, bosId, eosId, addBos, addEos: false, stripLeadingSpace: false)
     {
-        Inner = inner;
+    }
+
+    /// <param name="stripLeadingSpace">Decoding drops the dummy-prefix space of the first piece (SentencePiece with add_dummy_prefix).</param>
+    internal TextTokenizer(SentencePieceBpe spm, IReadOnlyDictionary<string, int> vocabulary, IReadOnlyDictionary<string, int> specialTokens,
+        int? bosId, int? eosId, bool addBos, bool addEos, bool stripLeadingSpace)
+        : this(spm.Encode, TokenizerKind.SentencePiece, vocabulary, specialTokens, bosId, eosId, addBos, addEos, stripLeadingSpace)
+    {
+    }
+
+    private TextTokenizer(Func<string, IReadOnlyList<int>> encode, TokenizerKind kind, IReadOnlyDictionary<string, int> vocabulary,
+        IReadOnlyDictionary<string, int> specialTokens, int? bosId, int? eosId, bool addBos, bool addEos, bool stripLeadingSpace)
+    {
+        _encode = encode;
         Kind = kind;
+        AddEos = addEos;
+        StripsLeadingSpace = stripLeadingSpace;
         SpecialTokens = specialTokens;
         BosTokenId = bosId;
         EosTokenId = eosId;
@@ -48,7 +64,6 @@ public sealed class TextTokenizer
         }
     }
 
-    public Tokenizer Inner { get; }
     public TokenizerKind Kind { get; }
     /// <summary>Highest token id + 1 (the model's vocab_size may be larger: padded embedding rows).</summary>
     public int VocabSize { get; }
@@ -57,17 +72,22 @@ public sealed class TextTokenizer
     public int? EosTokenId { get; }
     /// <summary>Whether a raw prompt gets BOS prepended (tokenizer_config add_bos_token / post_processor).</summary>
     public bool AddBos { get; }
+    /// <summary>Whether a raw prompt gets EOS appended (tokenizer_config add_eos_token / tokenizer.ggml.add_eos_token).</summary>
+    public bool AddEos { get; }
+    /// <summary>SentencePiece with a dummy prefix: the space before the first piece is not part of the text.</summary>
+    public bool StripsLeadingSpace { get; }
 
     /// <summary>Encodes text; special tokens written literally in the text (e.g. "&lt;|im_start|&gt;") map to their ids.</summary>
-    public IReadOnlyList<int> Encode(string text, bool addBos = false)
+    public IReadOnlyList<int> Encode(string text, bool addBos = false, bool addEos = false)
     {
-        IReadOnlyList<int> ids = Inner is LlamaTokenizer llama
-            ? llama.EncodeToIds(text, addBeginningOfSentence: false, addEndOfSentence: false, considerPreTokenization: true, considerNormalization: true)
-            : Inner.EncodeToIds(text);
-        if (!addBos || BosTokenId is not int bos) return ids;
-        var withBos = new List<int>(ids.Count + 1) { bos };
-        withBos.AddRange(ids);
-        return withBos;
+        var ids = _encode(text);
+        bool bos = addBos && BosTokenId is not null, eos = addEos && EosTokenId is not null;
+        if (!bos && !eos) return ids;
+        var result = new List<int>(ids.Count + 2);
+        if (bos) result.Add(BosTokenId!.Value);
+        result.AddRange(ids);
+        if (eos) result.Add(EosTokenId!.Value);
+        return result;
     }
 
     /// <summary>The exact bytes this token contributes to the text (special tokens: their UTF-8 text).</summary>
@@ -82,7 +102,7 @@ public sealed class TextTokenizer
         foreach (var id in ids)
             if (!(skipSpecial && IsSpecial(id))) bytes.AddRange(TokenBytes(id).ToArray());
         var text = Encoding.UTF8.GetString(bytes.ToArray());
-        return Kind == TokenizerKind.SentencePiece && text.StartsWith(' ') ? text[1..] : text;
+        return StripsLeadingSpace && text.StartsWith(' ') ? text[1..] : text;
     }
 
     public int? TokenToId(string token) => _tokenToId.TryGetValue(token, out var id) ? id : null;

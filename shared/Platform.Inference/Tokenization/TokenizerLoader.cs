@@ -2,13 +2,14 @@ using System.Text.Json;
 using System.Text.RegularExpressions;
 using Microsoft.ML.Tokenizers;
 using Platform.Inference.Engine;
+using Platform.Inference.Gguf;
 
 namespace Platform.Inference.Tokenization;
 
 /// <summary>
 /// Loads a Hugging Face tokenizer folder. tokenizer.json (byte-level BPE) is parsed here because
 /// Microsoft.ML.Tokenizers 2.0.1 has no reader for it, then handed to BpeTokenizer.Create; tokenizer.model
-/// (SentencePiece) goes to LlamaTokenizer.Create.
+/// (SentencePiece BPE) is read by <see cref="SentencePieceModelProto"/> and encoded by <see cref="SentencePieceBpe"/>.
 /// </summary>
 public static class TokenizerLoader
 {
@@ -87,7 +88,7 @@ public static class TokenizerLoader
             var bpe = BpeTokenizer.Create(options);
             var (bos, eos) = SpecialIds(config, special, vocab);
             bool addBos = ReadBool(config, "add_bos_token") ?? PostProcessorAddsBos(root, bos, special);
-            return new TextTokenizer(bpe, TokenizerKind.ByteLevelBpe, vocab, special, bos, eos, addBos);
+            return new TextTokenizer(bpe, vocab, special, bos, eos, addBos);
         }
         catch (Exception e) when (e is not ModelLoadException)
         {
@@ -116,32 +117,70 @@ public static class TokenizerLoader
 
     private static TextTokenizer LoadSentencePiece(string path, JsonElement? config)
     {
-        try
+        SentencePieceModelProto proto;
+        try { proto = SentencePieceModelProto.Read(path); }
+        catch (InvalidDataException e) { throw new ModelLoadException(e.Message, e); }
+        if (proto.ModelType != SentencePieceModelProto.Bpe)
+            throw new ModelLoadException($"{path}: trainer_spec.model_type {proto.ModelType} is not supported (only BPE, {SentencePieceModelProto.Bpe}; Unigram models are not read)");
+        // Llama 2 / Mistral / TinyLlama use the "identity" normalizer; rules compiled into the model are not applied here.
+        if (proto.PrecompiledCharsmapBytes > 0)
+            throw new ModelLoadException($"{path}: normalizer_spec.precompiled_charsmap ({proto.PrecompiledCharsmapBytes} bytes of normalization rules) is not supported (only the identity normalizer)");
+        if (proto.TreatWhitespaceAsSuffix || !proto.EscapeWhitespaces)
+            throw new ModelLoadException($"{path}: treat_whitespace_as_suffix / escape_whitespaces = false are not supported");
+
+        var added = new Dictionary<string, int>(StringComparer.Ordinal);
+        HashSet<int> lstrip = [], rstrip = [];
+        if (config is { ValueKind: JsonValueKind.Object } c && c.TryGetProperty("added_tokens_decoder", out var decoder) && decoder.ValueKind == JsonValueKind.Object)
+            foreach (var p in decoder.EnumerateObject())
+                if (int.TryParse(p.Name, out var id) && Str(p.Value, "content") is { } content && p.Value.TryGetProperty("special", out var sp) && sp.ValueKind == JsonValueKind.True)
+                {
+                    added[content] = id;
+                    if (ReadBool(p.Value, "lstrip") == true) lstrip.Add(id);
+                    if (ReadBool(p.Value, "rstrip") == true) rstrip.Add(id);
+                }
+        int? ProtoId(int id) => id >= 0 && id < proto.Pieces.Count ? id : null;
+        var pieceIds = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (int i = 0; i < proto.Pieces.Count; i++) pieceIds[proto.Pieces[i]] = i;
+        var (bos, eos) = SpecialIds(config, added, pieceIds);
+        return SentencePiece(path, "tokenizer.model pieces", proto.Pieces, proto.Scores, proto.Types, added, proto.ByteFallback, proto.UnknownId,
+            bos ?? ProtoId(proto.BosId), eos ?? ProtoId(proto.EosId), ReadBool(config, "add_bos_token") ?? true, ReadBool(config, "add_eos_token") ?? false,
+            proto.AddDummyPrefix, proto.RemoveExtraWhitespaces, lstrip, rstrip);
+    }
+
+    /// <summary>
+    /// A SentencePiece BPE tokenizer from pieces, scores and types by id (a tokenizer.model's or a GGUF "llama"
+    /// vocabulary's). Control, unknown and user-defined pieces and <paramref name="addedSpecial"/> are special tokens:
+    /// matched literally in text and decoded as their text; unused pieces decode to nothing.
+    /// </summary>
+    /// <param name="piecesName">What holds the pieces, for error messages (a metadata key or file field).</param>
+    /// <param name="leftStripped">Special token ids that swallow the whitespace before them.</param>
+    /// <param name="rightStripped">Special token ids that swallow the whitespace after them.</param>
+    internal static TextTokenizer SentencePiece(string source, string piecesName, IReadOnlyList<string> pieces, IReadOnlyList<float> scores,
+        IReadOnlyList<GgufTokenType> types, IReadOnlyDictionary<string, int> addedSpecial, bool byteFallback, int unknownId,
+        int? bos, int? eos, bool addBos, bool addEos, bool addSpacePrefix, bool removeExtraWhitespaces,
+        IReadOnlySet<int>? leftStripped = null, IReadOnlySet<int>? rightStripped = null)
+    {
+        var vocab = new Dictionary<string, int>(StringComparer.Ordinal);
+        var special = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (int id = 0; id < pieces.Count; id++)
         {
-            LlamaTokenizer probe;
-            using (var stream = File.OpenRead(path)) probe = LlamaTokenizer.Create(stream, addBeginOfSentence: false, addEndOfSentence: false);
-            var vocab = new Dictionary<string, int>(StringComparer.Ordinal);
-            foreach (var (tok, id) in probe.Vocabulary) vocab[tok] = id;
-            // Control tokens written in rendered chat text ("<s>", "</s>", added tokens) must map to their ids,
-            // so the tokenizer is built again with them as special tokens.
-            var special = new Dictionary<string, int>(StringComparer.Ordinal);
-            foreach (var (tok, id) in new[] { (probe.BeginningOfSentenceToken, probe.BeginningOfSentenceId), (probe.EndOfSentenceToken, probe.EndOfSentenceId), (probe.UnknownToken, probe.UnknownId) })
-                if (!string.IsNullOrEmpty(tok)) special[tok] = id;
-            if (config is { ValueKind: JsonValueKind.Object } c && c.TryGetProperty("added_tokens_decoder", out var added) && added.ValueKind == JsonValueKind.Object)
-                foreach (var p in added.EnumerateObject())
-                    if (int.TryParse(p.Name, out var id) && Str(p.Value, "content") is { } content && p.Value.TryGetProperty("special", out var sp) && sp.ValueKind == JsonValueKind.True)
-                        special[content] = id;
-            LlamaTokenizer llama;
-            using (var stream = File.OpenRead(path)) llama = LlamaTokenizer.Create(stream, addBeginOfSentence: false, addEndOfSentence: false, specialTokens: special);
-            var (bos, eos) = SpecialIds(config, special, vocab);
-            bos ??= llama.BeginningOfSentenceId;
-            eos ??= llama.EndOfSentenceId;
-            return new TextTokenizer(llama, TokenizerKind.SentencePiece, vocab, special, bos, eos, ReadBool(config, "add_bos_token") ?? true);
+            switch (types[id])
+            {
+                case GgufTokenType.Control or GgufTokenType.Unknown or GgufTokenType.UserDefined:
+                    if (pieces[id].Length > 0) special[pieces[id]] = id;
+                    break;
+                case GgufTokenType.Unused:
+                    break;
+                default:
+                    vocab[pieces[id]] = id;
+                    break;
+            }
         }
-        catch (Exception e) when (e is not ModelLoadException)
-        {
-            throw new ModelLoadException($"{path}: cannot read the SentencePiece model: {e.Message}", e);
-        }
+        foreach (var (text, id) in addedSpecial) special[text] = id;
+        var spm = new SentencePieceBpe(pieces, scores, special, byteFallback, unknownId, addSpacePrefix, removeExtraWhitespaces, leftStripped, rightStripped);
+        if (byteFallback && spm.FirstByteWithoutPiece is int missing)
+            throw new ModelLoadException($"{source}: {piecesName} have no byte-fallback piece <0x{missing:X2}> (nor the character itself), so text with characters outside the vocabulary cannot be encoded");
+        return new TextTokenizer(spm, vocab, special, bos, eos, addBos, addEos, stripLeadingSpace: addSpacePrefix);
     }
 
     private static (int? Bos, int? Eos) SpecialIds(JsonElement? config, IReadOnlyDictionary<string, int> special, IReadOnlyDictionary<string, int> vocab)
@@ -167,7 +206,7 @@ public static class TokenizerLoader
         };
     }
 
-    private static bool? ReadBool(JsonElement? config, string key) =>
+    internal static bool? ReadBool(JsonElement? config, string key) =>
         config is { ValueKind: JsonValueKind.Object } c && c.TryGetProperty(key, out var v) && v.ValueKind is JsonValueKind.True or JsonValueKind.False
             ? v.GetBoolean() : null;
 }

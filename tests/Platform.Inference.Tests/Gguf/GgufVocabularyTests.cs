@@ -41,6 +41,61 @@ public sealed class GgufVocabularyTests : IDisposable
     }
 
     [Fact]
+    public void FromHuggingFace_SentencePieceModel_LlamaVocabularyWithScoresTypesSpecialIdsAndPadding()
+    {
+        TinyModelFactory.Create(_dir, TinyModelFactory.TinyConfig(vocabSize: 700), TokenizerKind.SentencePiece, merges: 100);
+        var proto = SentencePieceModelProto.Read(Path.Combine(_dir, "tokenizer.model"));
+
+        var v = GgufVocabulary.FromHuggingFace(_dir, 700);
+
+        Assert.Equal(("llama", "default"), (v.Model, v.Pre));
+        Assert.Equal(700, v.Tokens.Count);
+        Assert.Equal(700, v.Scores!.Count);
+        Assert.Equal(proto.Pieces, v.Tokens.Take(proto.Pieces.Count));
+        Assert.Equal(proto.Scores, v.Scores.Take(proto.Pieces.Count));
+        Assert.Equal((int)GgufTokenType.Unknown, v.TokenTypes[0]);
+        Assert.Equal((int)GgufTokenType.Control, v.TokenTypes[1]);
+        Assert.Equal((int)GgufTokenType.Byte, v.TokenTypes[3 + 0x0A]);
+        Assert.Equal((int)GgufTokenType.Normal, v.TokenTypes[proto.Pieces.Count - 1]);
+        Assert.Equal("[PAD699]", v.Tokens[699]);
+        Assert.Equal((int)GgufTokenType.Unused, v.TokenTypes[699]);
+        Assert.Empty(v.Merges);
+        Assert.Equal((1, 2, 0), (v.BosTokenId, v.EosTokenId, v.UnknownTokenId));
+        Assert.Null(v.PaddingTokenId);
+        Assert.True(v.AddBosToken);
+        Assert.False(v.AddEosToken);
+        Assert.True(v.AddSpacePrefix);
+    }
+
+    [Fact]
+    public void FromHuggingFace_AddedTokensDecoder_ControlAndUserDefinedOverThePieces()
+    {
+        TinyModelFactory.Create(_dir, TinyModelFactory.TinyConfig(vocabSize: 600), TokenizerKind.SentencePiece, merges: 100);
+        string configPath = Path.Combine(_dir, "tokenizer_config.json");
+        var config = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(configPath))!.AsObject();
+        config["added_tokens_decoder"] = new System.Text.Json.Nodes.JsonObject
+        {
+            ["590"] = new System.Text.Json.Nodes.JsonObject { ["content"] = "<|im_end|>", ["special"] = true },
+            ["591"] = new System.Text.Json.Nodes.JsonObject { ["content"] = "▁tool▁", ["special"] = false },
+        };
+        config["add_eos_token"] = true;
+        File.WriteAllText(configPath, config.ToJsonString());
+
+        var v = GgufVocabulary.FromHuggingFace(_dir, 600);
+
+        Assert.Equal(("<|im_end|>", (int)GgufTokenType.Control, -1000f), (v.Tokens[590], v.TokenTypes[590], v.Scores![590]));
+        Assert.Equal((" tool ", (int)GgufTokenType.UserDefined), (v.Tokens[591], v.TokenTypes[591]));
+        Assert.True(v.AddEosToken);
+    }
+
+    [Fact]
+    public void FromHuggingFace_NoTokenizerFiles_ThrowsFileNotFound()
+    {
+        File.WriteAllText(Path.Combine(_dir, "config.json"), "{}");
+        Assert.Throws<FileNotFoundException>(() => GgufVocabulary.FromHuggingFace(_dir, 10));
+    }
+
+    [Fact]
     public void FromHuggingFace_VocabularyLargerThanModel_ThrowsInvalidData()
     {
         TinyModelFactory.Create(_dir, TinyModelFactory.TinyConfig(vocabSize: 512));

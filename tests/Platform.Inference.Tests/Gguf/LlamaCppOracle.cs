@@ -98,12 +98,44 @@ internal static class LlamaCppOracle
     }
 
     /// <summary>Tokenizes <paramref name="text"/> with the GGUF's own vocabulary (no BOS, no special-token parsing).</summary>
-    public static int[] Tokenize(string ggufPath, string text)
+    public static int[] Tokenize(string ggufPath, string text) => Tokenize(ggufPath, text, addBos: false, special: false);
+
+    /// <summary>llama_tokenize: <paramref name="addBos"/> adds the vocabulary's BOS (and EOS) when it asks for them,
+    /// <paramref name="special"/> matches control tokens written in the text.</summary>
+    public static int[] Tokenize(string ggufPath, string text, bool addBos, bool special) => TokenizeAll(ggufPath, [text], addBos, special)[0];
+
+    /// <summary><see cref="Tokenize(string, string, bool, bool)"/> for many texts, the vocabulary loaded once.</summary>
+    public static int[][] TokenizeAll(string ggufPath, IReadOnlyList<string> texts, bool addBos, bool special)
     {
         EnsureInitialised();
         var p = new ModelParams(ggufPath) { VocabOnly = true, GpuLayerCount = 0 };
         using var weights = LLamaWeights.LoadFromFile(p);
-        return weights.Tokenize(text, add_bos: false, special: false, System.Text.Encoding.UTF8).Select(t => (int)t).ToArray();
+        return texts.Select(text => weights.Tokenize(text, add_bos: addBos, special: special, System.Text.Encoding.UTF8).Select(t => (int)t).ToArray()).ToArray();
+    }
+
+    /// <summary>
+    /// llama.cpp's detokenizer (llama_detokenize's loop over llama_token_to_piece): the leading space of the first
+    /// piece dropped (add_space_prefix), special tokens rendered as their text.
+    /// </summary>
+    public static string Detokenize(string ggufPath, IReadOnlyList<int> tokens) => DetokenizeAll(ggufPath, [tokens])[0];
+
+    /// <summary><see cref="Detokenize"/> for many sequences, the vocabulary loaded once.</summary>
+    public static string[] DetokenizeAll(string ggufPath, IReadOnlyList<IReadOnlyList<int>> sequences)
+    {
+        EnsureInitialised();
+        var p = new ModelParams(ggufPath) { VocabOnly = true, GpuLayerCount = 0 };
+        using var weights = LLamaWeights.LoadFromFile(p);
+        var buffer = new byte[256];
+        return sequences.Select(tokens =>
+        {
+            var bytes = new List<byte>();
+            for (int i = 0; i < tokens.Count; i++)
+            {
+                var n = weights.NativeHandle.TokenToSpan((LLamaToken)tokens[i], buffer, lstrip: i == 0 ? 1 : 0, special: true);
+                bytes.AddRange(buffer.AsSpan(0, (int)n).ToArray());
+            }
+            return System.Text.Encoding.UTF8.GetString(bytes.ToArray());
+        }).ToArray();
     }
 
     /// <summary>

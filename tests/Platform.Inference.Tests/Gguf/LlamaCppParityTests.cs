@@ -35,13 +35,14 @@ public sealed class LlamaCppParityTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
-    public void ExportFolder_NoByteLevelTokenizerJson_NoneVocabularyRunsInLlamaCpp()
+    public void ExportFolder_NoTokenizerFiles_NoneVocabularyRunsInLlamaCpp()
     {
-        // A SentencePiece tokenizer.model is not exported as a vocabulary: the file falls back to "none".
+        // Without tokenizer.json or tokenizer.model the file falls back to "none" (token ids only).
         string folder = TinyModelFactory.Create(Path.Combine(_dir, "none"), GgufTestModels.LlamaGqa(), TokenizerKind.SentencePiece);
         string gguf = Path.Combine(_dir, "none.gguf");
         using var loaded = ModelLoader.Load(folder);
         var model = loaded.Model;
+        File.Delete(Path.Combine(folder, "tokenizer.model"));
 
         var result = HfGgufExporter.ExportFolder(folder, gguf);
 

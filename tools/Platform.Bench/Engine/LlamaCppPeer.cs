@@ -55,6 +55,10 @@ internal sealed class LlamaCppPeer : IDisposable
 
     public int VocabSize { get; }
 
+    /// <summary>llama.cpp's tokenization of <paramref name="text"/> with the file's vocabulary (no BOS, control tokens matched).</summary>
+    public int[] Tokenize(string text) =>
+        _weights.Tokenize(text, add_bos: false, special: true, System.Text.Encoding.UTF8).Select(t => (int)t).ToArray();
+
     /// <summary>Seconds to prefill <paramref name="prompt"/> from an empty cache (logits for the last token only).</summary>
     public double Prefill(IReadOnlyList<int> prompt)
     {
