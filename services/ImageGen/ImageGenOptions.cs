@@ -31,4 +31,10 @@ public sealed class ImageGenOptions
     /// <summary>How long a model's batch worker waits after a batch's first request for more; 0 (default): a batch is
     /// what arrived while the previous one ran, so a request alone never waits.</summary>
     [Range(0, 1000)] public double BatchWindowMilliseconds { get; set; }
+
+    /// <summary>Intra-op threads of the image side's forwards: torch's on each model's batch worker threads and ONNX
+    /// Runtime's in the decoder; 0 leaves each library's default (one per physical core). Default 1: the forwards are
+    /// small (the demo model's whole slot batch is about a millisecond) and run beside the text engine's own threads
+    /// and the gateway, so a second thread team per stage mostly waits for cores the other stages hold.</summary>
+    [Range(0, 1024)] public int Threads { get; set; } = 1;
 }

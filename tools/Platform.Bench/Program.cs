@@ -42,7 +42,7 @@ static int Usage(int code = 2)
                        long shared prefix cold vs from the prefix cache
           gateway      [--json PATH] [--requests N] [--max-tokens N] | write-default-model [FOLDER]
                        time the gateway and bus add over the in-process engine (in-memory, RabbitMQ), 32-stream req/s
-          multimodal   [--model DIR] [--requests N] [--clients C] [--concurrent-requests N] [--decoder-runs N] [--json PATH]
+          multimodal   [--model DIR] [--requests N] [--clients C] [--concurrent-requests N] [--decoder-runs N] [--threads N] [--json PATH]
                        all-in-one image-generating chat: latency median/p99, images/s with C clients; ONNX vs TorchSharp decoder
           export-gguf  <hf-model-folder> <out.gguf> [--verify] [--threads N]
                        write a Hugging Face Llama/Mistral/Qwen2 checkpoint as float32 GGUF for llama.cpp

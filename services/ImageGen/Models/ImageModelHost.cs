@@ -44,7 +44,7 @@ public sealed class ImageModelHost(
     {
         var o = options.Value;
         var limits = new ImageLimits { MaxBytes = o.MaxImageBytes, MaxPixels = o.MaxImagePixels };
-        var batching = new ImageBatchOptions { MaxBatchSize = o.MaxBatchSize, Window = TimeSpan.FromMilliseconds(o.BatchWindowMilliseconds) };
+        var batching = new ImageBatchOptions { MaxBatchSize = o.MaxBatchSize, Window = TimeSpan.FromMilliseconds(o.BatchWindowMilliseconds), Threads = o.Threads };
         var served = Served(registry, o);
         if (served.Count == 0) logger.LogInformation("ImageGen has no multimodal model to serve (no Models entry with Multimodal = true)");
         foreach (var (name, entry) in served)
@@ -52,7 +52,7 @@ public sealed class ImageModelHost(
             cancellationToken.ThrowIfCancellationRequested();
             var folder = ModelPathResolver.Resolve(name, entry.Path, environment.ContentRootPath);
             logger.LogInformation("Loading multimodal model {Model} from {Folder}, decoder on {Device}", name, folder, o.DecoderDevice);
-            var models = _models[name] = MultimodalModels.Load(folder, o.DecoderDevice, limits);
+            var models = _models[name] = MultimodalModels.Load(folder, o.DecoderDevice, limits, o.Threads);
             _batchers[name] = new ImageBatcher(name, models, batching, _forwardGate);
         }
         Loaded = true;

@@ -58,12 +58,18 @@ public static class ImageCodec
         return result;
     }
 
+    // Deflate level 1 (ImageSharp's DeflateFast) instead of the default 6: every produced picture is encoded on the
+    // serving path, and on the demo model's 64x64 pictures level 6 took 259 us an image against 63 us, for files about
+    // 20% smaller (266-2726 bytes against 306-3341, eight decoded and gallery pictures). Lossless either way.
+    private static readonly PngEncoder Png = new() { ColorType = PngColorType.Rgb, CompressionLevel = PngCompressionLevel.BestSpeed };
+
+    /// <summary>8-bit RGB PNG of interleaved RGB bytes (lossless: decoding gives the same bytes back).</summary>
     public static byte[] EncodePng(byte[] rgb, int width, int height)
     {
         if (rgb.Length != width * height * 3) throw new ArgumentException($"{rgb.Length} bytes is not {width}x{height} RGB", nameof(rgb));
         using var image = Image.LoadPixelData<Rgb24>(rgb, width, height);
         using var ms = new MemoryStream();
-        image.Save(ms, new PngEncoder { ColorType = PngColorType.Rgb });
+        image.Save(ms, Png);
         return ms.ToArray();
     }
 }

@@ -8,11 +8,13 @@ public sealed class OnnxImageDecoder : IDisposable
 {
     private readonly InferenceSession _session;
 
-    public OnnxImageDecoder(string path, string device = "cpu")
+    /// <param name="threads">ONNX Runtime intra-op threads (<see cref="OnnxSessionSettings.Create"/>; 0: one per
+    /// physical core, 1: each run on the calling thread).</param>
+    public OnnxImageDecoder(string path, string device = "cpu", int threads = 1)
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: ONNX decoder not found", path);
         Path = path;
-        using var options = new SessionOptions();
+        using var options = OnnxSessionSettings.Create(threads);
         var d = device.Trim().ToLowerInvariant();
         if (d.StartsWith("cuda", StringComparison.Ordinal))
         {

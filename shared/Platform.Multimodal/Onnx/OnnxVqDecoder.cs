@@ -13,7 +13,10 @@ public sealed class OnnxVqDecoder : IDisposable
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"{path}: ONNX VQ decoder not found", path);
         Path = path;
-        try { _session = new InferenceSession(path); }
+        // One intra-op thread, on the caller's: pictures decode one at a time inside a serving worker, beside the
+        // engine's threads (OnnxSessionSettings says why idle workers must not spin either).
+        using var options = OnnxSessionSettings.Create(1);
+        try { _session = new InferenceSession(path, options); }
         catch (OnnxRuntimeException e) { throw new InvalidDataException($"{path}: not a loadable ONNX model: {e.Message}", e); }
         if (!_session.InputMetadata.TryGetValue(VqDecoderOnnxExporter.InputName, out var input) || !_session.OutputMetadata.ContainsKey(VqDecoderOnnxExporter.OutputName))
         {

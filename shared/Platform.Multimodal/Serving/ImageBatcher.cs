@@ -11,6 +11,10 @@ public sealed record ImageBatchOptions
     /// <summary>How long the worker waits after the first input of a batch for more (zero: a batch is what arrived
     /// while the previous one ran).</summary>
     public TimeSpan Window { get; init; } = TimeSpan.Zero;
+
+    /// <summary>Torch intra-op threads of the workers' forwards, set on each worker thread (torch's count belongs to
+    /// the OS thread, as in TextEngine's scheduler); 0 leaves torch's default (one per physical core).</summary>
+    public int Threads { get; init; }
 }
 
 /// <summary>
@@ -28,9 +32,20 @@ public sealed class ImageBatcher : IDisposable
     public ImageBatcher(string name, MultimodalModels models, ImageBatchOptions options, object? gate = null)
     {
         Models = models;
+        ArgumentOutOfRangeException.ThrowIfNegative(options.Threads);
         gate ??= new object();
-        _encode = new MicroBatcher<byte[], VisualEmbedding>($"ImageEncode:{name}", models.EncodeRgbBatch, options.MaxBatchSize, options.Window, gate);
-        _produce = new MicroBatcher<ImageSlotRequest, ProducedImage>($"ImageProduce:{name}", models.ProduceImages, options.MaxBatchSize, options.Window, gate);
+        var threads = options.Threads;
+        Action? start = threads > 0 ? () => SetTorchThreads(threads) : null;
+        _encode = new MicroBatcher<byte[], VisualEmbedding>($"ImageEncode:{name}", models.EncodeRgbBatch, options.MaxBatchSize, options.Window, gate, start);
+        _produce = new MicroBatcher<ImageSlotRequest, ProducedImage>($"ImageProduce:{name}", models.ProduceImages, options.MaxBatchSize, options.Window, gate, start);
+    }
+
+    /// <summary>Torch threads of the calling OS thread. get_num_threads first: torch's lazy per-thread initialisation,
+    /// on a thread's first call, copies the process-wide value over whatever was set before it.</summary>
+    private static void SetTorchThreads(int threads)
+    {
+        _ = TorchSharp.torch.get_num_threads();
+        TorchSharp.torch.set_num_threads(threads);
     }
 
     public MultimodalModels Models { get; }

@@ -27,11 +27,15 @@ public sealed class MicroBatcher<TIn, TOut> : IDisposable
     private readonly object _sync = new();
     private readonly Queue<Item> _queue = new();
     private readonly Thread _worker;
+    private readonly Action? _workerStart;
     private bool _stopping;
     private long _batches, _inputs;
     private int _largest;
 
-    public MicroBatcher(string name, Func<IReadOnlyList<TIn>, IReadOnlyList<TOut>> forward, int maxBatch, TimeSpan window, object? gate = null)
+    /// <param name="workerStart">Runs first on the worker thread, where every forward runs (per-thread settings such
+    /// as torch's intra-op thread count).</param>
+    public MicroBatcher(string name, Func<IReadOnlyList<TIn>, IReadOnlyList<TOut>> forward, int maxBatch, TimeSpan window, object? gate = null,
+        Action? workerStart = null)
     {
         ArgumentNullException.ThrowIfNull(forward);
         ArgumentOutOfRangeException.ThrowIfLessThan(maxBatch, 1);
@@ -40,6 +44,7 @@ public sealed class MicroBatcher<TIn, TOut> : IDisposable
         _maxBatch = maxBatch;
         _window = window;
         _gate = gate ?? new object();
+        _workerStart = workerStart;
         _worker = new Thread(Loop) { IsBackground = true, Name = name };
         _worker.Start();
     }
@@ -75,6 +80,7 @@ public sealed class MicroBatcher<TIn, TOut> : IDisposable
 
     private void Loop()
     {
+        _workerStart?.Invoke();
         var batch = new List<Item>(_maxBatch);
         while (true)
         {

@@ -15,8 +15,25 @@ public enum ImageDecision { Generate, Retrieve }
 /// <summary>One [IMG] slot to turn into a picture, with the decision forced or (null) left to the decision head.</summary>
 public sealed record ImageSlotRequest(ImageSlot Slot, ImageDecision? Force = null);
 
-/// <summary>What GILL produced for one [IMG] slot: the decision, the picture as PNG, and the gallery index when retrieved.</summary>
-public sealed record ProducedImage(ImageDecision Decision, float RetrieveProbability, byte[] Png, int? GalleryIndex, string? GalleryCaption, byte[] Rgb);
+/// <summary>
+/// What GILL produced for one [IMG] slot: the decision, the picture (interleaved RGB, <see cref="Size"/> squared), and
+/// the gallery index when retrieved. The PNG is encoded when first read, on the reader's thread: a batch worker only
+/// hands out the pixels, and each request's consumer encodes its own picture, in parallel and outside the forward
+/// gate (encoding was the largest part of a batch's time on the demo model, and it ran one picture after another).
+/// </summary>
+public sealed class ProducedImage(ImageDecision decision, float retrieveProbability, byte[] rgb, int size, int? galleryIndex, string? galleryCaption)
+{
+    private readonly Lazy<byte[]> _png = new(() => ImageCodec.EncodePng(rgb, size, size));
+
+    public ImageDecision Decision { get; } = decision;
+    public float RetrieveProbability { get; } = retrieveProbability;
+    public byte[] Rgb { get; } = rgb;
+    public int Size { get; } = size;
+    public int? GalleryIndex { get; } = galleryIndex;
+    public string? GalleryCaption { get; } = galleryCaption;
+    /// <summary>The picture as an 8-bit RGB PNG (lossless: it decodes to <see cref="Rgb"/>).</summary>
+    public byte[] Png => _png.Value;
+}
 
 /// <summary>
 /// Serving entry point for ImageGen/TextLlm/gateway: loads a multimodal model folder (visual encoder + projection,
@@ -58,8 +75,9 @@ public sealed class MultimodalModels : IDisposable
 
     /// <summary>Loads every part; each missing or malformed file is reported by path. An input-only folder
     /// (<see cref="MultimodalConfig.InputOnly"/>) needs only multimodal_config.json and multimodal.safetensors with the
-    /// visual encoder and projection (<see cref="VisualInput"/>).</summary>
-    public static MultimodalModels Load(string folder, string decoderDevice = "cpu", ImageLimits? limits = null)
+    /// visual encoder and projection (<see cref="VisualInput"/>). <paramref name="decoderThreads"/>: ONNX Runtime
+    /// intra-op threads of the decoder (<see cref="OnnxImageDecoder"/>; 1 runs it on the calling thread).</summary>
+    public static MultimodalModels Load(string folder, string decoderDevice = "cpu", ImageLimits? limits = null, int decoderThreads = 1)
     {
         var config = MultimodalConfig.Read(Path.Combine(folder, ModelFiles.Config));
         if (config.InputOnly)
@@ -87,7 +105,7 @@ public sealed class MultimodalModels : IDisposable
             try { heads.load_safetensors(headsPath, strict: true); }
             catch (Exception e) { throw new InvalidDataException($"{headsPath}: cannot load multimodal weights: {e.Message}", e); }
             heads.eval();
-            decoder = new OnnxImageDecoder(Require(folder, ModelFiles.DecoderOnnx), decoderDevice);
+            decoder = new OnnxImageDecoder(Require(folder, ModelFiles.DecoderOnnx), decoderDevice, decoderThreads);
             if (decoder.Slots != config.ConditionSlots || decoder.Dim != config.ConditionDim)
                 throw new InvalidDataException($"{decoder.Path}: input is [batch, {decoder.Slots}, {decoder.Dim}], config says [batch, {config.ConditionSlots}, {config.ConditionDim}]");
             var galleryPath = Require(folder, ModelFiles.Gallery);
@@ -214,7 +232,7 @@ public sealed class MultimodalModels : IDisposable
             {
                 int i = retrieve[k], index = (int)best[k];
                 var rgb = _galleryRgb.AsSpan(index * s * s * 3, s * s * 3).ToArray();
-                results[i] = new ProducedImage(ImageDecision.Retrieve, pRetrieve[i], ImageCodec.EncodePng(rgb, s, s), index, _galleryCaptions[index], rgb);
+                results[i] = new ProducedImage(ImageDecision.Retrieve, pRetrieve[i], rgb, s, index, _galleryCaptions[index]);
             }
         }
 
@@ -229,7 +247,7 @@ public sealed class MultimodalModels : IDisposable
             {
                 int i = generate[k];
                 var rgb = SceneRenderer.FromPlanar(pixels.AsSpan(k * n, n));
-                results[i] = new ProducedImage(ImageDecision.Generate, pRetrieve[i], ImageCodec.EncodePng(rgb, s, s), null, null, rgb);
+                results[i] = new ProducedImage(ImageDecision.Generate, pRetrieve[i], rgb, s, null, null);
             }
         }
         return results;

@@ -35,6 +35,30 @@ public sealed class DecoderOnnxExporterTests : IDisposable
     }
 
     [Fact]
+    public void Run_OneThreadOrOnePerCore_SameImages()
+    {
+        manual_seed(4);
+        var config = new MultimodalConfig();
+        using var decoder = new ImageDecoder(config);
+        using (no_grad())
+            foreach (var p in decoder.parameters()) p.add_(randn_like(p) * 0.2);
+        var path = Path.Combine(_folder, "decoder.onnx");
+        DecoderOnnxExporter.Export(decoder, path);
+        using var input = randn(6, config.ConditionSlots, config.ConditionDim);
+        var conditioning = input.data<float>().ToArray();
+
+        using var single = new OnnxImageDecoder(path, "cpu", threads: 1);
+        using var perCore = new OnnxImageDecoder(path, "cpu", threads: 0);
+        var one = single.Run(conditioning, 6);
+        var many = perCore.Run(conditioning, 6);
+
+        double maxDiff = one.Zip(many).Max(p => Math.Abs(p.First - p.Second));
+        Assert.True(maxDiff < 1e-6, $"max |1 thread - 1 per core| = {maxDiff}");
+        Assert.True(one.Max() - one.Min() > 0.1, "decoder output is flat: the comparison would prove nothing");
+        Assert.Throws<ArgumentOutOfRangeException>(() => new OnnxImageDecoder(path, "cpu", threads: -1));
+    }
+
+    [Fact]
     public void Run_WrongInputLength_ThrowsWithShapes()
     {
         using var decoder = new ImageDecoder(new MultimodalConfig());

@@ -119,6 +119,25 @@ public sealed class ImageBatcherTests(DemoModelFixture demo) : IClassFixture<Dem
     }
 
     [Fact]
+    public async Task ProduceImageAsync_OneTorchThread_EachResultEqualsItsRequestAloneAndItsPngDecodesToIt()
+    {
+        using var batcher = new ImageBatcher("demo", demo.Models, new ImageBatchOptions { MaxBatchSize = 4, Threads = 1 });
+        var alone = demo.Slots.Select((s, i) => demo.Models.ProduceImage(s, ForceOf(i))).ToList();
+        var results = await Task.WhenAll(demo.Slots.Select((s, i) => Task.Run(() => batcher.ProduceImageAsync(s, ForceOf(i), CancellationToken.None))));
+        for (int i = 0; i < results.Length; i++) AssertSameImage(alone[i], results[i], $"request {i}");
+        // Encoded once, on first read.
+        Assert.Same(results[0].Png, results[0].Png);
+        Assert.Equal(demo.Models.Config.ImageSize, results[0].Size);
+    }
+
+    [Fact]
+    public void Constructor_NegativeThreads_Throws()
+    {
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => new ImageBatcher("demo", demo.Models, new ImageBatchOptions { Threads = -1 }));
+        Assert.Contains("Threads", e.Message);
+    }
+
+    [Fact]
     public async Task EncodeImageAsync_ConcurrentWithACorruptFile_EveryOtherGetsItsOwnTokens()
     {
         using var batcher = new ImageBatcher("demo", demo.Models, new ImageBatchOptions());

@@ -174,4 +174,28 @@ public sealed class MicroBatcherTests
         Assert.Equal([[0]], r.Batches);
         Assert.Throws<ObjectDisposedException>(() => { _ = batcher.SubmitAsync(3); });
     }
+
+    [Fact]
+    public async Task SubmitAsync_WithWorkerStart_ItRanFirstOnTheThreadOfEveryForward()
+    {
+        // Torch's intra-op thread count is per OS thread: what the start action sets must be what the forwards see.
+        // One more than this thread's count, so the default alone cannot pass.
+        int wanted = TorchSharp.torch.get_num_threads() + 1, startThread = -1;
+        var seen = new List<(int Thread, int TorchThreads)>();
+        using var batcher = new MicroBatcher<int, int>("test", inputs =>
+        {
+            lock (seen) seen.Add((Environment.CurrentManagedThreadId, TorchSharp.torch.get_num_threads()));
+            return inputs;
+        }, 4, TimeSpan.Zero, workerStart: () =>
+        {
+            startThread = Environment.CurrentManagedThreadId;
+            _ = TorchSharp.torch.get_num_threads();
+            TorchSharp.torch.set_num_threads(wanted);
+        });
+        for (int i = 0; i < 3; i++) Assert.Equal(i, await batcher.SubmitAsync(i));
+
+        Assert.Equal(3, seen.Count);
+        Assert.All(seen, s => Assert.Equal((startThread, wanted), s));
+        Assert.NotEqual(Environment.CurrentManagedThreadId, startThread);
+    }
 }

@@ -27,7 +27,8 @@ public static class MultimodalBenchmark
     public static async Task<int> RunAsync(string[] args)
     {
         string? json = null, folder = null;
-        int requests = 40, clients = 8, concurrentRequests = 64, decoderRuns = 500, threads = 0, rounds = 3;
+        // --threads: the demo engine's torch threads; 1 as in services/AllInOne/appsettings.json (0: torch's default).
+        int requests = 40, clients = 8, concurrentRequests = 64, decoderRuns = 500, threads = 1, rounds = 3;
         for (var i = 0; i < args.Length; i++)
         {
             switch (args[i])
