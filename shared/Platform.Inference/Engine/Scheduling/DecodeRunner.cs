@@ -7,8 +7,8 @@ namespace Platform.Inference.Engine.Scheduling;
 
 /// <summary>
 /// The batched decode step: one forward for every decoding sequence (slots [0, count), one pending token each) on
-/// the engine's decode backend, chosen once at start; a batch that carries explicit positions (after a set) runs on
-/// torch, which takes them.
+/// the engine's decode backend, chosen once at start; both backends take the explicit positions a batch carries
+/// after a set.
 /// </summary>
 internal sealed class DecodeRunner
 {
@@ -49,9 +49,9 @@ internal sealed class DecodeRunner
         {
             InputIds = tensor(ids, device: _model.Device).view(count, 1),
             Cache = new CacheWrite { Cache = _cache, FirstSlot = 0, Starts = starts },
-            // After a set, rotary positions lag the cache index (the members overlap); such a batch runs on torch
-            // with explicit positions. The default causal mask over cache indices is what a token after a set needs.
-            Backend = shifted ? LlamaBackend.Torch : _backend,
+            // After a set, rotary positions lag the cache index (the members overlap): such a batch carries explicit
+            // positions. The default causal mask over cache indices is what a token after a set needs.
+            Backend = _backend,
             PositionIds = shifted ? tensor(positions, device: _model.Device).view(count, 1) : null,
             MaxPosition = maxPos,
         });
