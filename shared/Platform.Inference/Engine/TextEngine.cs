@@ -49,7 +49,7 @@ public sealed class TextEngine : ITextEngine, ITextEmbedder, IPromptScorer
         _logger.LogInformation("Engine {Model}: decode backend {Backend}{Reason}", modelName, DecodeBackend, noKernels is null ? "" : $" ({noKernels})");
         _logger.LogInformation("Engine {Model}: {Architecture} {Layers} layers hidden {Hidden}, {Slots} slots x {Context} tokens, KV cache {CacheMiB} MiB at start (bound {BoundMiB} MiB, {Blocks} blocks of {BlockTokens} tokens), {Threads} threads, chat template {Template}",
             modelName, model.Config.Architecture, model.Config.NumHiddenLayers, model.Config.HiddenSize, options.MaxConcurrentSequences,
-            MaxContextTokens, _cache.Bytes >> 20, _cache.MaxBlocks * _cache.BytesPerBlock >> 20, _cache.MaxBlocks, _cache.BlockTokens, options.Threads > 0 ? options.Threads : torch.get_num_threads(), model.ChatTemplate.Name);
+            MaxContextTokens, _cache.Bytes >> 20, _cache.MaxBlocks * _cache.BytesPerBlock >> 20, _cache.MaxBlocks, _cache.BlockTokens, EngineThreads.Resolve(options.Threads), model.ChatTemplate.Name);
         _prompts = new PromptBuilder(modelName, model, MaxContextTokens);
         _sequences = new SequenceFactory(model);
         _queue = new AdmissionQueue(modelName, options.MaxConcurrentSequences, options.MaxWaitingRequests);

@@ -35,7 +35,7 @@ internal sealed class Scheduler
     {
         _modelName = modelName;
         _maxRunning = options.MaxConcurrentSequences;
-        _threads = options.Threads;
+        _threads = EngineThreads.Resolve(options.Threads);
         _logger = logger;
         _queue = queue;
         _counters = counters;
@@ -75,17 +75,7 @@ internal sealed class Scheduler
     private void Run()
     {
         using var inference = torch.inference_mode();
-        // Torch's intra-op thread count belongs to the calling OS thread (OpenMP's nthreads ICV, MKL's local setting),
-        // so each engine sets its own on its scheduler thread, where all its forward passes run; a process-wide call
-        // would let the last engine loaded overwrite the others. The span kernels read the same count on this thread.
-        // get_num_threads first: torch's lazy per-thread initialisation, on the first call, copies the last
-        // process-wide value over whatever was set before it.
-        if (_threads > 0)
-        {
-            _ = torch.get_num_threads();
-            torch.set_num_threads(_threads);
-        }
-        ThreadsInUse = torch.get_num_threads();
+        ThreadsInUse = EngineThreads.ApplyToCurrentThread(_threads);
         while (true)
         {
             _embeddings.RunPending();
