@@ -6,7 +6,6 @@ using Platform.Inference.Engine.Scheduling;
 using Platform.Inference.Loading;
 using Platform.Inference.Models;
 using Platform.Inference.Models.Llama;
-using TorchSharp;
 
 namespace Platform.Inference.Engine;
 

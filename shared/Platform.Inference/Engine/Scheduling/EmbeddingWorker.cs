@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using Platform.Inference.Generation;
 using Platform.Inference.Loading;
 using Platform.Inference.Models.Llama;
 using static TorchSharp.torch;
