@@ -3,10 +3,6 @@ using Platform.Inference.Loading;
 
 namespace Platform.Inference.Engine.Scheduling;
 
-/// <summary>A request's prompt as the scheduler runs it: token ids, visual rows by position (or null), whether it was
-/// rendered by the chat template, and the layout of a prompt with sets (or null).</summary>
-internal sealed record BuiltPrompt(int[] Tokens, IReadOnlyDictionary<int, float[]>? Rows, bool IsChat, SetLayout? Layout);
-
 /// <summary>
 /// Prompt building: a request's prompt form to token ids. In order of precedence: prompt pieces or set markers
 /// (a <see cref="SetLayout"/>, Set-Based Prompting), raw token ids (checked against the vocabulary), raw text (with
