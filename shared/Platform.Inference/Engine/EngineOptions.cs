@@ -11,7 +11,8 @@ public sealed class EngineOptions
     [Range(0, 1_000_000)] public int MaxWaitingRequests { get; set; } = 256;
     /// <summary>0 = the model's max_position_embeddings.</summary>
     [Range(0, 1_048_576)] public int MaxContextTokens { get; set; }
-    /// <summary>0 = leave torch's default.</summary>
+    /// <summary>Torch intra-op threads of this engine (set on its scheduler thread, so engines in one process keep their
+    /// own); 0 = the count torch had when the process's first engine started (its default unless the host set one).</summary>
     [Range(0, 1024)] public int Threads { get; set; }
     /// <summary>Prompt tokens prefilled per scheduler step, so running sequences keep decoding while a long prompt joins.</summary>
     [Range(1, 1_048_576)] public int PrefillChunkTokens { get; set; } = 512;

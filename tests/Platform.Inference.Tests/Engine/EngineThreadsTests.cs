@@ -1,4 +1,5 @@
 using Platform.Inference.Engine;
+using Platform.Inference.Engine.Scheduling;
 using Xunit;
 
 namespace Platform.Inference.Tests.Engine;
@@ -24,5 +25,20 @@ public class EngineThreadsTests
         await Generate(two);
         Assert.Equal(1, one.ThreadsInUse);
         Assert.Equal(2, two.ThreadsInUse);
+    }
+
+    [Fact]
+    public async Task Threads_DefaultEngineBesideAnotherCount_KeepsTheProcessDefault()
+    {
+        // Torch gives a thread its count lazily by copying the last value set on any thread: an engine left at 0 used
+        // to run with whatever count another engine had set.
+        int fallback = EngineThreads.Default;
+        await using var other = TextEngine.Load("other", TestModels.Llama, new EngineOptions { Threads = fallback + 1, MaxConcurrentSequences = 2, MaxContextTokens = 64 });
+        await Generate(other);
+        await using var dflt = TextEngine.Load("default", TestModels.Llama, new EngineOptions { MaxConcurrentSequences = 2, MaxContextTokens = 64 });
+        await Generate(dflt);
+        await Generate(other);
+        Assert.Equal(fallback + 1, other.ThreadsInUse);
+        Assert.Equal(fallback, dflt.ThreadsInUse);
     }
 }

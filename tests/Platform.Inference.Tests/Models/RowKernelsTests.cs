@@ -77,7 +77,7 @@ public class RowKernelsTests
         for (int rows = 1; rows <= RowKernels.MaxKernelRows; rows++)
         {
             var positions = Enumerable.Range(0, rows).Select(i => (long)(100 + i)).ToArray();
-            decode.Begin(cache, 0, positions, threads: 1);
+            decode.Begin(cache, 0, positions, positions, threads: 1);
             int needed = (int)(positions.Max() + 1) * groups;
             Assert.InRange(decode.ScoresOf(rows - 1).Length, needed, 2 * needed);
         }

@@ -91,8 +91,9 @@ public sealed partial class LlamaForCausalLM : nn.Module<Tensor, Tensor>
     }
 
     /// <summary>
-    /// The <see cref="LlamaBackend.RowKernels"/> backend: a decode step (one new token per row, KV cache, default
-    /// positions and mask, logits of those tokens only, inference on CPU float32 with fused weights) through
+    /// The <see cref="LlamaBackend.RowKernels"/> backend: a decode step (one new token per row, KV cache, the default
+    /// mask, rotary positions by default or given per row, logits of those tokens only, inference on CPU float32 with
+    /// fused weights) through
     /// <see cref="LlamaModel.DecodeRows"/>. Inputs outside that case are refused, not sent elsewhere.
     /// </summary>
     private LlamaOutput DecodeRows(LlamaInputs inputs)
@@ -101,7 +102,7 @@ public sealed partial class LlamaForCausalLM : nn.Module<Tensor, Tensor>
         if (inputs.Cache is not { } cw) throw Refuse("no KV cache");
         if (RowKernelsUnsupported(cw.Cache, cw.Starts.Length) is { } reason) throw Refuse(reason);
         if (is_grad_enabled()) throw Refuse("autograd is on");
-        if (inputs.PositionIds is not null || inputs.AttentionMask is not null) throw Refuse("explicit positions or mask");
+        if (inputs.AttentionMask is not null) throw Refuse("an explicit mask");
         if (inputs.HiddenStatePositions is not null || inputs.SkipLogits || inputs.LogitPositions is not null) throw Refuse("hidden states or chosen logit positions");
         var input = inputs.InputsEmbeds ?? inputs.InputIds ?? throw Refuse("no input");
         if (input.shape[1] != 1 || input.shape[0] != cw.Starts.Length) throw Refuse($"input [{string.Join(", ", input.shape)}] is not one token per cache row");
@@ -112,13 +113,23 @@ public sealed partial class LlamaForCausalLM : nn.Module<Tensor, Tensor>
         int rows = cw.Starts.Length;
         if (cw.FirstSlot + rows > cw.Cache.Slots || cw.Starts.Max() + 1 > cw.Cache.MaxTokens)
             throw new ArgumentException($"cache write out of range (slots {cw.FirstSlot}+{rows} of {cw.Cache.Slots}, tokens {cw.Starts.Max() + 1} of {cw.Cache.MaxTokens})");
+        // Explicit position ids turn the rotary only; each row still attends to its cache indices 0..start, the
+        // default causal mask, which is what a token after a set needs.
+        long[] rotary = cw.Starts;
+        if (inputs.PositionIds is { } p)
+        {
+            if (p.device_type != TorchSharp.DeviceType.CPU || p.dtype != ScalarType.Int64 || p.dim() != 2 || p.shape[0] != rows || p.shape[1] != 1)
+                throw Refuse($"position ids {p.dtype} [{string.Join(", ", p.shape)}] on {p.device_type} are not [{rows}, 1] CPU int64");
+            rotary = p.contiguous().data<long>().ToArray();
+            if (rotary.Min() < 0) throw new ArgumentException($"position id {rotary.Min()} is negative");
+        }
         for (int row = 0; row < rows; row++) cw.Cache.Ensure(cw.FirstSlot + row, cw.Starts[row] + 1);
 
         var r = _row ??= new RowDecode(Config);
         lock (r)
         {
             using var scope = NewDisposeScope();
-            r.Begin(cw.Cache, cw.FirstSlot, cw.Starts, get_num_threads());
+            r.Begin(cw.Cache, cw.FirstSlot, cw.Starts, rotary, get_num_threads());
             var adapter = inputs.InputIds is not null ? _imageAdapter : null;
             model.DecodeRows(inputs.InputsEmbeds is null ? inputs.InputIds : null, inputs.InputsEmbeds, r, adapter?.new_embeddings.detach());
             int vocab = (int)head.shape[0];
@@ -153,8 +164,9 @@ public enum LlamaBackend
 {
     /// <summary>Torch ops: every input form (prefill, masks, positions, hidden states, autograd, any device).</summary>
     Torch,
-    /// <summary>Span kernels (<see cref="RowKernels"/>): CPU float32 decode steps, one token per sequence, up to
-    /// <see cref="RowKernels.MaxKernelRows"/> sequences; other inputs are refused.</summary>
+    /// <summary>Span kernels (<see cref="RowKernels"/>): CPU float32 decode steps, one token per sequence (position ids
+    /// [rows, 1] optional, no explicit mask), up to <see cref="RowKernels.MaxKernelRows"/> sequences; other inputs are
+    /// refused.</summary>
     RowKernels,
 }
 

@@ -116,7 +116,7 @@ public sealed class LlamaModel : nn.Module
         var rot = r.RotaryDim;
         for (int row = 0; row < r.Rows; row++)
         {
-            var (cos, sin) = _rotary.At(r.Positions[row], CPU);
+            var (cos, sin) = _rotary.At(r.RotaryPositions[row], CPU);
             RowKernels.Floats(cos).CopyTo(r.Cos.AsSpan(row * rot, rot));
             RowKernels.Floats(sin).CopyTo(r.Sin.AsSpan(row * rot, rot));
         }

@@ -43,17 +43,23 @@ internal sealed class RowDecode
     public Span<float> ScoresOf(int row) => _scores.AsSpan(row * _scoresPerRow, _scoresPerRow);
 
     /// <summary>This step: the cache, the slot of row 0 (row b uses slot FirstSlot + b), each row's new cache index
-    /// (= rotary position), and the threads for the GEMMs.</summary>
+    /// (the row attends to cache indices 0..it), each row's rotary position, and the threads for the GEMMs.</summary>
     public KvCache Cache { get; private set; } = null!;
     public int FirstSlot { get; private set; }
     public long[] Positions { get; private set; } = [];
+    /// <summary>Each row's rotary position: its cache index, unless the caller gave position ids (after a prompt
+    /// with sets the positions lag the cache indices, see <see cref="Engine.SetLayout"/>).</summary>
+    public long[] RotaryPositions { get; private set; } = [];
     public int Threads { get; private set; }
 
-    public void Begin(KvCache cache, int firstSlot, long[] positions, int threads)
+    public void Begin(KvCache cache, int firstSlot, long[] positions, long[] rotaryPositions, int threads)
     {
+        if (rotaryPositions.Length != positions.Length)
+            throw new ArgumentException($"{rotaryPositions.Length} rotary positions for {positions.Length} rows");
         Cache = cache;
         FirstSlot = firstSlot;
         Positions = positions;
+        RotaryPositions = rotaryPositions;
         Threads = threads;
         int rows = positions.Length;
         if (rows > _capacity)

@@ -1,7 +1,7 @@
 using System.Threading.Channels;
 using Platform.Inference.Generation;
 
-namespace Platform.Inference.Engine;
+namespace Platform.Inference.Engine.Scheduling;
 
 /// <summary>One request inside the scheduler: its prompt, cache slot, sampling state and output channel.</summary>
 internal sealed class Sequence
@@ -43,6 +43,15 @@ internal sealed class Sequence
     /// <summary>After a preemption of a decoding sequence (its KV blocks given back): the tokens to recompute, the
     /// prompt then the completion but its pending token; null otherwise.</summary>
     public int[]? ResumeTokens { get; set; }
+    /// <summary>Ends the recompute of a preempted decoding sequence, which decodes on with its pending token (nothing is
+    /// sampled from that prefill); false for a sequence prefilling its prompt for the first time.</summary>
+    public bool EndResume()
+    {
+        if (ResumeTokens is null) return false;
+        ResumeTokens = null;
+        return true;
+    }
+
     /// <summary>The tokens the next prefill runs over (cache index 0 onwards).</summary>
     public int[] PrefillTokens => ResumeTokens ?? PromptTokens;
     /// <summary>Times the scheduler took this sequence's KV blocks back to let others run.</summary>

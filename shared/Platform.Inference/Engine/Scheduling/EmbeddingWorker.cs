@@ -1,8 +1,9 @@
 using System.Collections.Concurrent;
+using Platform.Inference.Loading;
 using Platform.Inference.Models.Llama;
 using static TorchSharp.torch;
 
-namespace Platform.Inference.Engine;
+namespace Platform.Inference.Engine.Scheduling;
 
 /// <summary>
 /// Embeddings from the served language model: each input runs through the decoder (causal, no KV cache) on the
@@ -10,55 +11,75 @@ namespace Platform.Inference.Engine;
 /// by the model's <see cref="EmbeddingPooling"/> and L2-normalised. With a requested dimension below the hidden size
 /// the vector is cut to its first dimensions and normalised again (OpenAI's "dimensions" for its embedding models).
 /// Prompt scoring (the log-probabilities of a prompt's own tokens, for echo with logprobs) uses the same queue.
+/// Callers queue work on any thread; the scheduler runs it (<see cref="RunPending"/>).
 /// </summary>
-public sealed partial class TextEngine : ITextEmbedder, IPromptScorer
+internal sealed class EmbeddingWorker
 {
-    private readonly ConcurrentQueue<EmbeddingWork> _embeddingWork = new();
+    private readonly ConcurrentQueue<EmbeddingWork> _work = new();
+    private readonly LoadedModel _model;
+    private readonly string _modelName;
+    private readonly int _maxContextTokens;
+
+    public EmbeddingWorker(string modelName, LoadedModel model, int maxContextTokens)
+    {
+        _modelName = modelName;
+        _model = model;
+        _maxContextTokens = maxContextTokens;
+    }
 
     /// <summary>The hidden size: the length of an embedding before <c>dimensions</c> shortens it.</summary>
     public int EmbeddingSize => _model.Config.HiddenSize;
 
+    public bool IsEmpty => _work.IsEmpty;
+
     /// <summary>Tokenizes <paramref name="inputs"/> (each with the tokenizer's BOS when it adds one); throws
     /// <see cref="ContextLengthExceededException"/> for an input longer than the context and ArgumentException for an empty one.</summary>
-    public IReadOnlyList<int[]> TokenizeForEmbedding(IReadOnlyList<string> inputs)
+    public IReadOnlyList<int[]> Tokenize(IReadOnlyList<string> inputs)
     {
         var tok = _model.Tokenizer;
         var result = new List<int[]>(inputs.Count);
         for (int i = 0; i < inputs.Count; i++)
         {
             if (inputs[i].Length == 0) throw new ArgumentException($"input {i} is empty");
-            result.Add(CheckEmbeddingTokens(tok.Encode(inputs[i], addBos: tok.AddBos, addEos: tok.AddEos).ToArray(), i));
+            result.Add(CheckTokens(tok.Encode(inputs[i], addBos: tok.AddBos, addEos: tok.AddEos).ToArray(), i));
         }
         return result;
     }
 
-    private int[] CheckEmbeddingTokens(int[] tokens, int index)
+    private int[] CheckTokens(int[] tokens, int index)
     {
         if (tokens.Length == 0) throw new ArgumentException($"input {index} is empty");
-        if (tokens.Length > MaxContextTokens)
-            throw new ContextLengthExceededException($"input {index} has {tokens.Length} tokens; model '{ModelName}' accepts at most {MaxContextTokens}");
+        if (tokens.Length > _maxContextTokens)
+            throw new ContextLengthExceededException($"input {index} has {tokens.Length} tokens; model '{_modelName}' accepts at most {_maxContextTokens}");
         foreach (var t in tokens)
             if (t < 0 || t >= _model.Config.VocabSize) throw new ArgumentException($"input {index}: token {t} is outside the vocabulary (0..{_model.Config.VocabSize - 1})");
         return tokens;
     }
 
-    /// <summary>One embedding per token sequence, computed on the scheduler thread (one forward per input).</summary>
-    public Task<float[][]> EmbedAsync(IReadOnlyList<int[]> inputs, EmbeddingPooling pooling, int? dimensions, CancellationToken cancellationToken)
+    /// <summary>Queues one embedding per token sequence; the scheduler computes them (one forward per input).</summary>
+    public Task<float[][]> Embed(IReadOnlyList<int[]> inputs, EmbeddingPooling pooling, int? dimensions, CancellationToken cancellationToken)
     {
-        ObjectDisposedException.ThrowIf(_stopping, this);
         if (inputs.Count == 0) throw new ArgumentException("no inputs");
-        for (int i = 0; i < inputs.Count; i++) CheckEmbeddingTokens(inputs[i], i);
+        for (int i = 0; i < inputs.Count; i++) CheckTokens(inputs[i], i);
         if (dimensions is { } d && (d < 1 || d > EmbeddingSize))
-            throw new ArgumentException($"dimensions must be between 1 and {EmbeddingSize} for model '{ModelName}', got {d}");
+            throw new ArgumentException($"dimensions must be between 1 and {EmbeddingSize} for model '{_modelName}', got {d}");
         var work = new EmbeddingWork(inputs, pooling, dimensions, cancellationToken);
-        _embeddingWork.Enqueue(work);
-        Wake();
+        _work.Enqueue(work);
         return work.Result.Task;
     }
 
-    private void RunEmbeddingWork()
+    /// <summary>Queues the scoring of a prompt's own tokens with <paramref name="top"/> alternatives each.</summary>
+    public Task<IReadOnlyList<PromptLogprob>> Score(int[] tokens, int top, CancellationToken cancellationToken)
     {
-        while (_embeddingWork.TryDequeue(out var work))
+        var work = new EmbeddingWork([tokens], EmbeddingPooling.LastToken, null, cancellationToken) { PromptTop = top };
+        _work.Enqueue(work);
+        return work.Scored.Task;
+    }
+
+    /// <summary>Runs the queued work (on the scheduler thread, between steps).</summary>
+    public void RunPending()
+    {
+        while (_work.TryDequeue(out var work))
         {
             if (work.Cancellation.IsCancellationRequested) { work.Result.TrySetCanceled(work.Cancellation); work.Scored.TrySetCanceled(work.Cancellation); continue; }
             if (work.PromptTop is { } top)
@@ -80,16 +101,14 @@ public sealed partial class TextEngine : ITextEmbedder, IPromptScorer
         }
     }
 
-    /// <summary>Prompt scoring (echo with logprobs) runs on the scheduler thread like embeddings: one forward, no cache.</summary>
-    public Task<IReadOnlyList<PromptLogprob>> PromptLogprobsAsync(GenerationRequest request, int top, CancellationToken cancellationToken)
+    /// <summary>Fails what is still queued (the engine stopped).</summary>
+    public void CancelAll()
     {
-        ObjectDisposedException.ThrowIf(_stopping, this);
-        if (top < 0 || top > Generation.LogprobCalculator.MaxTop) throw new ArgumentException($"top must be in [0, {Generation.LogprobCalculator.MaxTop}], got {top}");
-        var tokens = BuildPrompt(request).Tokens;
-        var work = new EmbeddingWork([tokens], EmbeddingPooling.LastToken, null, cancellationToken) { PromptTop = top };
-        _embeddingWork.Enqueue(work);
-        Wake();
-        return work.Scored.Task;
+        while (_work.TryDequeue(out var work))
+        {
+            work.Result.TrySetException(new ObjectDisposedException(nameof(TextEngine), "the engine stopped"));
+            work.Scored.TrySetException(new ObjectDisposedException(nameof(TextEngine), "the engine stopped"));
+        }
     }
 
     private IReadOnlyList<PromptLogprob> ScorePrompt(int[] tokens, int top)
@@ -118,15 +137,6 @@ public sealed partial class TextEngine : ITextEmbedder, IPromptScorer
         return result;
     }
 
-    private void CancelEmbeddingWork()
-    {
-        while (_embeddingWork.TryDequeue(out var work))
-        {
-            work.Result.TrySetException(new ObjectDisposedException(nameof(TextEngine), "the engine stopped"));
-            work.Scored.TrySetException(new ObjectDisposedException(nameof(TextEngine), "the engine stopped"));
-        }
-    }
-
     private float[] Embed(int[] tokens, EmbeddingPooling pooling, int? dimensions)
     {
         using var scope = NewDisposeScope();
@@ -146,12 +156,4 @@ public sealed partial class TextEngine : ITextEmbedder, IPromptScorer
         public int? PromptTop { get; init; }
         public TaskCompletionSource<IReadOnlyList<PromptLogprob>> Scored { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
     }
-}
-
-/// <summary>How an embedding pools a sequence's hidden states: the last token's (decoder embedding models such as
-/// E5-Mistral and GTE-Qwen) or the mean over all tokens (sentence-transformers' mean pooling).</summary>
-public enum EmbeddingPooling
-{
-    LastToken,
-    Mean,
 }

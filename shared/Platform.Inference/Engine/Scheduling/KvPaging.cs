@@ -3,23 +3,39 @@ using Microsoft.Extensions.Logging;
 using Platform.Inference.Loading;
 using Platform.Inference.Models;
 
-namespace Platform.Inference.Engine;
+namespace Platform.Inference.Engine.Scheduling;
 
 /// <summary>
-/// The scheduler's side of the paged KV cache. A waiting sequence is admitted when the pool can give it blocks for
-/// its whole prompt and first token (after taking the cached blocks of its longest known prefix: automatic prefix
-/// caching, plain-token prompts only); its blocks are taken at admission, so a prefill never runs out. Decode steps
-/// and image slots take a block when a sequence crosses a block boundary; when none is left, the sequence in the
-/// last slot is preempted (vLLM's recompute preemption): its blocks are given back, and it waits at the head of the
-/// queue to prefill its prompt and completion again, then goes on decoding with the token it had already sampled.
+/// The scheduler's side of the paged KV cache (vLLM's PagedAttention and automatic prefix caching, Kwon et al. 2023).
+/// A waiting sequence is admitted when the pool can give it blocks for its whole prompt and first token (after taking
+/// the cached blocks of its longest known prefix, plain-token prompts only); its blocks are taken at admission, so a
+/// prefill never runs out. Decode steps and image slots take a block when a sequence crosses a block boundary; when
+/// none is left, the sequence in the last slot is preempted (vLLM's recompute preemption): its blocks are given back,
+/// and it waits at the head of the queue to prefill its prompt and completion again, then goes on decoding with the
+/// token it had already sampled.
 /// </summary>
-public sealed partial class TextEngine
+internal sealed class KvPaging
 {
-    /// <summary>Preempted sequences, readmitted before the waiting queue (the most recently preempted first). Under _gate.</summary>
-    private readonly Stack<Sequence> _preempted = new();
-    private long _preemptions;
+    private readonly KvCache _cache;
+    private readonly bool _prefixCaching;
+    private readonly ActiveSlots _slots;
+    private readonly AdmissionQueue _queue;
+    private readonly EngineCounters _counters;
+    private readonly ILogger _logger;
 
-    private static KvCache CreateCache(LoadedModel model, EngineOptions options, int contextTokens)
+    public KvPaging(KvCache cache, bool prefixCaching, ActiveSlots slots, AdmissionQueue queue, EngineCounters counters, ILogger logger)
+    {
+        _cache = cache;
+        _prefixCaching = prefixCaching;
+        _slots = slots;
+        _queue = queue;
+        _counters = counters;
+        _logger = logger;
+    }
+
+    /// <summary>The engine's cache: <see cref="EngineOptions.KvCacheBlockTokens"/> tokens per block, bounded by
+    /// KvCacheBlocks, KvCacheMB, or the default MiB, and never by more than every slot at the full context uses.</summary>
+    public static KvCache CreateCache(LoadedModel model, EngineOptions options, int contextTokens)
     {
         int bs = options.KvCacheBlockTokens;
         if (bs < 8 || (bs & (bs - 1)) != 0)
@@ -39,44 +55,23 @@ public sealed partial class TextEngine
         return new KvCache(c, options.MaxConcurrentSequences, contextTokens, model.Device, bs, blocks);
     }
 
-    /// <summary>KV blocks of the cache's bound (fixed at start).</summary>
-    public int KvCacheMaxBlocks => _cache.MaxBlocks;
-    /// <summary>Bytes the KV cache may grow to.</summary>
-    public long KvCacheMaxBytes => _cache.MaxBlocks * _cache.BytesPerBlock;
-
     /// <summary>A prompt that the whole pool cannot hold (with one generated token) can never run: refused at once.</summary>
-    private void CheckFitsCache(int promptTokens)
+    public static void CheckFits(KvCache cache, string modelName, int promptTokens)
     {
-        if (promptTokens + 1 > _cache.MaxPoolTokens)
+        if (promptTokens + 1 > cache.MaxPoolTokens)
             throw new ContextLengthExceededException(
-                $"prompt has {promptTokens} tokens; the KV cache of model '{ModelName}' holds at most {_cache.MaxPoolTokens} tokens (Engine:KvCacheMB)");
+                $"prompt has {promptTokens} tokens; the KV cache of model '{modelName}' holds at most {cache.MaxPoolTokens} tokens (Engine:KvCacheMB)");
     }
 
-    private bool CanHold(Sequence seq) => _cache.Blocks.Available >= _cache.BlocksFor(seq.PrefillTokens.Length + 1);
-
-    /// <summary>The next sequence to admit (preempted ones first), or null when none waits or the pool cannot take
-    /// the next one yet (it keeps its place). Called under _gate.</summary>
-    private Sequence? NextToAdmit()
-    {
-        while (_preempted.Count > 0 && _preempted.Peek().Cancellation.IsCancellationRequested) _preempted.Pop().Finish("cancelled");
-        var next = _preempted.Count > 0 ? _preempted.Peek() : _waiting.Count > 0 ? _waiting.Peek() : null;
-        if (next is null) return null;
-        if (!CanHold(next))
-        {
-            if (_active.Count > 0) return null;
-            // Alone it still does not fit: only a resumed sequence can get here (prompts are checked on arrival).
-            (_preempted.Count > 0 ? _preempted.Pop() : _waiting.Dequeue()).Finish("length");
-            return null;
-        }
-        return _preempted.Count > 0 ? _preempted.Pop() : _waiting.Dequeue();
-    }
+    /// <summary>Whether the free blocks hold the sequence's whole prefill and one more token.</summary>
+    public bool CanHold(Sequence seq) => _cache.Blocks.Available >= _cache.BlocksFor(seq.PrefillTokens.Length + 1);
 
     /// <summary>Gives a just admitted sequence its cached prefix (when its prompt is plain tokens) and the blocks
     /// for the rest of its prefill.</summary>
-    private void TakeBlocks(Sequence seq)
+    public void TakeBlocks(Sequence seq)
     {
         int hit = 0;
-        if (_options.PrefixCaching && seq.HasPlainTokens) hit = _cache.AttachPrefix(seq.Slot, seq.PrefillTokens);
+        if (_prefixCaching && seq.HasPlainTokens) hit = _cache.AttachPrefix(seq.Slot, seq.PrefillTokens);
         else _cache.Blocks.CountLookup(seq.PrefillTokens.Length, 0);
         seq.CachedPrefixTokens = hit;
         if (seq.Preemptions == 0) seq.CachedPromptTokens = Math.Min(hit, seq.PromptTokens.Length);
@@ -87,18 +82,9 @@ public sealed partial class TextEngine
     }
 
     /// <summary>Keys the full blocks a plain prompt has prefilled so far, for later prompts with the same prefix.</summary>
-    private void RegisterPrefix(Sequence seq)
+    public void RegisterPrefix(Sequence seq)
     {
-        if (_options.PrefixCaching && seq.HasPlainTokens) _cache.RegisterPrefix(seq.Slot, seq.PrefillTokens, seq.Prefilled);
-    }
-
-    /// <summary>Ends the recompute of a preempted decoding sequence: it decodes on with its pending token (nothing is
-    /// sampled from the prefill). False for a sequence prefilling its prompt for the first time.</summary>
-    private bool EndResume(Sequence seq)
-    {
-        if (seq.ResumeTokens is null) return false;
-        seq.ResumeTokens = null;
-        return true;
+        if (_prefixCaching && seq.HasPlainTokens) _cache.RegisterPrefix(seq.Slot, seq.PrefillTokens, seq.Prefilled);
     }
 
     /// <summary>
@@ -106,20 +92,20 @@ public sealed partial class TextEngine
     /// preempting from the last slot while the pool is exhausted. A sequence alone that still cannot grow has reached
     /// what the pool holds: it ends with "length".
     /// </summary>
-    private void ReserveBlocks(Func<Sequence, long?> need)
+    public void ReserveBlocks(Func<Sequence, long?> need)
     {
-        for (int i = 0; i < _active.Count; i++)
+        for (int i = 0; i < _slots.Count; i++)
         {
-            var seq = _active[i];
+            var seq = _slots[i];
             if (seq.Finished || need(seq) is not { } tokens) continue;
             while (!_cache.TryEnsure(i, tokens))
             {
-                if (_active.Count == 1)
+                if (_slots.Count == 1)
                 {
                     seq.Finish("length");
                     break;
                 }
-                bool self = i == _active.Count - 1;
+                bool self = i == _slots.Count - 1;
                 Preempt();
                 if (self) break;
             }
@@ -129,19 +115,15 @@ public sealed partial class TextEngine
     /// <summary>Takes the KV blocks of the sequence in the last slot back and queues it for recompute.</summary>
     private void Preempt()
     {
-        int last = _active.Count - 1;
-        var seq = _active[last];
-        _cache.Free(last);
-        _active.RemoveAt(last);
-        seq.Slot = -1;
-        Interlocked.Increment(ref _preemptions);
+        var seq = _slots.RemoveLast();
+        _counters.CountPreemption();
         foreach (var t in seq.TrailingLogits) t.Dispose();
         seq.TrailingLogits.Clear();
         if (seq.Decoding && seq.Layout is not null)
         {
             // Positions after a set are not those of a plain prefill of prompt + completion: not recomputable.
             seq.Fail(new KvCacheFullException($"KV cache full (all {_cache.MaxBlocks} blocks in use): a set prompt's sequence cannot be preempted and recomputed; raise Engine:KvCacheMB"));
-            lock (_gate) _runningCount = _active.Count;
+            _queue.SetRunning(_slots.Count);
             return;
         }
         if (seq.Decoding) seq.ResumeTokens = [.. seq.PromptTokens, .. seq.Completion.Take(seq.Completion.Count - 1)];
@@ -150,10 +132,6 @@ public sealed partial class TextEngine
         seq.CacheLength = 0;
         seq.Preemptions++;
         _logger.LogDebug("Request {RequestId} preempted (KV cache full): {Tokens} tokens to recompute", seq.Request.RequestId, seq.PrefillTokens.Length);
-        lock (_gate)
-        {
-            _preempted.Push(seq);
-            _runningCount = _active.Count;
-        }
+        _queue.Preempted(seq, _slots.Count);
     }
 }

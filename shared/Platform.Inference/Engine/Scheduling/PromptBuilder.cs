@@ -1,13 +1,71 @@
-using Platform.Inference.Generation;
 using Platform.Contracts.Chat;
-using Platform.Inference.Models;
-using static TorchSharp.torch;
+using Platform.Inference.Loading;
 
-namespace Platform.Inference.Engine;
+namespace Platform.Inference.Engine.Scheduling;
 
-/// <summary>Prompts with sets (Set-Based Prompting): building their <see cref="SetLayout"/> from tokens or marked text.</summary>
-public sealed partial class TextEngine
+/// <summary>
+/// Prompt building: a request's prompt form to token ids. In order of precedence: prompt pieces or set markers
+/// (a <see cref="SetLayout"/>, Set-Based Prompting), raw token ids (checked against the vocabulary), raw text (with
+/// the tokenizer's BOS), chat messages (rendered by the model's chat template with the generation prompt, images
+/// spliced). An empty prompt is the BOS token alone; a prompt that leaves no room for one generated token is a
+/// <see cref="ContextLengthExceededException"/>.
+/// </summary>
+internal sealed class PromptBuilder
 {
+    private readonly string _modelName;
+    private readonly LoadedModel _model;
+    private readonly int _maxContextTokens;
+    private readonly ImageSplicer _images;
+
+    public PromptBuilder(string modelName, LoadedModel model, int maxContextTokens)
+    {
+        _modelName = modelName;
+        _model = model;
+        _maxContextTokens = maxContextTokens;
+        _images = new ImageSplicer(model);
+    }
+
+    public BuiltPrompt Build(GenerationRequest request)
+    {
+        var tok = _model.Tokenizer;
+        int[] tokens;
+        Dictionary<int, float[]>? rows = null;
+        bool isChat = false;
+        SetLayout? layout = null;
+        if (request.PromptPieces is not null || request.UseSetMarkers)
+        {
+            (layout, isChat) = BuildSetLayout(request);
+            tokens = layout.Tokens;
+            rows = LayoutRows(layout);
+        }
+        else if (request.PromptTokens is { } given)
+        {
+            tokens = given.ToArray();
+            CheckVocabulary(tokens);
+        }
+        else if (request.Prompt is { } prompt)
+        {
+            tokens = tok.Encode(prompt, addBos: tok.AddBos, addEos: tok.AddEos).ToArray();
+        }
+        else if (request.Messages is { Count: > 0 } messages)
+        {
+            isChat = true;
+            var text = _model.ChatTemplate.Render(messages, true, request.Tools);
+            var images = messages.SelectMany(m => m.Images ?? []).ToList();
+            if (images.Count == 0) tokens = tok.Encode(text).ToArray();
+            else (tokens, rows) = _images.Splice(text, images);
+        }
+        else throw new ArgumentException("request has no Messages, Prompt or PromptTokens");
+        if (tokens.Length == 0)
+        {
+            if (tok.BosTokenId is int bos) tokens = [bos];
+            else throw new ArgumentException("prompt is empty");
+        }
+        if (tokens.Length >= _maxContextTokens)
+            throw new ContextLengthExceededException($"prompt has {tokens.Length} tokens; model '{_modelName}' accepts at most {_maxContextTokens - 1} prompt tokens (context {_maxContextTokens})");
+        return new BuiltPrompt(tokens, rows, isChat, layout);
+    }
+
     private (SetLayout Layout, bool IsChat) BuildSetLayout(GenerationRequest request)
     {
         if (request.PromptPieces is { } given)
@@ -49,12 +107,12 @@ public sealed partial class TextEngine
         {
             if (run is not null)
             {
-                if (run.Length > 0 || (first && addBos)) segments.Add((TokenizeWithImages(run, images, first && addBos), null));
+                if (run.Length > 0 || (first && addBos)) segments.Add((_images.Tokenize(run, images, first && addBos), null));
             }
             else
             {
                 // SplitMarkedText always yields the run before a set first, so BOS (if any) has been added.
-                segments.Add((null, members!.Select(m => TokenizeWithImages(m, images, addBos: false)).ToList()));
+                segments.Add((null, members!.Select(m => _images.Tokenize(m, images, addBos: false)).ToList()));
             }
             first = false;
         }
@@ -92,35 +150,6 @@ public sealed partial class TextEngine
         return result;
     }
 
-    /// <summary>Tokenizes one piece; each image placeholder takes the next image's visual rows.</summary>
-    private TokenRun TokenizeWithImages(string text, Queue<VisualEmbedding> images, bool addBos)
-    {
-        var tok = _model.Tokenizer;
-        int hidden = _model.Config.HiddenSize;
-        int filler = tok.EosTokenId ?? 0;   // any id: its embedding row is replaced
-        var tokens = new List<int>();
-        var rows = new List<float[]?>();
-        if (addBos && tok.BosTokenId is int bos) { tokens.Add(bos); rows.Add(null); }
-        var parts = text.Split(GenerationRequest.ImagePlaceholder);
-        for (int i = 0; i < parts.Length; i++)
-        {
-            if (parts[i].Length > 0)
-                foreach (var t in tok.Encode(parts[i])) { tokens.Add(t); rows.Add(null); }
-            if (i == parts.Length - 1) break;
-            if (!images.TryDequeue(out var img))
-                throw new ArgumentException($"the prompt has more '{GenerationRequest.ImagePlaceholder}' placeholders than images");
-            if (img.Hidden != hidden) throw new ArgumentException($"an image has embedding width {img.Hidden}; the model's hidden size is {hidden}");
-            if (img.Tokens <= 0 || img.Data.Length != img.Tokens * img.Hidden)
-                throw new ArgumentException($"an image has {img.Data.Length} values, expected Tokens x Hidden = {img.Tokens} x {img.Hidden}");
-            for (int t = 0; t < img.Tokens; t++)
-            {
-                tokens.Add(filler);
-                rows.Add(img.Data.AsSpan(t * hidden, hidden).ToArray());
-            }
-        }
-        return new TokenRun(tokens.ToArray(), rows.ToArray());
-    }
-
     private void CheckVocabulary(IReadOnlyList<int> tokens)
     {
         foreach (var t in tokens)
@@ -134,19 +163,4 @@ public sealed partial class TextEngine
             if (layout.Rows[i] is { } r) (rows ??= new())[i] = r;
         return rows;
     }
-
-    /// <summary>Row <paramref name="row"/> of a logits tensor [B, 1, vocab] as floats, when the sequence asked for logits.</summary>
-    private static float[]? LogitsRow(Sequence seq, Tensor logits, int row) =>
-        seq.Request.ReturnLogits ? logits.view(logits.shape[0], -1)[row].to(CPU).data<float>().ToArray() : null;
-
-    /// <summary>With <see cref="GenerationRequest.Logprobs"/>: the chosen token's log-probability and the top alternatives.</summary>
-    private TokenLogprob? LogprobRow(Sequence seq, Tensor logits, int row, int token) =>
-        seq.Request.Logprobs is { } top
-            ? LogprobCalculator.Compute(logits.view(logits.shape[0], -1)[row], seq.Sampling.Options.Temperature, token, top, TokenBytes)
-            : null;
-
-    /// <summary>The bytes a logprob reports for a token: the tokenizer's, or an image token's name (<see cref="PictureConstraint.TokenText"/>).</summary>
-    private byte[] TokenBytes(int id) => _model.ImageVocabulary is { } v && id >= v.BaseVocabulary
-        ? System.Text.Encoding.UTF8.GetBytes(PictureConstraint.TokenText(v, _model.ImageAdapterConfig, id))
-        : _model.Tokenizer.TokenBytes(id).ToArray();
 }
