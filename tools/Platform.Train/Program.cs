@@ -3,7 +3,7 @@ using Platform.Train.Evaluation;
 
 // Platform.Train: trains the demo multimodal family from scratch, or evaluates a trained folder.
 //   all  --out models/demo [--quick] [--stages decoder,visual,tokenizer,lm,heads] [--steps N] [--decoder-steps N] [--visual-steps N] [--lm-steps N] [--head-steps N] [--seed S] [--threads T]
-//   eval --model models/demo [--quick] [--json PATH] [--samples N] [--concurrency C]
+//   eval --model models/demo [--quick] [--json PATH] [--samples N] [--concurrency C] [--failures PATH]
 //   moe  --out models/demo-moe [--quick] [--dense models/demo] [--stages vq,base,adapter] [--vq-steps N] [--base-steps N] [--adapter-steps N] [--adapter-batch B] [--adapter-lr LR] [--adapter-rank R] [--adapter-init random|gw] [--seed S] [--threads T]
 //   moe-eval --model models/demo-moe [--checks vq,routing,draw] [--count N] [--draw N] [--routing-count N] [--seed S]
 //   moe-eval --url http://127.0.0.1:PORT [--served-model demo-moe] [--draw N]   (drawings through a running platform)
@@ -22,7 +22,7 @@ internal static class Cli
         if (args.Length == 0 || args[0] is "-h" or "--help" || args.Skip(1).Any(a => a is "-h" or "--help"))
         {
             Console.WriteLine("usage: Platform.Train all --out DIR [--quick] [--stages decoder,visual,tokenizer,lm,heads] [--steps N] [--decoder-steps N] [--visual-steps N] [--lm-steps N] [--head-steps N] [--seed S] [--threads T]\n" +
-                              "       Platform.Train eval --model DIR [--quick] [--json PATH] [--samples N] [--concurrency C] [--threads T]\n" +
+                              "       Platform.Train eval --model DIR [--quick] [--json PATH] [--samples N] [--concurrency C] [--threads T] [--failures PATH]\n" +
                               "       Platform.Train moe --out DIR [--quick] [--dense DIR] [--stages vq,base,adapter] [--vq-steps N] [--base-steps N] [--adapter-steps N] [--adapter-batch B] [--adapter-lr LR] [--adapter-rank R] [--adapter-init random|gw] [--seed S] [--threads T]\n" +
                               "       Platform.Train moe-eval --model DIR [--checks vq,routing,draw] [--count N] [--draw N] [--routing-count N] [--seed S]\n" +
                               "       Platform.Train moe-eval --url URL [--served-model demo-moe] [--draw N]\n" +
@@ -90,7 +90,9 @@ internal static class Cli
                     int samples = flags.ContainsKey("quick") ? 2 : flags.TryGetValue("samples", out var s) ? int.Parse(s) : 40;
                     int concurrency = flags.TryGetValue("concurrency", out var cc) ? int.Parse(cc) : 8;
                     if (flags.TryGetValue("threads", out var t)) TorchSharp.torch.set_num_threads(int.Parse(t));
-                    var report = new ServedEvaluator(model, samples, concurrency, Console.WriteLine).RunAsync(cts.Token).GetAwaiter().GetResult();
+                    using var failures = flags.TryGetValue("failures", out var fp) ? new StreamWriter(fp) : null;
+                    var report = new ServedEvaluator(model, samples, concurrency, Console.WriteLine,
+                        failures is null ? null : line => { lock (failures) failures.WriteLine(line); }).RunAsync(cts.Token).GetAwaiter().GetResult();
                     Console.WriteLine(ReportMarkdown.Render(report));
                     if (flags.TryGetValue("json", out var json))
                         File.WriteAllText(json, report.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }) + "\n");

@@ -12,14 +12,19 @@ namespace Platform.Multimodal.Training;
 /// (<see cref="Models.MultimodalConfig.MapperContext"/>), where the LM stage gave it the [IMG] rows alone.</summary>
 public sealed class GillHeadsStage(TrainOptions options, Action<string> log)
 {
-    /// <summary>The conversations whose [IMG] states train the heads (their whole training stream).</summary>
+    /// <summary>The conversations whose [IMG] states train the heads (their whole training stream): drawing
+    /// instructions and requests, follow-up edits (a picture in the history, then "now make it green": the [IMG] states
+    /// of the edited picture attend to the earlier one, and the mapper must draw what the answer restates, not what
+    /// the history showed) and retrievals.</summary>
     public static List<WorldDialogue> Dialogues(TrainOptions options)
     {
         var generator = new SceneGenerator(options.Seed + 5);
-        return Enumerable.Range(0, options.HeadExamples).Select(i => (i % 4) switch
+        return Enumerable.Range(0, options.HeadExamples).Select(i => (i % 8) switch
         {
             0 => generator.Instruction(),
             2 => generator.Request(),
+            4 => (i / 8) % 2 == 0 ? generator.Instruction() : generator.Request(),
+            6 => generator.FollowUp(kind: (SceneGenerator.FollowUpKind)((i / 8) % 4)),
             _ => generator.Retrieval(),
         }).ToList();
     }

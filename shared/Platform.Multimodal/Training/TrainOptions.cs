@@ -14,7 +14,7 @@ public sealed record TrainOptions
     [Range(1, 4096)] public int ImageBatch { get; init; } = 32;
     [Range(1, 4096)] public int LmBatch { get; init; } = 16;
     /// <summary>Conversations whose [IMG] states train the mapper, retrieval and decision heads.</summary>
-    [Range(8, 1_000_000)] public int HeadExamples { get; init; } = 3000;
+    [Range(8, 1_000_000)] public int HeadExamples { get; init; } = 4000;
     /// <summary>Probability that a picture request of the LM's stream is copy-augmented (<see cref="LanguageModelStage.CopyAugment"/>).</summary>
     [Range(0.0, 1.0)] public double CopyAugmentation { get; init; } = 0.25;
     /// <summary>Probability that an input colour word before a shape word of an answer is read as another colour that

@@ -17,7 +17,9 @@ public sealed record EvalCondition(string Name, WorldSplit Pairs, PhrasingSplit 
 /// by the hand-written <see cref="SceneChecker"/>; an earlier answer goes back as the content string a plain client
 /// received (markdown image links included).
 /// </summary>
-public sealed class ServedEvaluator(string folder, int samples, int concurrency, Action<string> log)
+/// <param name="failures">Given, each failed follow-up edit and each small-talk answer with a picture is written to it
+/// (mode, condition, the user turns, the answer and what the pixel checker read), to see what to train.</param>
+public sealed class ServedEvaluator(string folder, int samples, int concurrency, Action<string> log, Action<string>? failures = null)
 {
     public const int EvalSeed = 987_654;
 
@@ -98,6 +100,10 @@ public sealed class ServedEvaluator(string folder, int samples, int concurrency,
         }
         return answer!;
     }
+
+    private void Failed(double? temperature, string condition, WorldDialogue d, ChatAnswer a, string why) =>
+        failures?.Invoke($"{(temperature is null ? "temperature_1" : "greedy")} {condition} {d.Kind}: "
+            + string.Join(" | ", d.Turns.Where(t => t.Role == "user").Select(t => t.Text)) + $" -> \"{a.Text}\" ({why})");
 
     private static string Normalise(string text) => text.Trim().TrimEnd('.', '!').Trim().ToLowerInvariant();
 
@@ -195,7 +201,12 @@ public sealed class ServedEvaluator(string folder, int samples, int concurrency,
         {
             var last = d.Turns[^1];
             if (last.OutputScene is { } after)
-                edits.Add(a.Images.Count == 1 && SceneChecker.Check(a.Images[0].Rgb).SequenceEqual(after.Objects));
+            {
+                var found = a.Images.Count == 1 ? SceneChecker.Check(a.Images[0].Rgb) : [];
+                var right = a.Images.Count == 1 && found.SequenceEqual(after.Objects);
+                edits.Add(right);
+                if (!right) Failed(temperature, c.Name, d, a, $"wanted {after.Caption()}; the checker read {(a.Images.Count == 1 ? new Scene(found).Caption() : $"{a.Images.Count} pictures")}");
+            }
             else recalls.Add(a.Images.Count == 0 && Normalise(a.Text) == Normalise(last.Text));
         }
 
@@ -234,6 +245,7 @@ public sealed class ServedEvaluator(string folder, int samples, int concurrency,
             foreach (var (d, a) in dialogues.Zip(results))
             {
                 noImage.Add(a.Images.Count == 0);
+                if (a.Images.Count > 0) Failed(temperature, heldOut ? "held-out prompts" : "trained prompts", d, a, "drew a picture");
                 right.Add(a.Images.Count == 0 && Normalise(a.Text) == Normalise(d.Turns[^1].Text));
             }
             node[heldOut ? "held_out_prompts" : "trained_prompts"] = new JsonObject { ["without_image"] = noImage.Value, ["exact_answer"] = right.Value };
