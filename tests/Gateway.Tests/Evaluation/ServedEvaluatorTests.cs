@@ -28,17 +28,18 @@ public class ServedEvaluatorTests
     }
 
     [Fact]
-    public async Task RunAsync_WithFailureSink_WritesOneLinePerFailedEditAndPictureInSmallTalk()
+    public async Task RunAsync_WithFailureSink_WritesOneLinePerFailedEditTwoPictureAnswerAndPictureInSmallTalk()
     {
         var failures = new System.Collections.Concurrent.ConcurrentBag<string>();
-        const int samples = 2; // both follow-ups are edits (kinds colour, position), small talk 2 per prompt split
+        const int samples = 2; // both follow-ups are edits (kinds colour, position); 2 two-picture answers; small talk 2 per prompt split
         var report = await new ServedEvaluator(DemoGatewayFixture.ModelFolder(), samples, 4, _ => { }, failures.Add).RunAsync(CancellationToken.None);
 
         int expected = 0;
         foreach (var (_, mode) in report["modes"]!.AsObject())
         {
             foreach (var condition in ServedEvaluator.Conditions)
-                expected += (int)Math.Round((1 - mode![condition.Name]!["follow_up_edits"]!.GetValue<double>()) * samples);
+                foreach (var metric in new[] { "follow_up_edits", "multi_image_answers" })
+                    expected += (int)Math.Round((1 - mode![condition.Name]![metric]!.GetValue<double>()) * samples);
             foreach (var prompts in new[] { "trained_prompts", "held_out_prompts" })
                 expected += (int)Math.Round((1 - mode!["small_talk"]![prompts]!["without_image"]!.GetValue<double>()) * samples);
         }

@@ -17,7 +17,7 @@ public sealed record EvalCondition(string Name, WorldSplit Pairs, PhrasingSplit 
 /// by the hand-written <see cref="SceneChecker"/>; an earlier answer goes back as the content string a plain client
 /// received (markdown image links included).
 /// </summary>
-/// <param name="failures">Given, each failed follow-up edit and each small-talk answer with a picture is written to it
+/// <param name="failures">Given, each failed follow-up edit and two-picture answer and each small-talk answer with a picture is written to it
 /// (mode, condition, the user turns, the answer and what the pixel checker read), to see what to train.</param>
 public sealed class ServedEvaluator(string folder, int samples, int concurrency, Action<string> log, Action<string>? failures = null)
 {
@@ -193,7 +193,11 @@ public sealed class ServedEvaluator(string folder, int samples, int concurrency,
         foreach (var (d, a) in twoPictures.Zip(await Run(twoPictures, 40_000)))
         {
             var wanted = d.Turns[^1].Outputs;
-            multiImage.Add(a.Images.Count == wanted.Count && wanted.Zip(a.Images).All(p => SceneChecker.Check(p.Second.Rgb).SequenceEqual(p.First.Objects)));
+            var right = a.Images.Count == wanted.Count && wanted.Zip(a.Images).All(p => SceneChecker.Check(p.Second.Rgb).SequenceEqual(p.First.Objects));
+            multiImage.Add(right);
+            if (!right)
+                Failed(temperature, c.Name, d, a, $"wanted {string.Join(" then ", wanted.Select(w => w.Caption()))}; the checker read "
+                    + string.Join(" then ", a.Images.Select(i => new Scene(SceneChecker.Check(i.Rgb)).Caption())));
         }
 
         Tally edits = new(), recalls = new();
