@@ -10,8 +10,8 @@ namespace Platform.Inference.Quantization;
 /// ggml (ggml-cpu x86 quants.c): vpmaddubsw sums adjacent products into int16, vpmaddwd with ones into int32, then a
 /// conversion and an FMA into a float accumulator. Q8_0 goes through |w| x sign(x, w) (mul_sum_i8_pairs_float);
 /// Q4_0 keeps its nibbles unsigned and takes the offset 8 off once per output. Layouts: a register tile of 4 weight
-/// rows x 3 inputs (Q8_0 at any batch, Q4_0 at batch 1..3: each loaded block feeds 3 or 4 products), and for Q4_0
-/// from 4 inputs on eight rows interleaved in the lanes of one register (QuantKernels.Q4Rows8.cs).
+/// rows x 3 inputs for small batches (each loaded block feeds 3 or 4 products), and from 4 (Q4_0) or 8 (Q8_0) inputs
+/// on eight rows interleaved in the lanes of one register (QuantKernels.Interleaved.cs).
 /// </summary>
 internal static unsafe partial class QuantKernels
 {
@@ -83,10 +83,10 @@ internal static unsafe partial class QuantKernels
             RowsScalar(m, xq, xd, y, r0, r1, batch);
             return;
         }
-        if (q4 && batch >= InterleavedMinBatch && r1 - r0 >= InterleavedRows)
+        if (batch >= InterleavedMinBatch(m.Type) && r1 - r0 >= InterleavedRows)
         {
             int split = r0 + (r1 - r0) / InterleavedRows * InterleavedRows;
-            RowsQ4Interleaved(m, xq, xd, xs, y, r0, split, batch);
+            RowsInterleaved(m, xq, xd, xs, y, r0, split, batch);
             r0 = split;
             if (r0 == r1) return;
         }

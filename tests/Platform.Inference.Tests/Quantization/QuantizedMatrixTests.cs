@@ -55,17 +55,17 @@ public sealed class QuantizedMatrixTests
     }
 
     /// <summary>
-    /// Every tile shape and tail: batches 1..3 (the 4 x 3 tile's input tails; Q4_0's small-batch path), 4..7 and 70
-    /// (Q4_0's eight-row interleaved tiles of 4 inputs with 1..3 left), 130 (past one cache block of inputs); rows a
-    /// multiple of 8 (200), 8k + 4 (204: one 4-row tile after the groups) and 8k + 3 (203: single rows); 1 and 2
-    /// threads (chunk boundaries).
+    /// Every tile shape and tail: batches 1..3 (the 4 x 3 row tile's input tails), 4..7 (Q4_0: eight-row interleaved
+    /// tiles of 4 inputs with 0..3 left; Q8_0: still the row tile), 8, 9 and 11 (Q8_0's interleaved path with 0, 1
+    /// and 3 left), 16 and 70, 130 (past one cache block of inputs); rows a multiple of 8 (200), 8k + 4 (204: one
+    /// 4-row tile after the groups) and 8k + 3 (203: single rows); 1 and 2 threads (chunk boundaries).
     /// </summary>
     public static TheoryData<QuantType, int, int, int> Cases()
     {
         var data = new TheoryData<QuantType, int, int, int>();
         foreach (var type in new[] { QuantType.Q8_0, QuantType.Q4_0 })
             foreach (int rows in new[] { 200, 203, 204 })
-                foreach (int batch in new[] { 1, 2, 3, 4, 5, 6, 7, 16, 70, 130 })
+                foreach (int batch in new[] { 1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 16, 70, 130 })
                     foreach (int threads in new[] { 1, 2 })
                         if (threads == 1 || batch is 16 or 70 or 130)
                             data.Add(type, rows, batch, threads);
