@@ -11,7 +11,7 @@ namespace Platform.Inference.Quantization;
 /// gives each row's partial sums in its own lanes; one conversion and one FMA then finish eight rows' block.
 /// Q4_0 (nibbles 0..15, offset 8 subtracted once per output, see <see cref="IFormat"/>): the eight int16 partials
 /// of a block add without overflow (8 x 2 x 15 x 127 = 30480), so one vpmaddwd per block: about 20 vector
-/// operations per 256 multiply-adds where the row tile needs 32. Q8_0 (|w| x sign(x, w), |w| stored beside w by the
+/// operations per 256 multiply-adds where the row tile needs 36. Q8_0 (|w| x sign(x, w), |w| stored beside w by the
 /// transpose): a partial reaches 2 x 127 x 127, so each is widened to int32 before adding.
 /// The transpose is paid once per row group and block of <see cref="InterleavedInputBlock"/> inputs.
 /// </summary>
@@ -34,14 +34,14 @@ internal static unsafe partial class QuantKernels
 
     /// <summary>Weight rows [r0, r1) (r1 - r0 a multiple of 8) against all inputs, eight rows per group.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void RowsInterleaved(QuantizedMatrix m, sbyte* xq, float* xd, float* xs, float* y, int r0, int r1, int batch)
+    internal static void RowsInterleaved(QuantizedMatrix m, sbyte* xq, float* xd, int* xs, float* y, int r0, int r1, int batch)
     {
         if (m.Type == QuantType.Q4_0) RowsInterleaved<Q4Packed>(m, xq, xd, xs, y, r0, r1, batch);
         else RowsInterleaved<Q8>(m, xq, xd, xs, y, r0, r1, batch);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void RowsInterleaved<TF>(QuantizedMatrix m, sbyte* xq, float* xd, float* xs, float* y, int r0, int r1, int batch)
+    private static void RowsInterleaved<TF>(QuantizedMatrix m, sbyte* xq, float* xd, int* xs, float* y, int r0, int r1, int batch)
         where TF : struct, IFormat
     {
         int nb = m.BlocksPerRow;
@@ -113,7 +113,7 @@ internal static unsafe partial class QuantKernels
     }
 
     /// <summary>The operands of one interleaved pass: a transposed row group and the quantized inputs.</summary>
-    private readonly struct Interleaved(int rows, int cols, int nb, byte* packed, float* scales, sbyte* xq, float* xd, float* xs, float* y)
+    private readonly struct Interleaved(int rows, int cols, int nb, byte* packed, float* scales, sbyte* xq, float* xd, int* xs, float* y)
     {
         /// <summary>The row group against inputs j .. j + TC.N - 1: one accumulator of eight rows per input.</summary>
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -122,6 +122,7 @@ internal static unsafe partial class QuantKernels
             int cc = TC.N;
             sbyte* x0 = xq + (long)j * cols, x1 = x0 + cols, x2 = x1 + cols, x3 = x2 + cols;
             float* d0 = xd + (long)j * nb, d1 = d0 + nb, d2 = d1 + nb, d3 = d2 + nb;
+            int* s0 = xs + (long)j * nb, s1 = s0 + nb, s2 = s1 + nb, s3 = s2 + nb;
             var a0 = Vector256<float>.Zero; var a1 = a0; var a2 = a0; var a3 = a0;
             var ones = Vector256<short>.One;
             for (int b = 0; b < nb; b++)
@@ -135,10 +136,10 @@ internal static unsafe partial class QuantKernels
                     var g2 = Avx.LoadAlignedVector256(p + 64); var g3 = Avx.LoadAlignedVector256(p + 96);
                     var g4 = Avx.LoadAlignedVector256(p + 128); var g5 = Avx.LoadAlignedVector256(p + 160);
                     var g6 = Avx.LoadAlignedVector256(p + 192); var g7 = Avx.LoadAlignedVector256(p + 224);
-                    a0 = Fma.MultiplyAdd(Block(g0, g1, g2, g3, g4, g5, g6, g7, x0 + o, ones), dw * Vector256.Create(d0[b]), a0);
-                    if (cc > 1) a1 = Fma.MultiplyAdd(Block(g0, g1, g2, g3, g4, g5, g6, g7, x1 + o, ones), dw * Vector256.Create(d1[b]), a1);
-                    if (cc > 2) a2 = Fma.MultiplyAdd(Block(g0, g1, g2, g3, g4, g5, g6, g7, x2 + o, ones), dw * Vector256.Create(d2[b]), a2);
-                    if (cc > 3) a3 = Fma.MultiplyAdd(Block(g0, g1, g2, g3, g4, g5, g6, g7, x3 + o, ones), dw * Vector256.Create(d3[b]), a3);
+                    a0 = Fma.MultiplyAdd(Block(g0, g1, g2, g3, g4, g5, g6, g7, x0 + o, s0[b], ones), dw * Vector256.Create(d0[b]), a0);
+                    if (cc > 1) a1 = Fma.MultiplyAdd(Block(g0, g1, g2, g3, g4, g5, g6, g7, x1 + o, s1[b], ones), dw * Vector256.Create(d1[b]), a1);
+                    if (cc > 2) a2 = Fma.MultiplyAdd(Block(g0, g1, g2, g3, g4, g5, g6, g7, x2 + o, s2[b], ones), dw * Vector256.Create(d2[b]), a2);
+                    if (cc > 3) a3 = Fma.MultiplyAdd(Block(g0, g1, g2, g3, g4, g5, g6, g7, x3 + o, s3[b], ones), dw * Vector256.Create(d3[b]), a3);
                 }
                 else
                 {
@@ -149,10 +150,10 @@ internal static unsafe partial class QuantKernels
                 }
             }
             float* y0 = y + (long)j * rows + r;
-            Finish<TF>(a0, j, y0);
-            if (cc > 1) Finish<TF>(a1, j + 1, y0 + rows);
-            if (cc > 2) Finish<TF>(a2, j + 2, y0 + 2 * rows);
-            if (cc > 3) Finish<TF>(a3, j + 3, y0 + 3 * rows);
+            a0.Store(y0);
+            if (cc > 1) a1.Store(y0 + rows);
+            if (cc > 2) a2.Store(y0 + 2 * rows);
+            if (cc > 3) a3.Store(y0 + 3 * rows);
         }
 
         /// <summary>
@@ -181,10 +182,11 @@ internal static unsafe partial class QuantKernels
         private static Vector256<int> Signed(byte* abs, sbyte* w, int x, Vector256<short> ones) =>
             Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(Avx.LoadAlignedVector256(abs), Avx2.Sign(Vector256.Create(x).AsSByte(), Avx.LoadAlignedVector256(w))), ones);
 
-        /// <summary>Eight rows' integer dot products with one input block (32 quants at x), as float.</summary>
+        /// <summary>Eight rows' integer dot products with one input block (32 quants at x, summing to xsum), less
+        /// the offset 8 x xsum, as float.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private static Vector256<float> Block(Vector256<byte> g0, Vector256<byte> g1, Vector256<byte> g2, Vector256<byte> g3,
-            Vector256<byte> g4, Vector256<byte> g5, Vector256<byte> g6, Vector256<byte> g7, sbyte* x, Vector256<short> ones)
+            Vector256<byte> g4, Vector256<byte> g5, Vector256<byte> g6, Vector256<byte> g7, sbyte* x, int xsum, Vector256<short> ones)
         {
             int* xi = (int*)x;
             var s = Avx2.MultiplyAddAdjacent(g0, Vector256.Create(xi[0]).AsSByte());
@@ -195,22 +197,8 @@ internal static unsafe partial class QuantKernels
             s = Avx2.Add(s, Avx2.MultiplyAddAdjacent(g5, Vector256.Create(xi[5]).AsSByte()));
             s = Avx2.Add(s, Avx2.MultiplyAddAdjacent(g6, Vector256.Create(xi[6]).AsSByte()));
             s = Avx2.Add(s, Avx2.MultiplyAddAdjacent(g7, Vector256.Create(xi[7]).AsSByte()));
-            return Float(s, ones);
+            return Avx.ConvertToVector256Single(Avx2.Subtract(Avx2.MultiplyAddAdjacent(s, ones), Vector256.Create(xsum << 3)));
         }
 
-        /// <summary>Eight outputs of input i: the accumulator less 8 sum_b d_w[b] (d_x sum x)[b], into y.</summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private void Finish<TF>(Vector256<float> acc, int i, float* y0) where TF : struct, IFormat
-        {
-            if (!TF.Offset8)
-            {
-                acc.Store(y0);
-                return;
-            }
-            float* s = xs + (long)i * nb;
-            var corr = Vector256<float>.Zero;
-            for (int b = 0; b < nb; b++) corr = Fma.MultiplyAdd(Avx.LoadVector256(scales + b * InterleavedRows), Vector256.Create(s[b]), corr);
-            Fma.MultiplyAddNegated(corr, Vector256.Create(8f), acc).Store(y0);
-        }
     }
 }

@@ -18,17 +18,19 @@ internal static unsafe partial class QuantKernels
     /// <summary>
     /// ggml's quantize_row_q8_0 (the AVX2 build, which is what llama.cpp runs here): d = max|x| / 127 stored as
     /// fp16, q = round-to-nearest-even(x * 127 / max|x|). xq is [batch, cols], xd [batch, cols / 32] (the fp16 d as float),
-    /// xs [batch, cols / 32] the block's d * (sum of its q) (what Q4_0's offset needs; ggml's block_q8_1 keeps the same).
+    /// xs [batch, cols / 32] the sum of the block's q (Q4_0's offset 8 takes 8 x that from the block's integer dot
+    /// product; ggml's block_q8_1 keeps the same sum, scaled).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void QuantizeActivations(ReadOnlySpan<float> x, Span<sbyte> xq, Span<float> xd, Span<float> xs, int batch, int cols)
+    public static void QuantizeActivations(ReadOnlySpan<float> x, Span<sbyte> xq, Span<float> xd, Span<int> xs, int batch, int cols)
     {
         int blocks = batch * cols / BlockFormats.BlockSize;
         if (x.Length < (long)batch * cols || xq.Length < (long)batch * cols || xd.Length < blocks || xs.Length < blocks)
             throw new ArgumentException($"activation buffers too small for [{batch}, {cols}]: x {x.Length}, xq {xq.Length}, xd {xd.Length}, xs {xs.Length}");
         fixed (float* px = x)
         fixed (sbyte* pq = xq)
-        fixed (float* pd = xd, ps = xs)
+        fixed (float* pd = xd)
+        fixed (int* ps = xs)
         {
             for (int b = 0; b < blocks; b++)
             {
@@ -50,7 +52,7 @@ internal static unsafe partial class QuantKernels
                     var i3 = Avx.ConvertToVector256Int32(Avx.RoundToNearestInteger(v3 * mul));
                     // Narrow keeps element order (the packs' lane interleave is undone for us).
                     Vector256.Narrow(Vector256.Narrow(i0, i1), Vector256.Narrow(i2, i3)).Store(q);
-                    ps[b] = pd[b] * Vector256.Sum((i0 + i1) + (i2 + i3));
+                    ps[b] = Vector256.Sum((i0 + i1) + (i2 + i3));
                 }
                 else
                 {
@@ -60,7 +62,7 @@ internal static unsafe partial class QuantKernels
                     float id = max != 0 ? 127f / max : 0f;
                     int sum = 0;
                     for (int j = 0; j < 32; j++) sum += q[j] = (sbyte)MathF.Round(v[j] * id, MidpointRounding.ToEven);
-                    ps[b] = pd[b] * sum;
+                    ps[b] = sum;
                 }
             }
         }
@@ -71,10 +73,10 @@ internal static unsafe partial class QuantKernels
     /// cache blocks of <see cref="InputBlock"/>; within one, each group of <see cref="RowTile"/> weight rows (its
     /// scales converted once, Q4_0 nibbles unpacked once into an L1 buffer) meets the block's inputs
     /// <see cref="InputTileWidth"/> at a time in a register tile (llamafile's tinyBLAS layout, sgemm.cpp).
-    /// <paramref name="xs"/> is d_x * (sum of the block's quants) per input block, for Q4_0's offset.
+    /// <paramref name="xs"/> is the sum of each input block's quants, for Q4_0's offset.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Rows(QuantizedMatrix m, sbyte* xq, float* xd, float* xs, float* y, int r0, int r1, int batch)
+    public static void Rows(QuantizedMatrix m, sbyte* xq, float* xd, int* xs, float* y, int r0, int r1, int batch)
     {
         int nb = m.BlocksPerRow, cols = m.Cols;
         bool q4 = m.Type == QuantType.Q4_0;
@@ -91,7 +93,7 @@ internal static unsafe partial class QuantKernels
             if (r0 == r1) return;
         }
         float* ws = stackalloc float[RowTile * nb];
-        float* table = stackalloc float[RowTile * InputTileWidth * nb + RowTile * InputTileWidth];
+        float* table = stackalloc float[RowTile * InputTileWidth * nb];
         byte* unpacked = stackalloc byte[q4 ? RowTile * cols : 1];
         var t = new Tile(m.Rows, cols, nb, ws, table, xq, xd, xs, y);
         for (int t0 = 0; t0 < batch; t0 += InputBlock)
@@ -165,9 +167,9 @@ internal static unsafe partial class QuantKernels
     /// <summary>
     /// How a weight format's block meets 32 activation quants (a struct type parameter: inlined per format).
     /// Pairs gives the int16 pair sums of vpmaddubsw: it needs one unsigned operand, so Q8_0 goes through
-    /// ggml's |w| x sign(x, w) (mul_sum_i8_pairs, quants.c) while Q4_0 keeps its nibbles unsigned (0..15) and
-    /// subtracts the offset 8 once per output instead: sum (q - 8) x = sum q x - 8 sum x, and 8 d_w d_x sum x
-    /// summed over the blocks is one dot product of the row's scales with the input's block sums.
+    /// ggml's |w| x sign(x, w) (mul_sum_i8_pairs, quants.c) while Q4_0 keeps its nibbles unsigned (0..15), one
+    /// operation fewer per product: sum (q - 8) x = sum q x - 8 sum x, and 8 sum x (one number per input block)
+    /// is taken off each block's integer dot product before its conversion (ggml's per-block value, exactly).
     /// </summary>
     private interface IFormat
     {
@@ -225,7 +227,7 @@ internal static unsafe partial class QuantKernels
     }
 
     /// <summary>The operands of one <see cref="Rows"/> call, shared by its register tiles.</summary>
-    private readonly struct Tile(int rows, int cols, int nb, float* ws, float* table, sbyte* xq, float* xd, float* xs, float* y)
+    private readonly struct Tile(int rows, int cols, int nb, float* ws, float* table, sbyte* xq, float* xd, int* xs, float* y)
     {
         /// <summary>
         /// Weight rows r .. r + TR.N - 1 (w: their blocks, wStride bytes apart) against inputs j .. j + cc - 1
@@ -237,27 +239,14 @@ internal static unsafe partial class QuantKernels
         public void Run<TF, TR>(byte* w, int wStride, int r, int j, int cc) where TF : struct, IFormat where TR : struct, ICount
         {
             int tr = TR.N;
-            float* corr = table + tr * InputTileWidth * nb;
-            // table[(i * 3 + c) * nb + b] = d_w[r + i, b] * d_x[j + c, b]; corr[c * tr + i] = sum_b d_w * (d_x sum x).
+            // table[(i * 3 + c) * nb + b] = d_w[r + i, b] * d_x[j + c, b].
             for (int i = 0; i < tr; i++)
                 for (int c = 0; c < cc; c++)
                 {
-                    float* wi = ws + i * nb, xi = xd + (long)(j + c) * nb, si = xs + (long)(j + c) * nb, ti = table + (i * InputTileWidth + c) * nb;
-                    var acc = Vector256<float>.Zero;
+                    float* wi = ws + i * nb, xi = xd + (long)(j + c) * nb, ti = table + (i * InputTileWidth + c) * nb;
                     int b = 0;
-                    for (; b + 8 <= nb; b += 8)
-                    {
-                        var wv = Avx.LoadVector256(wi + b);
-                        Avx.Store(ti + b, wv * Avx.LoadVector256(xi + b));
-                        if (TF.Offset8) acc = Fma.MultiplyAdd(wv, Avx.LoadVector256(si + b), acc);
-                    }
-                    float tail = 0;
-                    for (; b < nb; b++)
-                    {
-                        ti[b] = wi[b] * xi[b];
-                        if (TF.Offset8) tail += wi[b] * si[b];
-                    }
-                    if (TF.Offset8) corr[c * tr + i] = 8 * (Vector256.Sum(acc) + tail);
+                    for (; b + 8 <= nb; b += 8) Avx.Store(ti + b, Avx.LoadVector256(wi + b) * Avx.LoadVector256(xi + b));
+                    for (; b < nb; b++) ti[b] = wi[b] * xi[b];
                 }
             if (cc == 3) Kernel<TF, TR, Three>(w, wStride, r, j);
             else if (cc == 2) Kernel<TF, TR, Two>(w, wStride, r, j);
@@ -276,58 +265,63 @@ internal static unsafe partial class QuantKernels
             var a20 = a00; var a21 = a00; var a22 = a00;
             var a30 = a00; var a31 = a00; var a32 = a00;
             var ones = Vector256<short>.One;
+            int* s0 = xs + (long)j * nb, s1 = s0 + nb, s2 = s1 + nb;
             for (int b = 0; b < nb; b++)
             {
                 int o = b * 32;
+                // Q4_0: 8 x the input block's quant sum, taken off each row's integer dot product (whose eight
+                // lanes hold four products each: the offset goes into one lane).
+                var z0 = TF.Offset8 ? Vector256.CreateScalar(s0[b] << 3) : default;
+                var z1 = TF.Offset8 && cc > 1 ? Vector256.CreateScalar(s1[b] << 3) : default;
+                var z2 = TF.Offset8 && cc > 2 ? Vector256.CreateScalar(s2[b] << 3) : default;
                 var v = TF.Load(w, b);
-                a00 = Fma.MultiplyAdd(Float(TF.Pairs(v, x0 + o), ones), Vector256.Create(t0[b]), a00);
-                if (cc > 1) a01 = Fma.MultiplyAdd(Float(TF.Pairs(v, x1 + o), ones), Vector256.Create(t0[nb + b]), a01);
-                if (cc > 2) a02 = Fma.MultiplyAdd(Float(TF.Pairs(v, x2 + o), ones), Vector256.Create(t0[2 * nb + b]), a02);
+                a00 = Fma.MultiplyAdd(Dot<TF>(v, x0 + o, ones, z0), Vector256.Create(t0[b]), a00);
+                if (cc > 1) a01 = Fma.MultiplyAdd(Dot<TF>(v, x1 + o, ones, z1), Vector256.Create(t0[nb + b]), a01);
+                if (cc > 2) a02 = Fma.MultiplyAdd(Dot<TF>(v, x2 + o, ones, z2), Vector256.Create(t0[2 * nb + b]), a02);
                 if (TR.N > 1)
                 {
                     v = TF.Load(w1, b);
-                    a10 = Fma.MultiplyAdd(Float(TF.Pairs(v, x0 + o), ones), Vector256.Create(t1[b]), a10);
-                    if (cc > 1) a11 = Fma.MultiplyAdd(Float(TF.Pairs(v, x1 + o), ones), Vector256.Create(t1[nb + b]), a11);
-                    if (cc > 2) a12 = Fma.MultiplyAdd(Float(TF.Pairs(v, x2 + o), ones), Vector256.Create(t1[2 * nb + b]), a12);
+                    a10 = Fma.MultiplyAdd(Dot<TF>(v, x0 + o, ones, z0), Vector256.Create(t1[b]), a10);
+                    if (cc > 1) a11 = Fma.MultiplyAdd(Dot<TF>(v, x1 + o, ones, z1), Vector256.Create(t1[nb + b]), a11);
+                    if (cc > 2) a12 = Fma.MultiplyAdd(Dot<TF>(v, x2 + o, ones, z2), Vector256.Create(t1[2 * nb + b]), a12);
                     v = TF.Load(w2, b);
-                    a20 = Fma.MultiplyAdd(Float(TF.Pairs(v, x0 + o), ones), Vector256.Create(t2[b]), a20);
-                    if (cc > 1) a21 = Fma.MultiplyAdd(Float(TF.Pairs(v, x1 + o), ones), Vector256.Create(t2[nb + b]), a21);
-                    if (cc > 2) a22 = Fma.MultiplyAdd(Float(TF.Pairs(v, x2 + o), ones), Vector256.Create(t2[2 * nb + b]), a22);
+                    a20 = Fma.MultiplyAdd(Dot<TF>(v, x0 + o, ones, z0), Vector256.Create(t2[b]), a20);
+                    if (cc > 1) a21 = Fma.MultiplyAdd(Dot<TF>(v, x1 + o, ones, z1), Vector256.Create(t2[nb + b]), a21);
+                    if (cc > 2) a22 = Fma.MultiplyAdd(Dot<TF>(v, x2 + o, ones, z2), Vector256.Create(t2[2 * nb + b]), a22);
                     v = TF.Load(w3, b);
-                    a30 = Fma.MultiplyAdd(Float(TF.Pairs(v, x0 + o), ones), Vector256.Create(t3[b]), a30);
-                    if (cc > 1) a31 = Fma.MultiplyAdd(Float(TF.Pairs(v, x1 + o), ones), Vector256.Create(t3[nb + b]), a31);
-                    if (cc > 2) a32 = Fma.MultiplyAdd(Float(TF.Pairs(v, x2 + o), ones), Vector256.Create(t3[2 * nb + b]), a32);
+                    a30 = Fma.MultiplyAdd(Dot<TF>(v, x0 + o, ones, z0), Vector256.Create(t3[b]), a30);
+                    if (cc > 1) a31 = Fma.MultiplyAdd(Dot<TF>(v, x1 + o, ones, z1), Vector256.Create(t3[nb + b]), a31);
+                    if (cc > 2) a32 = Fma.MultiplyAdd(Dot<TF>(v, x2 + o, ones, z2), Vector256.Create(t3[2 * nb + b]), a32);
                 }
             }
-            float* corr = table + TR.N * InputTileWidth * nb;
             float* y0 = y + (long)j * rows + r;
-            Store<TF, TR>(y0, corr, a00, a10, a20, a30);
-            if (cc > 1) Store<TF, TR>(y0 + rows, corr + TR.N, a01, a11, a21, a31);
-            if (cc > 2) Store<TF, TR>(y0 + 2 * rows, corr + 2 * TR.N, a02, a12, a22, a32);
+            Store<TR>(y0, a00, a10, a20, a30);
+            if (cc > 1) Store<TR>(y0 + rows, a01, a11, a21, a31);
+            if (cc > 2) Store<TR>(y0 + 2 * rows, a02, a12, a22, a32);
         }
 
-        /// <summary>The sums of one input's accumulators (four rows: transposed by horizontal adds into one
-        /// vector), less the Q4_0 offset term, into y.</summary>
+        /// <summary>One weight block's integer dot product with 32 input quants (less the Q4_0 offset z), as float.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        private static void Store<TF, TR>(float* y, float* corr, Vector256<float> a0, Vector256<float> a1, Vector256<float> a2, Vector256<float> a3)
-            where TF : struct, IFormat where TR : struct, ICount
+        private static Vector256<float> Dot<TF>(Vector256<sbyte> w, sbyte* x, Vector256<short> ones, Vector256<int> z) where TF : struct, IFormat
+        {
+            var sums = Avx2.MultiplyAddAdjacent(TF.Pairs(w, x), ones);
+            return Avx.ConvertToVector256Single(TF.Offset8 ? Avx2.Subtract(sums, z) : sums);
+        }
+
+        /// <summary>The sums of one input's accumulators into y (four rows: transposed by horizontal adds into one vector).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void Store<TR>(float* y, Vector256<float> a0, Vector256<float> a1, Vector256<float> a2, Vector256<float> a3)
+            where TR : struct, ICount
         {
             if (TR.N == 1)
             {
-                y[0] = Vector256.Sum(a0) - (TF.Offset8 ? corr[0] : 0);
+                y[0] = Vector256.Sum(a0);
                 return;
             }
             var h = Avx.HorizontalAdd(Avx.HorizontalAdd(a0, a1), Avx.HorizontalAdd(a2, a3));
-            var s = h.GetLower() + h.GetUpper();
-            if (TF.Offset8) s -= Sse.LoadVector128(corr);
-            s.Store(y);
+            (h.GetLower() + h.GetUpper()).Store(y);
         }
     }
-
-    /// <summary>vpmaddwd with ones (int16 pairs to int32 sums of four products), as float32.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Float(Vector256<short> pairs, Vector256<short> ones) =>
-        Avx.ConvertToVector256Single(Avx2.MultiplyAddAdjacent(pairs, ones));
 
     /// <summary>The reference loop (hosts without AVX2 + FMA): one weight row and one input at a time, integer dot
     /// products per block, as ggml's scalar ggml_vec_dot_q4_0_q8_0 / q8_0_q8_0.</summary>

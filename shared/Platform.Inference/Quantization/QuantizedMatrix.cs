@@ -144,13 +144,14 @@ public sealed unsafe class QuantizedMatrix : IDisposable
             throw new ArgumentException($"quantized GEMM shapes: weight [{Rows}, {Cols}], x {x.Length}, y {y.Length}, batch {batch}, bias {bias.Length}");
         var xq = ArrayPool<sbyte>.Shared.Rent(batch * Cols + 32);
         var xd = ArrayPool<float>.Shared.Rent(batch * BlocksPerRow);
-        var xs = ArrayPool<float>.Shared.Rent(batch * BlocksPerRow);
+        var xs = ArrayPool<int>.Shared.Rent(batch * BlocksPerRow);
         try
         {
             // The activations are quantized once per GEMM; every weight row then reads them.
             QuantKernels.QuantizeActivations(x, xq, xd, xs, batch, Cols);
             fixed (sbyte* pq = xq)
-            fixed (float* pd = xd, ps = xs, py = y)
+            fixed (float* pd = xd, py = y)
+            fixed (int* ps = xs)
             {
                 int parts = (long)Rows * Cols * batch < 262_144 ? 1 : Math.Max(1, Math.Min(threads, Rows / 32));
                 if (parts == 1) QuantKernels.Rows(this, pq, pd, ps, py, 0, Rows, batch);
@@ -165,7 +166,7 @@ public sealed unsafe class QuantizedMatrix : IDisposable
                     {
                         int r0 = (int)((long)Rows * chunk / chunks) / QuantKernels.InterleavedRows * QuantKernels.InterleavedRows;
                         int r1 = chunk == chunks - 1 ? Rows : (int)((long)Rows * (chunk + 1) / chunks) / QuantKernels.InterleavedRows * QuantKernels.InterleavedRows;
-                        QuantKernels.Rows(this, (sbyte*)q, (float*)d, (float*)s, (float*)o, r0, r1, batch);
+                        QuantKernels.Rows(this, (sbyte*)q, (float*)d, (int*)s, (float*)o, r0, r1, batch);
                     });
                 }
             }
@@ -174,7 +175,7 @@ public sealed unsafe class QuantizedMatrix : IDisposable
         {
             ArrayPool<sbyte>.Shared.Return(xq);
             ArrayPool<float>.Shared.Return(xd);
-            ArrayPool<float>.Shared.Return(xs);
+            ArrayPool<int>.Shared.Return(xs);
         }
         if (!bias.IsEmpty)
             for (int i = 0; i < batch; i++) System.Numerics.Tensors.TensorPrimitives.Add(y.Slice(i * Rows, Rows), bias, y.Slice(i * Rows, Rows));
@@ -189,7 +190,7 @@ public sealed unsafe class QuantizedMatrix : IDisposable
             throw new ArgumentException($"quantized GEMM shapes: weight [{Rows}, {Cols}], x {x.Length}, y {y.Length}, batch {batch}");
         var xq = new sbyte[batch * Cols];
         var xd = new float[batch * BlocksPerRow];
-        QuantKernels.QuantizeActivations(x, xq, xd, new float[batch * BlocksPerRow], batch, Cols);
+        QuantKernels.QuantizeActivations(x, xq, xd, new int[batch * BlocksPerRow], batch, Cols);
         fixed (sbyte* pq = xq)
         fixed (float* pd = xd, py = y)
             QuantKernels.RowsScalar(this, pq, pd, py, 0, Rows, batch);
