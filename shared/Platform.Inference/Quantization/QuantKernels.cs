@@ -19,18 +19,19 @@ internal static unsafe partial class QuantKernels
     /// ggml's quantize_row_q8_0 (the AVX2 build, which is what llama.cpp runs here): d = max|x| / 127 stored as
     /// fp16, q = round-to-nearest-even(x * 127 / max|x|). xq is [batch, cols], xd [batch, cols / 32] (the fp16 d as float),
     /// xs [batch, cols / 32] the sum of the block's q (Q4_0's offset 8 takes 8 x that from the block's integer dot
-    /// product; ggml's block_q8_1 keeps the same sum, scaled).
+    /// product; ggml's block_q8_1 keeps the same sum, scaled), xl [batch, cols / 32, 8] 8 x the sums of its quants
+    /// 4l..4l+3 (the offset per int32 lane of vpmaddwd, so a row tile's lanes hold what ggml's AVX2 dot holds).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void QuantizeActivations(ReadOnlySpan<float> x, Span<sbyte> xq, Span<float> xd, Span<int> xs, int batch, int cols)
+    public static void QuantizeActivations(ReadOnlySpan<float> x, Span<sbyte> xq, Span<float> xd, Span<int> xs, Span<int> xl, int batch, int cols)
     {
         int blocks = batch * cols / BlockFormats.BlockSize;
-        if (x.Length < (long)batch * cols || xq.Length < (long)batch * cols || xd.Length < blocks || xs.Length < blocks)
-            throw new ArgumentException($"activation buffers too small for [{batch}, {cols}]: x {x.Length}, xq {xq.Length}, xd {xd.Length}, xs {xs.Length}");
+        if (x.Length < (long)batch * cols || xq.Length < (long)batch * cols || xd.Length < blocks || xs.Length < blocks || xl.Length < blocks * 8L)
+            throw new ArgumentException($"activation buffers too small for [{batch}, {cols}]: x {x.Length}, xq {xq.Length}, xd {xd.Length}, xs {xs.Length}, xl {xl.Length}");
         fixed (float* px = x)
         fixed (sbyte* pq = xq)
         fixed (float* pd = xd)
-        fixed (int* ps = xs)
+        fixed (int* ps = xs, pl = xl)
         {
             for (int b = 0; b < blocks; b++)
             {
@@ -53,6 +54,9 @@ internal static unsafe partial class QuantKernels
                     // Narrow keeps element order (the packs' lane interleave is undone for us).
                     Vector256.Narrow(Vector256.Narrow(i0, i1), Vector256.Narrow(i2, i3)).Store(q);
                     ps[b] = Vector256.Sum((i0 + i1) + (i2 + i3));
+                    // Sums of quants 4l..4l+3: two horizontal adds give lanes (0, 2, 4, 6 | 1, 3, 5, 7).
+                    var quads = Avx2.HorizontalAdd(Avx2.HorizontalAdd(i0, i1), Avx2.HorizontalAdd(i2, i3));
+                    Avx2.ShiftLeftLogical(Avx2.PermuteVar8x32(quads, Vector256.Create(0, 4, 1, 5, 2, 6, 3, 7)), 3).Store(pl + (long)b * 8);
                 }
                 else
                 {
@@ -63,6 +67,7 @@ internal static unsafe partial class QuantKernels
                     int sum = 0;
                     for (int j = 0; j < 32; j++) sum += q[j] = (sbyte)MathF.Round(v[j] * id, MidpointRounding.ToEven);
                     ps[b] = sum;
+                    for (int l = 0; l < 8; l++) pl[(long)b * 8 + l] = 8 * (q[4 * l] + q[4 * l + 1] + q[4 * l + 2] + q[4 * l + 3]);
                 }
             }
         }
@@ -73,10 +78,10 @@ internal static unsafe partial class QuantKernels
     /// cache blocks of <see cref="InputBlock"/>; within one, each group of <see cref="RowTile"/> weight rows (its
     /// scales converted once, Q4_0 nibbles unpacked once into an L1 buffer) meets the block's inputs
     /// <see cref="InputTileWidth"/> at a time in a register tile (llamafile's tinyBLAS layout, sgemm.cpp).
-    /// <paramref name="xs"/> is the sum of each input block's quants, for Q4_0's offset.
+    /// <paramref name="xs"/> and <paramref name="xl"/> are Q4_0's offsets (see <see cref="QuantizeActivations"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Rows(QuantizedMatrix m, sbyte* xq, float* xd, int* xs, float* y, int r0, int r1, int batch)
+    public static void Rows(QuantizedMatrix m, sbyte* xq, float* xd, int* xs, int* xl, float* y, int r0, int r1, int batch)
     {
         int nb = m.BlocksPerRow, cols = m.Cols;
         bool q4 = m.Type == QuantType.Q4_0;
@@ -95,7 +100,7 @@ internal static unsafe partial class QuantKernels
         float* ws = stackalloc float[RowTile * nb];
         float* table = stackalloc float[RowTile * InputTileWidth * nb];
         byte* unpacked = stackalloc byte[q4 ? RowTile * cols : 1];
-        var t = new Tile(m.Rows, cols, nb, ws, table, xq, xd, xs, y);
+        var t = new Tile(m.Rows, cols, nb, ws, table, xq, xd, xl, y);
         for (int t0 = 0; t0 < batch; t0 += InputBlock)
         {
             int t1 = Math.Min(batch, t0 + InputBlock);
@@ -227,7 +232,7 @@ internal static unsafe partial class QuantKernels
     }
 
     /// <summary>The operands of one <see cref="Rows"/> call, shared by its register tiles.</summary>
-    private readonly struct Tile(int rows, int cols, int nb, float* ws, float* table, sbyte* xq, float* xd, int* xs, float* y)
+    private readonly struct Tile(int rows, int cols, int nb, float* ws, float* table, sbyte* xq, float* xd, int* xl, float* y)
     {
         /// <summary>
         /// Weight rows r .. r + TR.N - 1 (w: their blocks, wStride bytes apart) against inputs j .. j + cc - 1
@@ -265,15 +270,14 @@ internal static unsafe partial class QuantKernels
             var a20 = a00; var a21 = a00; var a22 = a00;
             var a30 = a00; var a31 = a00; var a32 = a00;
             var ones = Vector256<short>.One;
-            int* s0 = xs + (long)j * nb, s1 = s0 + nb, s2 = s1 + nb;
+            int* s0 = xl + (long)j * nb * 8, s1 = s0 + nb * 8, s2 = s1 + nb * 8;
             for (int b = 0; b < nb; b++)
             {
                 int o = b * 32;
-                // Q4_0: 8 x the input block's quant sum, taken off each row's integer dot product (whose eight
-                // lanes hold four products each: the offset goes into one lane).
-                var z0 = TF.Offset8 ? Vector256.CreateScalar(s0[b] << 3) : default;
-                var z1 = TF.Offset8 && cc > 1 ? Vector256.CreateScalar(s1[b] << 3) : default;
-                var z2 = TF.Offset8 && cc > 2 ? Vector256.CreateScalar(s2[b] << 3) : default;
+                // Q4_0: each lane of a row's integer dot product (four products) less 8 x those four input quants.
+                var z0 = TF.Offset8 ? Avx.LoadVector256(s0 + b * 8) : default;
+                var z1 = TF.Offset8 && cc > 1 ? Avx.LoadVector256(s1 + b * 8) : default;
+                var z2 = TF.Offset8 && cc > 2 ? Avx.LoadVector256(s2 + b * 8) : default;
                 var v = TF.Load(w, b);
                 a00 = Fma.MultiplyAdd(Dot<TF>(v, x0 + o, ones, z0), Vector256.Create(t0[b]), a00);
                 if (cc > 1) a01 = Fma.MultiplyAdd(Dot<TF>(v, x1 + o, ones, z1), Vector256.Create(t0[nb + b]), a01);

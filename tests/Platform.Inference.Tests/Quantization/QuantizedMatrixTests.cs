@@ -32,8 +32,9 @@ public sealed class QuantizedMatrixTests
         var q = new sbyte[x.Length];
         var d = new float[x.Length / 32];
         var s = new int[x.Length / 32];
+        var l = new int[x.Length / 4];
 
-        QuantKernels.QuantizeActivations(x, q, d, s, 3, 64);
+        QuantKernels.QuantizeActivations(x, q, d, s, l, 3, 64);
 
         for (int b = 0; b < x.Length / 32; b++)
         {
@@ -43,6 +44,7 @@ public sealed class QuantizedMatrixTests
             for (int j = b * 32; j < b * 32 + 32; j++) Assert.Equal((sbyte)MathF.Round(x[j] * id, MidpointRounding.ToEven), q[j]);
             // The block sum Q4_0's offset term needs.
             Assert.Equal(q.Skip(b * 32).Take(32).Sum(v => v), s[b]);
+            for (int lane = 0; lane < 8; lane++) Assert.Equal(8 * q.Skip(b * 32 + lane * 4).Take(4).Sum(v => v), l[b * 8 + lane]);
         }
     }
 
@@ -50,8 +52,8 @@ public sealed class QuantizedMatrixTests
     public void QuantizeActivations_ShortBuffer_Throws()
     {
         var x = new float[64];
-        var e = Assert.Throws<ArgumentException>(() => QuantKernels.QuantizeActivations(x, new sbyte[64], new float[2], new int[1], 1, 64));
-        Assert.Contains("xs 1", e.Message);
+        var e = Assert.Throws<ArgumentException>(() => QuantKernels.QuantizeActivations(x, new sbyte[64], new float[2], new int[2], new int[15], 1, 64));
+        Assert.Contains("xl 15", e.Message);
     }
 
     /// <summary>
@@ -93,7 +95,7 @@ public sealed class QuantizedMatrixTests
         var wd = m.Dequantize();
         var xq = new sbyte[x.Length];
         var xd = new float[x.Length / 32];
-        QuantKernels.QuantizeActivations(x, xq, xd, new int[x.Length / 32], batch, cols);
+        QuantKernels.QuantizeActivations(x, xq, xd, new int[x.Length / 32], new int[x.Length / 4], batch, cols);
         double worstExact = 0, worstFloat = 0;
         for (int i = 0; i < batch; i++)
         {
