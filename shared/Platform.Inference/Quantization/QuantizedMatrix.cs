@@ -144,24 +144,30 @@ public sealed unsafe class QuantizedMatrix : IDisposable
             throw new ArgumentException($"quantized GEMM shapes: weight [{Rows}, {Cols}], x {x.Length}, y {y.Length}, batch {batch}, bias {bias.Length}");
         var xq = ArrayPool<sbyte>.Shared.Rent(batch * Cols + 32);
         var xd = ArrayPool<float>.Shared.Rent(batch * BlocksPerRow);
+        var xs = ArrayPool<int>.Shared.Rent(batch * BlocksPerRow);
+        var xl = ArrayPool<int>.Shared.Rent(batch * BlocksPerRow * 8);
         try
         {
-            QuantKernels.QuantizeActivations(x, xq, xd, batch, Cols);
+            // The activations are quantized once per GEMM; every weight row then reads them.
+            QuantKernels.QuantizeActivations(x, xq, xd, xs, xl, batch, Cols);
             fixed (sbyte* pq = xq)
             fixed (float* pd = xd, py = y)
+            fixed (int* ps = xs, pl = xl)
             {
                 int parts = (long)Rows * Cols * batch < 262_144 ? 1 : Math.Max(1, Math.Min(threads, Rows / 32));
-                if (parts == 1) QuantKernels.Rows(this, pq, pd, py, 0, Rows, batch);
+                if (parts == 1) QuantKernels.Rows(this, pq, pd, ps, pl, py, 0, Rows, batch);
                 else
                 {
                     // Several chunks per thread, taken dynamically (see RowKernels.Gemm: a descheduled worker on a
-                    // shared machine then delays the step by one chunk).
+                    // shared machine then delays the step by one chunk). Boundaries on multiples of the register
+                    // tile's rows keep every chunk on the full tile.
                     int chunks = Math.Min(parts * 4, Math.Max(1, Rows / 16));
-                    nint q = (nint)pq, d = (nint)pd, o = (nint)py;
+                    nint q = (nint)pq, d = (nint)pd, s = (nint)ps, l = (nint)pl, o = (nint)py;
                     Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = parts }, chunk =>
                     {
-                        int r0 = (int)((long)Rows * chunk / chunks), r1 = (int)((long)Rows * (chunk + 1) / chunks);
-                        QuantKernels.Rows(this, (sbyte*)q, (float*)d, (float*)o, r0, r1, batch);
+                        int r0 = (int)((long)Rows * chunk / chunks) / QuantKernels.InterleavedRows * QuantKernels.InterleavedRows;
+                        int r1 = chunk == chunks - 1 ? Rows : (int)((long)Rows * (chunk + 1) / chunks) / QuantKernels.InterleavedRows * QuantKernels.InterleavedRows;
+                        QuantKernels.Rows(this, (sbyte*)q, (float*)d, (int*)s, (int*)l, (float*)o, r0, r1, batch);
                     });
                 }
             }
@@ -170,9 +176,26 @@ public sealed unsafe class QuantizedMatrix : IDisposable
         {
             ArrayPool<sbyte>.Shared.Return(xq);
             ArrayPool<float>.Shared.Return(xd);
+            ArrayPool<int>.Shared.Return(xs);
+            ArrayPool<int>.Shared.Return(xl);
         }
         if (!bias.IsEmpty)
             for (int i = 0; i < batch; i++) System.Numerics.Tensors.TensorPrimitives.Add(y.Slice(i * Rows, Rows), bias, y.Slice(i * Rows, Rows));
+    }
+
+    /// <summary>Y = X W^T through <see cref="QuantKernels.RowsScalar"/>, the loop hosts without AVX2 + FMA run (one
+    /// thread, no bias): the reference the vector kernels are tested against.</summary>
+    internal void GemmScalar(ReadOnlySpan<float> x, Span<float> y, int batch)
+    {
+        ObjectDisposedException.ThrowIf(_quants == null, this);
+        if (x.Length != (long)batch * Cols || y.Length != (long)batch * Rows)
+            throw new ArgumentException($"quantized GEMM shapes: weight [{Rows}, {Cols}], x {x.Length}, y {y.Length}, batch {batch}");
+        var xq = new sbyte[batch * Cols];
+        var xd = new float[batch * BlocksPerRow];
+        QuantKernels.QuantizeActivations(x, xq, xd, new int[batch * BlocksPerRow], new int[batch * BlocksPerRow * 8], batch, Cols);
+        fixed (sbyte* pq = xq)
+        fixed (float* pd = xd, py = y)
+            QuantKernels.RowsScalar(this, pq, pd, py, 0, Rows, batch);
     }
 
     private void SetRowFromBlocks(int row, ReadOnlySpan<byte> blocks)

@@ -61,6 +61,9 @@ internal static class EngineBenchmark
         {
             Threads = o.Threads, MaxConcurrentSequences = o.Streams, MaxContextTokens = o.ContextTokens,
             MaxWaitingRequests = o.Streams, PrefillChunkTokens = o.PrefillTokens,
+            // Every repeat sends the same prompt: with prefix caching the second prefill would only look its
+            // blocks up (llama.cpp's side clears its cache between runs), and the benchmark measures compute.
+            PrefixCaching = false,
         }))
         {
             kvCacheMiB = engine.KvCacheBytes / 1048576.0;   // before any request: what the engine holds at start
