@@ -21,6 +21,8 @@ public sealed class SentencePieceBpe
 {
     private const char Escape = '\u2581';
     private readonly Dictionary<string, int> _pieceToId = new(StringComparer.Ordinal);
+    // Span lookups: the merge loop asks for every candidate pair's text, and a substring per ask would allocate.
+    private readonly Dictionary<string, int>.AlternateLookup<ReadOnlySpan<char>> _pieceBySpan;
     private readonly float[] _scores;
     private readonly int[] _byteIds = new int[256];
     private readonly (string Text, int Id, bool LStrip, bool RStrip)[] _specials;
@@ -41,6 +43,7 @@ public sealed class SentencePieceBpe
     {
         if (scores.Count != pieces.Count) throw new ArgumentException($"{scores.Count} scores for {pieces.Count} pieces", nameof(scores));
         for (int id = 0; id < pieces.Count; id++) _pieceToId[pieces[id]] = id;
+        _pieceBySpan = _pieceToId.GetAlternateLookup<ReadOnlySpan<char>>();
         _scores = [.. scores];
         _byteFallback = byteFallback;
         _unknownId = unknownId;
@@ -149,7 +152,7 @@ public sealed class SentencePieceBpe
         {
             if (left < 0 || right < 0) return;
             int length = s[left].Length + s[right].Length;
-            if (!_pieceToId.TryGetValue(text.Substring(s[left].Start, length), out int id)) return;
+            if (!_pieceBySpan.TryGetValue(text.AsSpan(s[left].Start, length), out int id)) return;
             queue.Enqueue((left, right, length), (_scores[id], left));
         }
         for (int i = 1; i < span.Length; i++) TryAdd(span, i - 1, i);
@@ -169,8 +172,8 @@ public sealed class SentencePieceBpe
         bool previousUnknown = false;
         for (int i = 0; i != -1; i = span[i].Next)
         {
-            var piece = text.Substring(span[i].Start, span[i].Length);
-            if (_pieceToId.TryGetValue(piece, out int id))
+            var piece = text.AsSpan(span[i].Start, span[i].Length);
+            if (_pieceBySpan.TryGetValue(piece, out int id))
             {
                 output.Add(id);
                 previousUnknown = false;
@@ -179,7 +182,7 @@ public sealed class SentencePieceBpe
             {
                 // Only single characters can be unknown here (every merge produced a piece); an escaped space
                 // falls back to the bytes of U+2581, as in llama.cpp.
-                foreach (var b in Encoding.UTF8.GetBytes(piece))
+                foreach (var b in Encoding.UTF8.GetBytes(piece.ToArray()))
                     output.Add(_byteIds[b] >= 0 ? _byteIds[b] : throw new InvalidOperationException($"byte 0x{b:X2} has no byte-fallback piece"));
                 previousUnknown = false;
             }

@@ -35,17 +35,9 @@ public sealed class ImageBatcher : IDisposable
         ArgumentOutOfRangeException.ThrowIfNegative(options.Threads);
         gate ??= new object();
         var threads = options.Threads;
-        Action? start = threads > 0 ? () => SetTorchThreads(threads) : null;
+        Action? start = threads > 0 ? () => Platform.Inference.Runtime.TorchThreads.SetForCurrentThread(threads) : null;
         _encode = new MicroBatcher<byte[], VisualEmbedding>($"ImageEncode:{name}", models.EncodeRgbBatch, options.MaxBatchSize, options.Window, gate, start);
         _produce = new MicroBatcher<ImageSlotRequest, ProducedImage>($"ImageProduce:{name}", models.ProduceImages, options.MaxBatchSize, options.Window, gate, start);
-    }
-
-    /// <summary>Torch threads of the calling OS thread. get_num_threads first: torch's lazy per-thread initialisation,
-    /// on a thread's first call, copies the process-wide value over whatever was set before it.</summary>
-    private static void SetTorchThreads(int threads)
-    {
-        _ = TorchSharp.torch.get_num_threads();
-        TorchSharp.torch.set_num_threads(threads);
     }
 
     public MultimodalModels Models { get; }

@@ -75,7 +75,7 @@ internal sealed class Scheduler
     private void Run()
     {
         using var inference = torch.inference_mode();
-        ThreadsInUse = EngineThreads.ApplyToCurrentThread(_threads);
+        ThreadsInUse = Runtime.TorchThreads.SetForCurrentThread(_threads);
         while (true)
         {
             _embeddings.RunPending();
