@@ -21,7 +21,7 @@ public sealed class DistributedPlatformFixture : DistributedFixture
     protected override Task<ServiceProcess> StartProcessesAsync()
     {
         // Larger than the unit-test model so a few hundred tokens take long enough to observe a stream in flight.
-        var config = TinyModelFactory.TinyConfig() with { HiddenSize = 128, IntermediateSize = 256, NumHiddenLayers = 4 };
+        var config = TinyModelFactory.TinyConfig() with { HiddenSize = 128, IntermediateSize = 256, NumHiddenLayers = 4, MaxPositionEmbeddings = 2048 };
         var modelFolder = TinyModelFactory.Create(Path.Combine(Folder, "model"), config);
         Dictionary<string, string> Worker(string id, string model) => new(BusSettings())
         {
