@@ -40,6 +40,9 @@ public sealed record EngineStats(int Running, int Waiting, long PromptTokensTota
     public long PrefixCacheHitTokens { get; init; }
     /// <summary>Sequences whose KV blocks were taken back (recomputed later) because the cache was full.</summary>
     public long Preemptions { get; init; }
+    /// <summary>GILL image slots whose tokens were appended in the same forward as a joining prompt's prefill, not in
+    /// one of their own.</summary>
+    public long ImageSlotsWithPrefill { get; init; }
 }
 
 public sealed class EngineFullException(string message) : Exception(message);

@@ -93,7 +93,7 @@ public sealed class TextEngine : ITextEngine, ITextEmbedder, IPromptScorer
             return new EngineStats(running, waiting, _counters.PromptTokens, _counters.GenerationTokens)
             {
                 KvCacheUsage = _cache.Usage, PrefixCacheQueryTokens = _cache.Blocks.PrefixQueryTokens, PrefixCacheHitTokens = _cache.Blocks.PrefixHitTokens,
-                Preemptions = _counters.Preemptions,
+                Preemptions = _counters.Preemptions, ImageSlotsWithPrefill = _counters.ImageSlotsWithPrefill,
             };
         }
     }

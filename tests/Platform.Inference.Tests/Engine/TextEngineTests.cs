@@ -383,14 +383,14 @@ public class TextEngineTests
     }
 
     /// <summary>The image-tokens model with an image slot context of <paramref name="context"/> words.</summary>
-    private static TextEngine WithImageSlotContext(int context)
+    private static TextEngine WithImageSlotContext(int context, EngineOptions? options = null)
     {
         var loaded = ModelLoader.Load(TestModels.WithImageTokens);
         return new TextEngine("gill", new LoadedModel
         {
             Folder = loaded.Folder, Config = loaded.Config, Model = loaded.Model, Tokenizer = loaded.Tokenizer, ChatTemplate = loaded.ChatTemplate,
             GenerationConfig = loaded.GenerationConfig, Device = loaded.Device, EosTokenIds = loaded.EosTokenIds, ImageSlotContext = context,
-        }, Options());
+        }, options ?? Options());
     }
 
     /// <summary>Swaps two rows of the untied head, so that greedy decoding picks <paramref name="b"/> where it picked <paramref name="a"/>.</summary>
@@ -430,6 +430,46 @@ public class TextEngineTests
         Assert.True(maxDiff < 1e-3f * Math.Max(1f, expected.Max(Math.Abs)), $"max |diff| {maxDiff}, max |h| {expected.Max(Math.Abs)}");
         var embeds = engine.Model.Model.model.embed_tokens.forward(tensor(all[4..])).reshape(-1).data<float>().ToArray();
         Assert.Equal(embeds, slot.InputEmbeddings);
+    }
+
+    [Fact]
+    public async Task GenerateAsync_ImageSlotWhileAPromptPrefills_SharesThePrefillForwardAndEqualsAlone()
+    {
+        // Chunks of 4 tokens: B's 40-token prompt prefills over 10 steps, while A (3 tokens) answers one word and then
+        // [IMG0] from a decode step, so A's image tokens are due in a step that prefills a chunk of B.
+        await using var engine = WithImageSlotContext(2, Options(slots: 8, chunk: 4));
+        var img = TestModels.ImageTokens.Select(t => engine.Model.Tokenizer.TokenToId(t)!.Value).ToArray();
+        var promptA = new[] { 300, 301, 302 };
+        var greedy = Ids(await Collect(engine, new GenerationRequest { PromptTokens = promptA, MaxNewTokens = 3, Sampling = SamplingOptions.Greedy, StopTokenIds = [] }));
+        Assert.Equal(3, greedy.Distinct().Count());
+        Assert.Empty(greedy.Intersect(img));
+        SwapHeadRows(engine, greedy[1], img[0]);
+        GenerationRequest Request(int[] prompt, int max) => new()
+        {
+            PromptTokens = prompt, MaxNewTokens = max, Sampling = SamplingOptions.Greedy, StopTokenIds = [], ReportImageSlots = true,
+        };
+        var a = Request(promptA, 12);
+        var b = Request(Enumerable.Range(310, 40).ToArray(), 6);
+        var aloneA = await Collect(engine, a);
+        var aloneB = await Collect(engine, b);
+        var slotAlone = aloneA.First(u => u.Image is not null).Image!;
+        Assert.Equal(1 + 8, slotAlone.Tokens);
+        Assert.Equal(0, engine.Stats.ImageSlotsWithPrefill);
+
+        // A is queued first, so it prefills first; whether B is admitted in time for A's image step depends on the
+        // scheduler thread, so the pair runs again until the image tokens shared a prefill forward (or five tries).
+        for (int attempt = 0; attempt < 5 && engine.Stats.ImageSlotsWithPrefill == 0; attempt++)
+        {
+            var together = await Task.WhenAll(Collect(engine, a), Collect(engine, b));
+            Assert.Equal(Ids(aloneA), Ids(together[0]));
+            Assert.Equal(Ids(aloneB), Ids(together[1]));
+            var slot = together[0].First(u => u.Image is not null).Image!;
+            Assert.Equal(slotAlone.Tokens, slot.Tokens);
+            var diff = slotAlone.HiddenStates.Zip(slot.HiddenStates).Max(p => Math.Abs(p.First - p.Second));
+            Assert.True(diff < 1e-4f, $"max |joined - alone| {diff}");
+            Assert.Equal(slotAlone.InputEmbeddings, slot.InputEmbeddings);
+        }
+        Assert.True(engine.Stats.ImageSlotsWithPrefill > 0, "A's image tokens never shared B's prefill forward");
     }
 
     [Fact]

@@ -64,6 +64,8 @@ public static class MultimodalBenchmark
 
             // Sequential and concurrent phases alternate, so a change in the shared machine's load hits both sides
             // of the ratio alike; the rates are over all rounds.
+            var engine = gateway.Services.GetRequiredService<TextLlm.Models.EngineHost>().Engines[Model];
+            var joinedBefore = engine.Stats.ImageSlotsWithPrefill;
             var sequential = new Phase();
             var concurrent = new Phase();
             for (var round = 0; round < rounds; round++)
@@ -80,6 +82,10 @@ public static class MultimodalBenchmark
             results["concurrent"] = concurrent.ToJson();
             results["concurrent"]!["clients"] = clients;
             results["concurrent_over_sequential"] = ratio;
+            // How often an image's [IMG] tokens shared a joining prompt's prefill forward instead of running their own.
+            var joined = engine.Stats.ImageSlotsWithPrefill - joinedBefore;
+            Console.WriteLine($"image slots appended in a prefill's forward: {joined} of {sequential.Count + concurrent.Count}");
+            results["image_slots_with_prefill"] = joined;
         }
 
         results["decoder"] = CompareDecoders(folder, decoderRuns);
@@ -102,6 +108,7 @@ public static class MultimodalBenchmark
         private int _count;
 
         public string Last { get; private set; } = "";
+        public int Count => _count;
         public double Rate => _count / _seconds;
         public double P50 => Percentile(Sorted(), 0.5);
         public double P99 => Percentile(Sorted(), 0.99);

@@ -8,8 +8,9 @@ namespace Platform.Inference.Engine.Scheduling;
 
 /// <summary>
 /// The continuous-batching loop: one background thread per engine owns all its tensor work. Each step it (1) admits
-/// waiting requests into free KV-cache slots, (2) prefills one chunk of one joining prompt, (3) appends GILL image
-/// tokens where [IMG0] was sampled, (4) runs ONE batched decode forward for every running sequence, then lets finished
+/// waiting requests into free KV-cache slots, (2) prefills one chunk of one joining prompt (with the GILL image
+/// tokens of sequences that sampled [IMG0] in the last step in the same forward, when they fit), (3) appends the image
+/// tokens still due where [IMG0] was sampled, (4) runs ONE batched decode forward for every running sequence, then lets finished
 /// or cancelled sequences leave. Running sequences are kept packed in the low cache slots (<see cref="ActiveSlots"/>)
 /// so a batch is a contiguous slot range. Embedding and prompt-scoring work runs between steps.
 /// </summary>
@@ -44,8 +45,8 @@ internal sealed class Scheduler
         _paging = new KvPaging(cache, options.PrefixCaching, _slots, queue, counters, logger);
         var imageTokens = ImageSlots.FindTokens(model.Tokenizer);
         var sampler = new StepSampler(model, new TokenHandler(model, maxContextTokens, imageTokens, counters));
-        _prefill = new PrefillRunner(model, cache, _slots, _paging, sampler, options.PrefillChunkTokens, maxContextTokens);
         _imageSlots = new ImageSlots(model, cache, _slots, _paging, sampler, counters, imageTokens, maxContextTokens);
+        _prefill = new PrefillRunner(model, cache, _slots, _paging, sampler, _imageSlots, counters, options.PrefillChunkTokens, maxContextTokens);
         _decode = new DecodeRunner(model, cache, _slots, sampler, decodeBackend);
         _loop = new Thread(Run) { IsBackground = true, Name = $"TextEngine:{modelName}" };
         _loop.Start();
@@ -115,7 +116,18 @@ internal sealed class Scheduler
         _slots.RemoveFinished();
 
         int decoding = _slots.DecodingCount;
-        if (decoding < _slots.Count) _prefill.Chunk(decoding);
+        if (decoding < _slots.Count)
+        {
+            // Image tokens sampled in the last decode step may join this step's prefill forward: their blocks first
+            // (which may preempt a prefilling sequence from the last slot), then the prefill's rows.
+            bool join = _imageSlots.AnyPending && _imageSlots.CanJoinPrefill;
+            if (join)
+            {
+                _imageSlots.Reserve();
+                decoding = _slots.DecodingCount;
+            }
+            if (decoding < _slots.Count) _prefill.Chunk(decoding, join);
+        }
 
         _imageSlots.AppendPending();
         _slots.RemoveFinished();
