@@ -139,14 +139,9 @@ internal static class EngineBenchmark
             if (o.JsonPath is { } parityPath)
                 WriteJson(parityPath, new Dictionary<string, object?>
                 {
-                    [Key("max_rel_logit_diff")] = rel,
-                    [Key("max_rel_logit_diff") + "_decode_vs_decode"] = spreads.DecodeVsDecode,
-                    [Key("max_rel_logit_diff") + "_prefill_vs_prefill"] = spreads.PrefillVsPrefill,
-                    [Key("max_rel_logit_diff") + "_ours_decode_vs_ours_prefill"] = spreads.OursSelf,
-                    [Key("max_rel_logit_diff") + "_llamacpp_decode_vs_llamacpp_prefill"] = spreads.PeerSelf,
                     ["greedy_tokens_agreeing"] = greedyAgree,
                     ["quantization"] = q, ["model"] = o.Model, ["threads"] = o.Threads, ["parity_positions"] = o.ParityTokens,
-                });
+                }.WithParity(Key("max_rel_logit_diff"), rel, spreads));
             return 0;
         }
         PrintTable(o, ours, peer, boundTokS, readGBs, rel, spreads, oursPeakRss, greedyAgree, ourGreedy.Length, weightBytes);
@@ -167,11 +162,6 @@ internal static class EngineBenchmark
                 ["bandwidth_bound_decode_tok_s"] = boundTokS,
                 ["read_gb_s"] = readGBs,
                 ["kv_cache_mb_at_start"] = kvCacheMiB,
-                [Key("max_rel_logit_diff")] = rel,
-                [Key("max_rel_logit_diff") + "_decode_vs_decode"] = spreads.DecodeVsDecode,
-                [Key("max_rel_logit_diff") + "_prefill_vs_prefill"] = spreads.PrefillVsPrefill,
-                [Key("max_rel_logit_diff") + "_ours_decode_vs_ours_prefill"] = spreads.OursSelf,
-                [Key("max_rel_logit_diff") + "_llamacpp_decode_vs_llamacpp_prefill"] = spreads.PeerSelf,
                 ["quantization"] = q,
                 ["peak_rss_mb"] = oursPeakRss,
                 ["runs"] = new Dictionary<string, object>
@@ -194,7 +184,7 @@ internal static class EngineBenchmark
                 ["prefill_tokens"] = o.PrefillTokens,
                 ["streams"] = o.Streams,
             };
-            WriteJson(path, json);
+            WriteJson(path, json.WithParity(Key("max_rel_logit_diff"), rel, spreads));
         }
         return 0;
     }
@@ -207,6 +197,18 @@ internal static class EngineBenchmark
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
         File.WriteAllText(path, JsonSerializer.Serialize(json, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
         Console.WriteLine($"wrote {path}");
+    }
+
+    /// <summary>The logit comparisons' JSON keys: <paramref name="key"/> (our decode vs llama.cpp's batch) and its
+    /// path-for-path and within-engine companions.</summary>
+    private static Dictionary<string, object?> WithParity(this Dictionary<string, object?> json, string key, double rel, Spreads spreads)
+    {
+        json[key] = rel;
+        json[key + "_decode_vs_decode"] = spreads.DecodeVsDecode;
+        json[key + "_prefill_vs_prefill"] = spreads.PrefillVsPrefill;
+        json[key + "_ours_decode_vs_ours_prefill"] = spreads.OursSelf;
+        json[key + "_llamacpp_decode_vs_llamacpp_prefill"] = spreads.PeerSelf;
+        return json;
     }
 
     /// <summary>Max relative logit differences between the two engines' decode (one token per step) and batched
