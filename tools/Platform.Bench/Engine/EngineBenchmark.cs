@@ -41,19 +41,25 @@ internal static class EngineBenchmark
         // A decoded token reads every weight once, except a Mixture-of-Experts layer's experts: only its top-k of E.
         var activeBytes = BenchModels.ActiveBytesPerToken(o.Model, ggufFile);
 
-        Console.WriteLine($"memory bandwidth ({o.Threads} threads, 3 x 256 MiB arrays; a read-only pass over {weightBytes / 1048576.0:F0} MiB) ...");
-        var bw = MemoryBandwidth.Measure(o.Threads);
-        // Decode reads every weight once per token (a Mixture-of-Experts layer only its top-k experts) and writes almost
-        // nothing: the bound is a read-only pass over a buffer the size of the weights (STREAM's triad also writes).
-        double readGBs = MemoryBandwidth.MeasureRead(o.Threads, Math.Max(weightBytes, 64L << 20));
-        double boundTokS = readGBs * 1e9 / activeBytes;
-        Console.WriteLine($"  copy {bw.CopyGBs:F1} GB/s, triad {bw.TriadGBs:F1} GB/s, read {readGBs:F1} GB/s; weights {weightBytes / 1048576.0:F0} MiB ({activeBytes / 1048576.0:F0} MiB read per token) -> bound {boundTokS:F1} tok/s");
+        var bw = (CopyGBs: double.NaN, TriadGBs: double.NaN);
+        double readGBs = double.NaN, boundTokS = double.NaN;
+        if (!o.ParityOnly)
+        {
+            Console.WriteLine($"memory bandwidth ({o.Threads} threads, 3 x 256 MiB arrays; a read-only pass over {weightBytes / 1048576.0:F0} MiB) ...");
+            var measured = MemoryBandwidth.Measure(o.Threads);
+            bw = (measured.CopyGBs, measured.TriadGBs);
+            // Decode reads every weight once per token (a Mixture-of-Experts layer only its top-k experts) and writes almost
+            // nothing: the bound is a read-only pass over a buffer the size of the weights (STREAM's triad also writes).
+            readGBs = MemoryBandwidth.MeasureRead(o.Threads, Math.Max(weightBytes, 64L << 20));
+            boundTokS = readGBs * 1e9 / activeBytes;
+            Console.WriteLine($"  copy {bw.CopyGBs:F1} GB/s, triad {bw.TriadGBs:F1} GB/s, read {readGBs:F1} GB/s; weights {weightBytes / 1048576.0:F0} MiB ({activeBytes / 1048576.0:F0} MiB read per token) -> bound {boundTokS:F1} tok/s");
+        }
 
         // ---------------------------------------------------------------- ours
         GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
         ProcessMemory.ResetPeak();
         var ours = new Timings();
-        float[][] ourLogits;
+        float[][] ourLogits, ourPrefillLogits;
         int[] ourGreedy;
         double oursPeakRss, kvCacheMiB;
         var parityTokens = corpus.Take(o.ParityTokens).ToArray();
@@ -71,7 +77,8 @@ internal static class EngineBenchmark
             await RunOnce(engine, corpus.Take(16).ToArray(), 8);   // warm-up
             var decodePrompt = corpus.Take(o.DecodePromptTokens).ToArray();
             ourGreedy = [];
-            for (int r = 0; r < o.Repeat; r++)
+            if (o.ParityOnly) ourGreedy = (await RunOnce(engine, decodePrompt, o.DecodeNewTokens)).Tokens;
+            for (int r = 0; r < Timed(o); r++)
             {
                 var run = await RunOnce(engine, decodePrompt, o.DecodeNewTokens);
                 ours.Decode.Add(run.DecodeTokS);
@@ -80,10 +87,10 @@ internal static class EngineBenchmark
             }
             Console.WriteLine($"  decode   {Summary(ours.Decode)} tok/s");
             var prefillPrompt = corpus.Take(o.PrefillTokens).ToArray();
-            for (int r = 0; r < o.Repeat; r++)
+            for (int r = 0; r < Timed(o); r++)
                 ours.Prefill.Add(o.PrefillTokens / (await RunOnce(engine, prefillPrompt, 1)).FirstTokenSeconds);
             Console.WriteLine($"  prefill  {Summary(ours.Prefill)} tok/s");
-            for (int r = 0; r < o.Repeat; r++)
+            for (int r = 0; r < Timed(o); r++)
             {
                 var sw = Stopwatch.StartNew();
                 var runs = await Task.WhenAll(Enumerable.Range(0, o.Streams).Select(s =>
@@ -94,28 +101,50 @@ internal static class EngineBenchmark
             Console.WriteLine($"  batched  {Summary(ours.Batched)} tok/s aggregate over {o.Streams} streams (end to end, prefill included)");
             Console.WriteLine($"           {Summary(ours.BatchedSteady)} tok/s aggregate once all {o.Streams} streams decode");
             ourLogits = LogitParity.DecodeLogits(engine.Model.Model, parityTokens);
+            ourPrefillLogits = LogitParity.OurLogits(engine.Model.Model, parityTokens);
             oursPeakRss = ProcessMemory.PeakRssMiB() ?? double.NaN;
         }
 
         // ---------------------------------------------------------------- llama.cpp, in its own process
         var peer = new Timings();
         double rel;
+        Spreads spreads;
         int greedyAgree;
         {
-            string logitsPath = Path.Combine(o.WorkDir, "peer-logits.f32");
-            var result = PeerProcess.Run(new PeerRequest(gguf, o.Threads, o.ContextTokens, o.Repeat,
+            string logitsPath = Path.Combine(o.WorkDir, "peer-logits.f32"), decodeLogitsPath = Path.Combine(o.WorkDir, "peer-decode-logits.f32");
+            var result = PeerProcess.Run(new PeerRequest(gguf, o.Threads, o.ContextTokens, Timed(o),
                 corpus.Take(o.DecodePromptTokens).ToArray(), o.DecodeNewTokens, corpus.Take(o.PrefillTokens).ToArray(),
                 Enumerable.Range(0, o.Streams).Select(s => corpus.Skip(s * 16).Take(o.BatchedPromptTokens).ToArray()).ToArray(),
-                o.BatchedNewTokens, parityTokens, logitsPath), o.WorkDir);
+                o.BatchedNewTokens, parityTokens, logitsPath, decodeLogitsPath), o.WorkDir);
             peer.Decode.AddRange(result.Decode);
             peer.Prefill.AddRange(result.Prefill);
             peer.BatchedSteady.AddRange(result.BatchedSteady);
             peer.Batched.AddRange(result.BatchedEndToEnd);
-            rel = LogitParity.MaxRelativeDifference(ourLogits, PeerProcess.ReadLogits(logitsPath, parityTokens.Length));
+            var peerLogits = PeerProcess.ReadLogits(logitsPath, parityTokens.Length);
+            var peerDecodeLogits = PeerProcess.ReadLogits(decodeLogitsPath, parityTokens.Length);
+            rel = LogitParity.MaxRelativeDifference(ourLogits, peerLogits);
+            // The same comparison path for path, and each engine's decode against its own batched forward: how far
+            // apart float summation order alone puts two runs of one engine on the same weights.
+            spreads = new Spreads(
+                LogitParity.MaxRelativeDifference(ourLogits, peerDecodeLogits),
+                LogitParity.MaxRelativeDifference(ourPrefillLogits, peerLogits),
+                LogitParity.MaxRelativeDifference(ourLogits, ourPrefillLogits),
+                LogitParity.MaxRelativeDifference(peerDecodeLogits, peerLogits));
             greedyAgree = ourGreedy.Zip(result.Greedy).TakeWhile(p => p.First == p.Second).Count();
         }
 
-        PrintTable(o, ours, peer, boundTokS, readGBs, rel, oursPeakRss, greedyAgree, ourGreedy.Length, weightBytes);
+        if (o.ParityOnly)
+        {
+            PrintParity(o, rel, spreads, greedyAgree, ourGreedy.Length);
+            if (o.JsonPath is { } parityPath)
+                WriteJson(parityPath, new Dictionary<string, object?>
+                {
+                    ["greedy_tokens_agreeing"] = greedyAgree,
+                    ["quantization"] = q, ["model"] = o.Model, ["threads"] = o.Threads, ["parity_positions"] = o.ParityTokens,
+                }.WithParity(Key("max_rel_logit_diff"), rel, spreads));
+            return 0;
+        }
+        PrintTable(o, ours, peer, boundTokS, readGBs, rel, spreads, oursPeakRss, greedyAgree, ourGreedy.Length, weightBytes);
         if (o.JsonPath is { } path)
         {
             var json = new Dictionary<string, object?>
@@ -133,7 +162,6 @@ internal static class EngineBenchmark
                 ["bandwidth_bound_decode_tok_s"] = boundTokS,
                 ["read_gb_s"] = readGBs,
                 ["kv_cache_mb_at_start"] = kvCacheMiB,
-                [Key("max_rel_logit_diff")] = rel,
                 ["quantization"] = q,
                 ["peak_rss_mb"] = oursPeakRss,
                 ["runs"] = new Dictionary<string, object>
@@ -156,12 +184,36 @@ internal static class EngineBenchmark
                 ["prefill_tokens"] = o.PrefillTokens,
                 ["streams"] = o.Streams,
             };
-            Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
-            File.WriteAllText(path, JsonSerializer.Serialize(json, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
-            Console.WriteLine($"wrote {path}");
+            WriteJson(path, json.WithParity(Key("max_rel_logit_diff"), rel, spreads));
         }
         return 0;
     }
+
+    /// <summary>Timed repeats: none with <c>--parity-only</c>.</summary>
+    private static int Timed(EngineBenchmarkOptions o) => o.ParityOnly ? 0 : o.Repeat;
+
+    private static void WriteJson(string path, Dictionary<string, object?> json)
+    {
+        Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(path))!);
+        File.WriteAllText(path, JsonSerializer.Serialize(json, new JsonSerializerOptions { WriteIndented = true, NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals }));
+        Console.WriteLine($"wrote {path}");
+    }
+
+    /// <summary>The logit comparisons' JSON keys: <paramref name="key"/> (our decode vs llama.cpp's batch) and its
+    /// path-for-path and within-engine companions.</summary>
+    private static Dictionary<string, object?> WithParity(this Dictionary<string, object?> json, string key, double rel, Spreads spreads)
+    {
+        json[key] = rel;
+        json[key + "_decode_vs_decode"] = spreads.DecodeVsDecode;
+        json[key + "_prefill_vs_prefill"] = spreads.PrefillVsPrefill;
+        json[key + "_ours_decode_vs_ours_prefill"] = spreads.OursSelf;
+        json[key + "_llamacpp_decode_vs_llamacpp_prefill"] = spreads.PeerSelf;
+        return json;
+    }
+
+    /// <summary>Max relative logit differences between the two engines' decode (one token per step) and batched
+    /// (prefill) paths: across engines path for path, and within each engine.</summary>
+    private sealed record Spreads(double DecodeVsDecode, double PrefillVsPrefill, double OursSelf, double PeerSelf);
 
     private sealed class Timings
     {
@@ -256,12 +308,12 @@ internal static class EngineBenchmark
     }
 
     private static string Summary(List<double> runs) =>
-        runs.Count == 1 ? F(runs[0]) : $"best {F(runs.Max())} (runs {string.Join(", ", runs.Select(F))})";
+        runs.Count == 0 ? "-" : runs.Count == 1 ? F(runs[0]) : $"best {F(runs.Max())} (runs {string.Join(", ", runs.Select(F))})";
 
     private static string F(double v) => v.ToString(v >= 100 ? "F0" : "F1", CultureInfo.InvariantCulture);
 
     private static void PrintTable(EngineBenchmarkOptions o, Timings ours, Timings peer, double bound,
-        double readGBs, double rel, double rss, int greedyAgree, int greedyLen, long weightBytes)
+        double readGBs, double rel, Spreads spreads, double rss, int greedyAgree, int greedyLen, long weightBytes)
     {
         string Spread(List<double> r) => r.Count > 1 ? $"{(r.Max() - r.Min()) / r.Max() * 100:F0}%" : "-";
         Console.WriteLine();
@@ -274,7 +326,14 @@ internal static class EngineBenchmark
         Row($"aggregate decode tok/s ({o.Streams} streams)", ours.BatchedSteady, peer.BatchedSteady);
         Row($"  end to end, {o.Streams} prompts prefilled too", ours.Batched, peer.Batched);
         Console.WriteLine($"{"bandwidth bound decode tok/s",-40}{F(bound),12}{"",12}{ours.Decode.Max() / bound,11:F2}   (ours/bound; peer/bound {peer.Decode.Max() / bound:F2}; read-only {readGBs:F1} GB/s)");
-        Console.WriteLine($"{"max_rel_logit_diff",-40}{rel,12:E2}   ({o.ParityTokens} positions; greedy tokens agreeing: {greedyAgree}/{greedyLen})");
+        PrintParity(o, rel, spreads, greedyAgree, greedyLen);
         Console.WriteLine($"{"peak RSS MiB (ours, engine phase)",-40}{rss,12:F0}");
+    }
+
+    private static void PrintParity(EngineBenchmarkOptions o, double rel, Spreads spreads, int greedyAgree, int greedyLen)
+    {
+        Console.WriteLine($"{"max_rel_logit_diff",-40}{rel,12:E2}   ({o.ParityTokens} positions, our decode vs llama.cpp's batch; greedy tokens agreeing: {greedyAgree}/{greedyLen})");
+        Console.WriteLine($"{"  decode vs decode / batch vs batch",-40}{spreads.DecodeVsDecode,12:E2}{spreads.PrefillVsPrefill,12:E2}");
+        Console.WriteLine($"{"  own decode vs own batch: ours / llama",-40}{spreads.OursSelf,12:E2}{spreads.PeerSelf,12:E2}");
     }
 }

@@ -6,6 +6,8 @@ internal sealed record EngineBenchmarkOptions
     public string? JsonPath { get; init; }
     public int Threads { get; init; } = Environment.ProcessorCount;
     public bool Quick { get; init; }
+    /// <summary>Only the logit comparisons and the greedy tokens, no timings (<c>--parity-only</c>).</summary>
+    public bool ParityOnly { get; init; }
     public int Repeat { get; init; } = 3;
     public string WorkDir { get; init; } = Path.Combine(Path.GetTempPath(), "platform-bench");
     /// <summary>none, q8_0 or q4_0: both engines run the same GGUF file, quantized by llama.cpp's quantizer.</summary>
@@ -40,6 +42,7 @@ internal sealed record EngineBenchmarkOptions
                 case "--json": o = o with { JsonPath = Value() }; break;
                 case "--threads": o = o with { Threads = Positive("--threads") }; break;
                 case "--quick": o = o with { Quick = true }; quickSeen = true; break;
+                case "--parity-only": o = o with { ParityOnly = true }; break;
                 case "--repeat": o = o with { Repeat = Positive("--repeat") }; repeatSeen = true; break;
                 case "--work": o = o with { WorkDir = Value() }; break;
                 case "--quantization": o = o with { Quantization = Platform.Inference.Quantization.QuantTypes.Parse(Value()) }; break;

@@ -138,6 +138,22 @@ internal sealed class LlamaCppPeer : IDisposable
         return result;
     }
 
+    /// <summary>Logits [positions][vocab] of <paramref name="tokens"/> fed one llama_decode per token (its decode
+    /// path: one-row matrix products, the cache read at every step), for comparing its two paths with each other.</summary>
+    public float[][] DecodeLogits(IReadOnlyList<int> tokens)
+    {
+        _context.NativeHandle.MemoryClear(true);
+        var result = new float[tokens.Count][];
+        for (int i = 0; i < tokens.Count; i++)
+        {
+            _batch.Clear();
+            _batch.Add((LLamaToken)tokens[i], (LLamaPos)i, (LLamaSeqId)0, true);
+            Check(_context.NativeHandle.Decode(_batch));
+            result[i] = _context.NativeHandle.GetLogitsIth(0).ToArray();
+        }
+        return result;
+    }
+
     private void DecodeChunked(IReadOnlyList<int> tokens, int startPos, bool allLogits)
     {
         int batchMax = (int)_params.BatchSize;

@@ -8,9 +8,10 @@ namespace Platform.Bench.Engine;
 internal sealed record PeerRequest(
     string Gguf, int Threads, int ContextTokens, int Repeat,
     int[] DecodePrompt, int DecodeNewTokens, int[] PrefillPrompt,
-    int[][] BatchedPrompts, int BatchedNewTokens, int[] ParityTokens, string LogitsPath);
+    int[][] BatchedPrompts, int BatchedNewTokens, int[] ParityTokens, string LogitsPath, string DecodeLogitsPath);
 
-/// <summary>The peer's timings; the parity logits go to <see cref="PeerRequest.LogitsPath"/> as raw float32.</summary>
+/// <summary>The peer's timings; the parity logits go to <see cref="PeerRequest.LogitsPath"/> (one batch) and
+/// <see cref="PeerRequest.DecodeLogitsPath"/> (one token per step) as raw float32.</summary>
 internal sealed record PeerResult(
     List<double> Decode, List<double> Prefill, List<double> BatchedSteady, List<double> BatchedEndToEnd, int[] Greedy);
 
@@ -48,6 +49,12 @@ internal static class PeerProcess
         if (child.ExitCode != 0 || !File.Exists(resultPath))
             throw new InvalidOperationException($"the llama.cpp peer process exited with {child.ExitCode}");
         return JsonSerializer.Deserialize<PeerResult>(File.ReadAllText(resultPath))!;
+    }
+
+    private static void WriteLogits(string path, float[][] logits)
+    {
+        using var fs = File.Create(path);
+        foreach (var row in logits) fs.Write(MemoryMarshal.AsBytes(row.AsSpan()));
     }
 
     public static float[][] ReadLogits(string path, int positions)
@@ -97,9 +104,8 @@ internal static class PeerProcess
         int[] greedy;
         using (var llama = new LlamaCppPeer(r.Gguf, r.Threads, Math.Max(r.ContextTokens, r.ParityTokens.Length + 8)))
         {
-            var logits = llama.Logits(r.ParityTokens);
-            using (var fs = File.Create(r.LogitsPath))
-                foreach (var row in logits) fs.Write(MemoryMarshal.AsBytes(row.AsSpan()));
+            WriteLogits(r.LogitsPath, llama.Logits(r.ParityTokens));
+            WriteLogits(r.DecodeLogitsPath, llama.DecodeLogits(r.ParityTokens));
             greedy = llama.Generate(r.DecodePrompt, r.DecodeNewTokens).Tokens;
         }
         File.WriteAllText(args[1], JsonSerializer.Serialize(new PeerResult(decode, prefill, steady, endToEnd, greedy)));

@@ -4,6 +4,7 @@ using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using Platform.Inference.Quantization;
+using Platform.Inference.Runtime;
 using static TorchSharp.torch;
 
 namespace Platform.Inference.Models.Llama;
@@ -98,7 +99,7 @@ internal static unsafe class RowKernels
                 // delays the step by one chunk, not by half the matrix (the calling thread takes what is left).
                 int chunks = Math.Min(parts * 4, rows / 16);
                 nint wp = (nint)pw, xp = (nint)px, yp = (nint)py;
-                Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = parts }, chunk =>
+                KernelWorkers.For(chunks, parts, chunk =>
                 {
                     // Boundaries on multiples of 4 rows keep every chunk on the blocked kernel.
                     int r0 = (int)((long)rows * chunk / chunks) & ~3;
@@ -182,7 +183,7 @@ internal static unsafe class RowKernels
             for (int row = 0; row < rows; row++) body(row);
             return;
         }
-        Parallel.For(0, rows, new ParallelOptions { MaxDegreeOfParallelism = threads }, body);
+        KernelWorkers.For(rows, threads, body);
     }
 
     /// <summary>HF apply_rotary_pos_emb on one head in place: x*cos + rotate_half(x)*sin, with the sin row stored
