@@ -357,10 +357,14 @@ public sealed class SceneGenerator(int seed, double twoObjectProbability = 0.3)
         var colour = _random.Next(3) == 2 ? "" : Palette.Names[_random.Next(Palette.Count)] + " ";
         var adjectives = size + colour;
         var article = (adjectives.Length > 0 ? adjectives : thing)[0] is 'a' or 'e' or 'i' or 'o' or 'u' ? "an" : "a";
-        var position = _random.Next(2) == 0 ? "" : " " + Pick(Phrasings.PositionWordings(_random.Next(3), _random.Next(3)));
-        var features = position.Length > 0 ? new[] { $"position:{position.Trim()}" } : [];
+        bool placed = _random.Next(2) == 1;
         Phrase phrase;
-        do phrase = Phrasings.Frame(_random, $"{article} {adjectives}{thing}{position}", features);
+        do
+        {
+            // The position is drawn again with the frame: a held-out position wording alone never fits the seen split.
+            var position = placed ? " " + Pick(Phrasings.PositionWordings(_random.Next(3), _random.Next(3))) : "";
+            phrase = Phrasings.Frame(_random, $"{article} {adjectives}{thing}{position}", placed ? [$"position:{position.Trim()}"] : []);
+        }
         while (!Phrasings.Fits(phrase.Features, PhrasingSplit.Seen));
         return new("out-of-world", [new("user", phrase.Text, []), new("assistant", WorldText.OutOfWorldDrawing, [])]);
     }
