@@ -155,6 +155,22 @@ public sealed partial class HeldOutLeakTests
     }
 
     [Fact]
+    public void LanguageModelExtraStream_SixAStep_HasNoHeldOutPairPromptOrThing()
+    {
+        // The extra conversations' own stream (LanguageModelStage.Extra), at six a step over the LM stage's steps.
+        var generator = new SceneGenerator(Options.Seed + 8);
+        int unknown = 0;
+        for (int i = 0; i < Options.LmSteps * 6; i++)
+        {
+            var d = LanguageModelStage.Extra(generator, i);
+            AssertNoHeldOut("lm extra scenes", ScenesOf(d));
+            foreach (var turn in d.Turns) AssertNoHeldOut("lm extra text", turn.Text);
+            if (d.Kind == "out-of-world") unknown++;
+        }
+        Assert.Equal(Options.LmSteps * 2, unknown);
+    }
+
+    [Fact]
     public void ColourNoise_ProbabilityOne_ChangesColoursButNeverFormsAHeldOutPair()
     {
         var folder = Directory.CreateTempSubdirectory("leak-noise-").FullName;
