@@ -2,7 +2,7 @@ using Platform.Multimodal.Training;
 using Platform.Train.Evaluation;
 
 // Platform.Train: trains the demo multimodal family from scratch, or evaluates a trained folder.
-//   all  --out models/demo [--quick] [--stages decoder,visual,tokenizer,lm,heads] [--steps N] [--decoder-steps N] [--visual-steps N] [--lm-steps N] [--head-steps N] [--seed S] [--threads T]
+//   all  --out models/demo [--quick] [--stages decoder,visual,tokenizer,lm,heads] [--steps N] [--decoder-steps N] [--visual-steps N] [--lm-steps N] [--head-steps N] [--lm-extra N] [--seed S] [--threads T]
 //   eval --model models/demo [--quick] [--json PATH] [--samples N] [--concurrency C] [--failures PATH]
 //   moe  --out models/demo-moe [--quick] [--dense models/demo] [--stages vq,base,adapter] [--vq-steps N] [--base-steps N] [--adapter-steps N] [--adapter-batch B] [--adapter-lr LR] [--adapter-rank R] [--adapter-init random|gw] [--seed S] [--threads T]
 //   moe-eval --model models/demo-moe [--checks vq,routing,draw] [--count N] [--draw N] [--routing-count N] [--seed S]
@@ -21,7 +21,7 @@ internal static class Cli
     {
         if (args.Length == 0 || args[0] is "-h" or "--help" || args.Skip(1).Any(a => a is "-h" or "--help"))
         {
-            Console.WriteLine("usage: Platform.Train all --out DIR [--quick] [--stages decoder,visual,tokenizer,lm,heads] [--steps N] [--decoder-steps N] [--visual-steps N] [--lm-steps N] [--head-steps N] [--seed S] [--threads T]\n" +
+            Console.WriteLine("usage: Platform.Train all --out DIR [--quick] [--stages decoder,visual,tokenizer,lm,heads] [--steps N] [--decoder-steps N] [--visual-steps N] [--lm-steps N] [--head-steps N] [--lm-extra N] [--seed S] [--threads T]\n" +
                               "       Platform.Train eval --model DIR [--quick] [--json PATH] [--samples N] [--concurrency C] [--threads T] [--failures PATH]\n" +
                               "       Platform.Train moe --out DIR [--quick] [--dense DIR] [--stages vq,base,adapter] [--vq-steps N] [--base-steps N] [--adapter-steps N] [--adapter-batch B] [--adapter-lr LR] [--adapter-rank R] [--adapter-init random|gw] [--seed S] [--threads T]\n" +
                               "       Platform.Train moe-eval --model DIR [--checks vq,routing,draw] [--count N] [--draw N] [--routing-count N] [--seed S]\n" +
@@ -57,6 +57,7 @@ internal static class Cli
                     if (flags.TryGetValue("head-steps", out var hs)) options = options with { HeadSteps = int.Parse(hs) };
                     if (flags.TryGetValue("seed", out var seed)) options = options with { Seed = int.Parse(seed) };
                     if (flags.TryGetValue("threads", out var threads)) options = options with { Threads = int.Parse(threads) };
+                    if (flags.TryGetValue("lm-extra", out var extra)) options = options with { LmExtraConversations = int.Parse(extra) };
                     if (flags.ContainsKey("noise-without-colours")) options = options with { ColourNoiseWithoutColours = true };
                     // One stage alone (or a few): the others' outputs are read from the folder.
                     var stages = flags.TryGetValue("stages", out var list) ? list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries) : null;

@@ -31,17 +31,32 @@ public sealed class LanguageModelStage(TrainOptions options, Action<string> log)
     public static IEnumerable<List<EncodedDialogue>> Batches(TrainOptions options, DemoChat chat)
     {
         var generator = new SceneGenerator(options.Seed + 4);
+        // A generator of its own: the mixed stream and the extra requests hold the conversations they hold without the extras.
+        var extra = new SceneGenerator(options.Seed + 8);
         var noise = new Random(options.Seed + 7);
         for (int step = 0; step < options.LmSteps; step++)
         {
             // The mixed stream has few drawing requests per batch; the extra ones give the mapper loss (and through
             // it the LM's [IMG] states) a denser signal.
             var dialogues = Enumerable.Range(0, options.LmBatch).Select(_ => generator.NextConversation())
-                .Concat(Enumerable.Range(0, options.LmExtraInstructions).Select(i => i % 2 == 0 ? generator.Instruction() : generator.Request()));
+                .Concat(Enumerable.Range(0, options.LmExtraInstructions).Select(i => i % 2 == 0 ? generator.Instruction() : generator.Request()))
+                .Concat(Enumerable.Range(0, options.LmExtraConversations).Select(i => Extra(extra, i)));
             yield return dialogues.Select(d => WithColourNoise(chat.Encode(CopyAugment(d, noise, options.CopyAugmentation).Turns), chat, noise, options.ColourNoise,
                 options.ColourNoiseWithoutColours)).ToList();
         }
     }
+
+    /// <summary>
+    /// The <paramref name="index"/>-th extra conversation of a batch, for what the mixed stream trains too rarely: a
+    /// request for an unknown thing (a held-out out-of-world noun was drawn as a shape), two pictures in one answer (the
+    /// LM named the second object's position wrong) and a follow-up edit (it restated the edited position wrong).
+    /// </summary>
+    public static WorldDialogue Extra(SceneGenerator generator, int index) => (index % 3) switch
+    {
+        0 => generator.UnknownThing(),
+        1 => generator.TwoPictures(),
+        _ => generator.FollowUpEdit(),
+    };
 
     /// <summary>The dialogue with input colour words before shape words of assistant turns swapped at probability
     /// <paramref name="probability"/> for a colour that forms a seen pair with that shape.</summary>

@@ -25,6 +25,9 @@ public sealed record TrainOptions
     public bool ColourNoiseWithoutColours { get; init; }
     /// <summary>Drawing requests added to each LM batch (besides <see cref="LmBatch"/> conversations of the mixed stream).</summary>
     [Range(0, 4096)] public int LmExtraInstructions { get; init; } = 8;
+    /// <summary>Conversations added to each LM batch from a stream of their own (<see cref="LanguageModelStage.Extra"/>): in
+    /// turn a request for an unknown thing, two pictures in one answer, a follow-up edit.</summary>
+    [Range(0, 4096)] public int LmExtraConversations { get; init; } = 6;
     /// <summary>Weight of the mapper's attribute cross entropy in the LM stage (it also trains the LM's [IMG] states).</summary>
     [Range(0.0, 100.0)] public double LmMapperWeight { get; init; } = 0.2;
     /// <summary>Words before the [IMG] tokens that the mapper reads (<see cref="Models.MultimodalConfig.MapperContext"/>).</summary>
@@ -41,6 +44,6 @@ public sealed record TrainOptions
     public static TrainOptions Quick(string output) => new()
     {
         OutputFolder = output, DecoderSteps = 3, VisualSteps = 3, LmSteps = 3, HeadSteps = 3, ImageBatch = 8, LmBatch = 4,
-        HeadExamples = 16, LmExtraInstructions = 2, LmHidden = 32, LmLayers = 1, LmHeads = 2, LmIntermediate = 64,
+        HeadExamples = 16, LmExtraInstructions = 2, LmExtraConversations = 3, LmHidden = 32, LmLayers = 1, LmHeads = 2, LmIntermediate = 64,
     };
 }

@@ -346,6 +346,32 @@ public sealed class SceneGenerator(int seed, double twoObjectProbability = 0.3)
         return new("out-of-world", [new("user", phrase.Text, []), new("assistant", WorldText.OutOfWorldDrawing, [])]);
     }
 
+    /// <summary>A drawing request for something outside the world, answered with what it can draw: a made-up noun
+    /// (<see cref="NounGrammar"/>) or a real one (<see cref="WorldText.MoreOutOfWorldThings"/>), never a held-out one,
+    /// after any size word and colour (or both, or none), half of the time with a position wording, in a seen frame
+    /// (<see cref="PhrasingSplit.Seen"/>).</summary>
+    public WorldDialogue UnknownThing()
+    {
+        var thing = _random.Next(3) == 0 ? Pick(WorldText.MoreOutOfWorldThings) : NounGrammar.Next(_random);
+        var size = _random.Next(3) == 2 ? "" : Pick(Phrasings.SizeWords[_random.Next(2)]) + " ";
+        var colour = _random.Next(3) == 2 ? "" : Palette.Names[_random.Next(Palette.Count)] + " ";
+        var adjectives = size + colour;
+        var article = (adjectives.Length > 0 ? adjectives : thing)[0] is 'a' or 'e' or 'i' or 'o' or 'u' ? "an" : "a";
+        bool placed = _random.Next(2) == 1;
+        Phrase phrase;
+        do
+        {
+            // The position is drawn again with the frame: a held-out position wording alone never fits the seen split.
+            var position = placed ? " " + Pick(Phrasings.PositionWordings(_random.Next(3), _random.Next(3))) : "";
+            phrase = Phrasings.Frame(_random, $"{article} {adjectives}{thing}{position}", placed ? [$"position:{position.Trim()}"] : []);
+        }
+        while (!Phrasings.Fits(phrase.Features, PhrasingSplit.Seen));
+        return new("out-of-world", [new("user", phrase.Text, []), new("assistant", WorldText.OutOfWorldDrawing, [])]);
+    }
+
+    /// <summary>A follow-up that edits the earlier drawing (colour, position, size or shape; never a question).</summary>
+    public WorldDialogue FollowUpEdit(WorldSplit split = WorldSplit.Seen) => FollowUp(split, kind: (FollowUpKind)_random.Next(4));
+
     /// <summary>The language model's training stream of the conversational family, in fixed proportions (seen pairs
     /// and seen phrasings only).</summary>
     public WorldDialogue NextConversation() => _random.Next(20) switch

@@ -60,6 +60,19 @@ public static class WorldText
         "apple", "chair", "table", "cloud", "mountain", "elephant", "rabbit", "bicycle", "star", "heart", "banana", "train",
         "dragon", "guitar", "penguin",
     ];
+    /// <summary>More real things outside the world, for training only (<see cref="SceneGenerator.UnknownThing"/>): none is
+    /// held out, and none is a held-out thing of <see cref="OutOfWorldThings"/>. Some are shapes the world does not
+    /// have ("rectangle", "oval"): the answer says which shapes it draws.</summary>
+    public static readonly string[] MoreOutOfWorldThings =
+    [
+        "lion", "tiger", "monkey", "spider", "snake", "frog", "duck", "owl", "whale", "shark", "turtle", "giraffe", "zebra",
+        "bear", "wolf", "fox", "mouse", "sheep", "pig", "goat", "parrot", "eagle", "dolphin", "octopus", "butterfly", "bee",
+        "unicorn", "robot", "rocket", "airplane", "truck", "bus", "ship", "castle", "bridge", "tower", "lamp", "clock", "phone",
+        "computer", "book", "cup", "hat", "shoe", "kite", "balloon", "cake", "pizza", "cookie", "carrot", "lemon", "grape",
+        "pear", "rose", "leaf", "river", "ocean", "island", "volcano", "planet", "rainbow", "snowman", "sword", "crown", "key",
+        "door", "window", "candle", "umbrella", "pencil", "violin", "piano", "drum", "flag", "forest", "garden", "baby",
+        "rectangle", "oval", "hexagon", "pentagon", "diamond", "cube", "spiral", "line", "arrow", "cross",
+    ];
     public static readonly string[] OutOfWorldQuestions =
     [
         "what is the capital of France?", "write a poem", "what time is it?", "tell me a joke", "translate hello into German",

@@ -8,7 +8,8 @@ namespace Platform.Multimodal.Tests.Training;
 /// <summary>
 /// "Held out" means absent from every model's inputs and targets: these tests walk the whole training stream of
 /// every stage at the default options (the shipped model's), scenes and text, inputs and targets, and fail on the
-/// first held-out colour/shape pair (design or test split) they meet.
+/// first held-out colour/shape pair (design or test split), held-out out-of-world thing or held-out small talk or
+/// out-of-world prompt they meet.
 /// </summary>
 public sealed partial class HeldOutLeakTests
 {
@@ -35,6 +36,19 @@ public sealed partial class HeldOutLeakTests
         }
     }
 
+    /// <summary>Held-out prompts and things named in the text: the held-out out-of-world things as words (singular or
+    /// plural), and the held-out small talk prompts and out-of-world questions (without their final punctuation).</summary>
+    public static IEnumerable<string> HeldOutWordsIn(string text)
+    {
+        var lower = text.ToLowerInvariant();
+        var words = Words().Matches(lower).Select(m => m.Value).ToHashSet();
+        foreach (var thing in WorldText.OutOfWorldThings[^WorldText.HeldOutTail..])
+            if (words.Contains(thing) || words.Contains(thing + "s")) yield return thing;
+        var prompts = WorldText.SmallTalk.Select(s => s.Prompts[^1]).Concat(WorldText.OutOfWorldQuestions[^WorldText.HeldOutTail..]);
+        foreach (var prompt in prompts)
+            if (lower.Contains(prompt.ToLowerInvariant().TrimEnd('?', '!', '.'), StringComparison.Ordinal)) yield return prompt;
+    }
+
     private static int AssertNoHeldOut(string stage, IEnumerable<Scene> scenes)
     {
         int count = 0;
@@ -46,8 +60,11 @@ public sealed partial class HeldOutLeakTests
         return count;
     }
 
-    private static void AssertNoHeldOut(string stage, string text) =>
+    private static void AssertNoHeldOut(string stage, string text)
+    {
         Assert.True(!PairsIn(text).Any(), $"{stage}: held-out pair '{PairsIn(text).FirstOrDefault()}' in training text: {text}");
+        Assert.True(!HeldOutWordsIn(text).Any(), $"{stage}: held-out prompt or thing '{HeldOutWordsIn(text).FirstOrDefault()}' in training text: {text}");
+    }
 
     private static IEnumerable<Scene> ScenesOf(WorldDialogue d) => d.Turns.SelectMany(t => t.InputImages.Concat(t.Outputs));
 
@@ -60,6 +77,15 @@ public sealed partial class HeldOutLeakTests
     }
 
     [Fact]
+    public void HeldOutWordsIn_HeldOutThingOrPrompt_FindsIt()
+    {
+        Assert.Equal(["penguin"], HeldOutWordsIn("Could you paint a purple penguin for me?"));
+        Assert.Equal(["dragon"], HeldOutWordsIn("draw two dragons"));
+        Assert.Equal(["thanks a lot"], HeldOutWordsIn("Thanks a lot!"));
+        Assert.Empty(HeldOutWordsIn("thanks! draw a red dog and a zorp. hello!"));
+    }
+
+    [Fact]
     public void DecoderAndVisualStreams_DefaultOptions_HaveNoHeldOutScene()
     {
         Assert.Equal(Options.DecoderSteps * Options.ImageBatch, AssertNoHeldOut("decoder", DecoderStage.Batches(Options).SelectMany(b => b)));
@@ -67,13 +93,13 @@ public sealed partial class HeldOutLeakTests
     }
 
     [Fact]
-    public void TokenizerCorpus_DefaultOptions_HasNoHeldOutPair()
+    public void TokenizerCorpus_DefaultOptions_HasNoHeldOutPairPromptOrThing()
     {
         foreach (var piece in TokenizerStage.Corpus(Options)) AssertNoHeldOut("tokenizer corpus", piece);
     }
 
     [Fact]
-    public void LanguageModelAndHeadStreams_DefaultOptions_HaveNoHeldOutPairInInputsOrTargets()
+    public void LanguageModelAndHeadStreams_DefaultOptions_HaveNoHeldOutPairPromptOrThingInInputsOrTargets()
     {
         var folder = Directory.CreateTempSubdirectory("leak-scan-").FullName;
         try
@@ -126,6 +152,22 @@ public sealed partial class HeldOutLeakTests
         Assert.Equal(moe.AdapterSteps * moe.AdapterBatch, requests);
         Assert.Equal(moe.AdapterValidation, AssertNoHeldOut("moe adapter validation", Platform.Multimodal.MoeAdapter.Training.MoeAdapterStage.Requests(
             Platform.Multimodal.MoeAdapter.Training.MoeAdapterStage.ValidationSeed).Take(moe.AdapterValidation).SelectMany(ScenesOf)));
+    }
+
+    [Fact]
+    public void LanguageModelExtraStream_SixAStep_HasNoHeldOutPairPromptOrThing()
+    {
+        // The extra conversations' own stream (LanguageModelStage.Extra), at six a step over the LM stage's steps.
+        var generator = new SceneGenerator(Options.Seed + 8);
+        int unknown = 0;
+        for (int i = 0; i < Options.LmSteps * 6; i++)
+        {
+            var d = LanguageModelStage.Extra(generator, i);
+            AssertNoHeldOut("lm extra scenes", ScenesOf(d));
+            foreach (var turn in d.Turns) AssertNoHeldOut("lm extra text", turn.Text);
+            if (d.Kind == "out-of-world") unknown++;
+        }
+        Assert.Equal(Options.LmSteps * 2, unknown);
     }
 
     [Fact]

@@ -82,4 +82,44 @@ public sealed class PhrasingsTests
             foreach (var d in new[] { g.SmallTalk(), g.SmallTalk(heldOut: true), g.OutOfWorld(), g.OutOfWorld(heldOut: true) })
                 Assert.DoesNotContain(WorldText.ImageTokens[0], d.Turns[1].Text);
     }
+    [Fact]
+    public void UnknownThing_AnyDraw_RefusesWithoutPictureInASeenWording()
+    {
+        var g = new SceneGenerator(10);
+        string[] shapes = ["circle", "square", "triangle"];
+        int coloured = 0, positioned = 0;
+        for (int i = 0; i < 500; i++)
+        {
+            var d = g.UnknownThing();
+            Assert.Equal(WorldText.OutOfWorldDrawing, d.Turns[1].Text);
+            Assert.Empty(d.Turns[1].Outputs);
+            var words = d.Turns[0].Text.ToLowerInvariant().Split([' ', ',', '.', '!', '?'], StringSplitOptions.RemoveEmptyEntries);
+            Assert.DoesNotContain(words, w => shapes.Contains(w) || WorldText.OutOfWorldThings[^WorldText.HeldOutTail..].Contains(w));
+            foreach (var held in Phrasings.DesignHeldOut.Concat(Phrasings.TestHeldOut).Where(h => h.StartsWith("position:", StringComparison.Ordinal)))
+                Assert.DoesNotContain(held["position:".Length..], d.Turns[0].Text.ToLowerInvariant());
+            if (words.Any(Palette.Names.Contains)) coloured++;
+            if (words.Any(w => w is "top" or "bottom" or "left" or "right" or "middle" or "center" or "centre")) positioned++;
+        }
+        Assert.InRange(coloured, 250, 450);
+        Assert.InRange(positioned, 150, 350);
+    }
+
+    [Fact]
+    public void Extra_ConsecutiveIndices_UnknownThingTwoPicturesAndEdit()
+    {
+        var g = new SceneGenerator(12);
+        for (int i = 0; i < 30; i++)
+        {
+            var d = Platform.Multimodal.Training.LanguageModelStage.Extra(g, i);
+            switch (i % 3)
+            {
+                case 0: Assert.Equal("out-of-world", d.Kind); break;
+                case 1: Assert.Equal(2, d.Turns[^1].Outputs.Count); break;
+                default:
+                    Assert.StartsWith("follow-up-", d.Kind);
+                    Assert.Single(d.Turns[^1].Outputs);
+                    break;
+            }
+        }
+    }
 }
