@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using Platform.Inference.Runtime;
 
 namespace Platform.Inference.Quantization;
 
@@ -164,7 +163,7 @@ public sealed unsafe class QuantizedMatrix : IDisposable
                     // tile's rows keep every chunk on the full tile.
                     int chunks = Math.Min(parts * 4, Math.Max(1, Rows / 16));
                     nint q = (nint)pq, d = (nint)pd, s = (nint)ps, l = (nint)pl, o = (nint)py;
-                    KernelWorkers.For(chunks, parts, chunk =>
+                    Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = parts }, chunk =>
                     {
                         int r0 = (int)((long)Rows * chunk / chunks) / QuantKernels.InterleavedRows * QuantKernels.InterleavedRows;
                         int r1 = chunk == chunks - 1 ? Rows : (int)((long)Rows * (chunk + 1) / chunks) / QuantKernels.InterleavedRows * QuantKernels.InterleavedRows;

@@ -4,7 +4,6 @@ using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using Platform.Inference.Quantization;
-using Platform.Inference.Runtime;
 using static TorchSharp.torch;
 
 namespace Platform.Inference.Models.Llama;
@@ -99,7 +98,7 @@ internal static unsafe class RowKernels
                 // delays the step by one chunk, not by half the matrix (the calling thread takes what is left).
                 int chunks = Math.Min(parts * 4, rows / 16);
                 nint wp = (nint)pw, xp = (nint)px, yp = (nint)py;
-                KernelWorkers.For(chunks, parts, chunk =>
+                Parallel.For(0, chunks, new ParallelOptions { MaxDegreeOfParallelism = parts }, chunk =>
                 {
                     // Boundaries on multiples of 4 rows keep every chunk on the blocked kernel.
                     int r0 = (int)((long)rows * chunk / chunks) & ~3;
@@ -183,7 +182,7 @@ internal static unsafe class RowKernels
             for (int row = 0; row < rows; row++) body(row);
             return;
         }
-        KernelWorkers.For(rows, threads, body);
+        Parallel.For(0, rows, new ParallelOptions { MaxDegreeOfParallelism = threads }, body);
     }
 
     /// <summary>HF apply_rotary_pos_emb on one head in place: x*cos + rotate_half(x)*sin, with the sin row stored
