@@ -17,7 +17,7 @@ public sealed record EvalCondition(string Name, WorldSplit Pairs, PhrasingSplit 
 /// by the hand-written <see cref="SceneChecker"/>; an earlier answer goes back as the content string a plain client
 /// received (markdown image links included).
 /// </summary>
-/// <param name="failures">Given, each failed follow-up edit and two-picture answer and each small-talk answer with a picture is written to it
+/// <param name="failures">Given, each failed two-picture turn, follow-up edit and two-picture answer and each small-talk answer with a picture is written to it
 /// (mode, condition, the user turns, the answer and what the pixel checker read), to see what to train.</param>
 public sealed class ServedEvaluator(string folder, int samples, int concurrency, Action<string> log, Action<string>? failures = null)
 {
@@ -187,7 +187,11 @@ public sealed class ServedEvaluator(string folder, int samples, int concurrency,
 
         Tally twoImageTurns = new();
         foreach (var (d, a) in compares.Zip(await Run(compares, 30_000)))
-            twoImageTurns.Add(a.Images.Count == 0 && Normalise(a.Text) == Normalise(d.Turns[^1].Text));
+        {
+            var right = a.Images.Count == 0 && Normalise(a.Text) == Normalise(d.Turns[^1].Text);
+            twoImageTurns.Add(right);
+            if (!right) Failed(temperature, c.Name, d, a, $"wanted \"{d.Turns[^1].Text}\"{(a.Images.Count > 0 ? $" and no picture, drew {a.Images.Count}" : "")}");
+        }
 
         Tally multiImage = new();
         foreach (var (d, a) in twoPictures.Zip(await Run(twoPictures, 40_000)))
